@@ -1,0 +1,1 @@
+"""Detection backends, the synthetic tray renderer and model training for TrayCheck."""

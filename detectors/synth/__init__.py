@@ -1,0 +1,1 @@
+"""Procedural top-down renderer of a serving tray at the check station."""

@@ -1,0 +1,255 @@
+"""The ten visual classes, each painted top-down as a Sprite.
+
+They are meant to look distinct, with the confusable pairs of a real counter:
+a cheeseburger is a burger plus the corners of a cheese slice showing under the
+bun; a chicken sandwich and a wrap are both long, pale and golden. Every call
+draws a new instance (pose, size and colour jitter come from ``rng``).
+Sizes are in pixels of a 640x480 frame and scaled by the caller.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from detectors.synth.sprites import Canvas, Sprite, jitter_color, rounded_rect_pts, texture
+
+Rng = np.random.Generator
+
+
+def _bun(c: Canvas, rng: Rng, cx: float, cy: float, r: float, seeds: bool) -> None:
+    crust = jitter_color(rng, (40, 110, 185), 14)
+    c.circle((cx, cy), r, crust)
+    top = tuple(min(255.0, v * 1.18 + 8) for v in crust)
+    c.ellipse((cx - r * 0.12, cy - r * 0.12), (r * 0.72, r * 0.68), rng.uniform(0, 180), top, cover=False)
+    hi = tuple(min(255.0, v * 1.35 + 20) for v in crust)
+    c.ellipse((cx - r * 0.3, cy - r * 0.3), (r * 0.28, r * 0.18), -40, hi, cover=False)
+    if seeds:
+        for _ in range(int(rng.integers(14, 26))):
+            a, d = rng.uniform(0, 2 * np.pi), r * np.sqrt(rng.uniform(0, 0.7))
+            c.ellipse((cx + d * np.cos(a), cy + d * np.sin(a)), (r * 0.06, r * 0.035),
+                      rng.uniform(0, 180), (190, 225, 240), cover=False)
+
+
+def _lettuce_rim(c: Canvas, rng: Rng, cx: float, cy: float, r: float) -> None:
+    green = jitter_color(rng, (60, 170, 90), 10)
+    for a in np.linspace(0, 2 * np.pi, int(rng.integers(9, 14)), endpoint=False):
+        a += rng.uniform(-0.15, 0.15)
+        c.circle((cx + r * np.cos(a), cy + r * np.sin(a)), r * rng.uniform(0.1, 0.16), green)
+
+
+def burger(rng: Rng) -> Sprite:
+    r = rng.uniform(40, 47)
+    size = int(2 * r * 1.25)
+    c = Canvas(size, size)
+    cx = cy = size / 2
+    _lettuce_rim(c, rng, cx, cy, r * 1.0)
+    c.circle((cx, cy), r * 1.04, jitter_color(rng, (40, 60, 95), 8))  # patty edge
+    _bun(c, rng, cx, cy, r, seeds=True)
+    sp = c.sprite()
+    texture(rng, sp, 6)
+    return sp
+
+
+def cheeseburger(rng: Rng) -> Sprite:
+    r = rng.uniform(40, 47)
+    size = int(2 * r * 1.4)
+    c = Canvas(size, size)
+    cx = cy = size / 2
+    cheese = jitter_color(rng, (30, 175, 245), 10)
+    side = r * rng.uniform(1.62, 1.75)
+    a0 = rng.uniform(0, np.pi / 2)
+    corners = [(cx + side / np.sqrt(2) * np.cos(a0 + k * np.pi / 2),
+                cy + side / np.sqrt(2) * np.sin(a0 + k * np.pi / 2)) for k in range(4)]
+    c.poly(corners, cheese)
+    # melted drips at the corners
+    for x, y in corners:
+        c.circle(((x + cx) / 2 * 0.2 + x * 0.8, (y + cy) / 2 * 0.2 + y * 0.8), r * 0.12, cheese)
+    c.circle((cx, cy), r * 1.03, jitter_color(rng, (40, 60, 95), 8))
+    _bun(c, rng, cx, cy, r, seeds=bool(rng.random() < 0.5))
+    sp = c.sprite()
+    texture(rng, sp, 6)
+    return sp
+
+
+def chicken_sandwich(rng: Rng) -> Sprite:
+    rx, ry = rng.uniform(54, 62), rng.uniform(33, 38)
+    w, h = int(rx * 2.5), int(ry * 2.6)
+    c = Canvas(w, h)
+    cx, cy = w / 2, h / 2
+    breading = jitter_color(rng, (30, 105, 175), 12)
+    for a in np.linspace(0, 2 * np.pi, 16, endpoint=False):  # crispy fillet edge sticking out
+        px, py = cx + rx * 1.04 * np.cos(a), cy + ry * 1.08 * np.sin(a)
+        c.circle((px, py), ry * rng.uniform(0.18, 0.28), breading)
+    c.ellipse((cx, cy), (rx * 1.04, ry * 1.06), 0, breading)
+    bun = jitter_color(rng, (95, 175, 225), 10)
+    c.ellipse((cx, cy), (rx * 0.93, ry * 0.9), 0, bun)
+    c.ellipse((cx - rx * 0.15, cy - ry * 0.2), (rx * 0.55, ry * 0.4), 0,
+              tuple(min(255.0, v * 1.12) for v in bun), cover=False)
+    for _ in range(int(rng.integers(3, 6))):  # flour dusting / score marks
+        x = cx + rng.uniform(-0.6, 0.6) * rx
+        c.line((x, cy - ry * 0.5), (x + rng.uniform(-6, 6), cy + ry * 0.5), (150, 200, 235), 1)
+    sp = c.sprite()
+    texture(rng, sp, 7)
+    return sp
+
+
+def wrap(rng: Rng) -> Sprite:
+    L, W = rng.uniform(118, 132), rng.uniform(44, 52)
+    w, h = int(L + 12), int(W + 12)
+    c = Canvas(w, h)
+    x0, y0, x1, y1 = 6, 6, 6 + L, 6 + W
+    tortilla = jitter_color(rng, (150, 205, 230), 8)
+    c.poly(rounded_rect_pts(x0, y0, x1, y1, W * 0.48), tortilla)
+    for _ in range(int(rng.integers(8, 14))):  # grill spots
+        c.ellipse((rng.uniform(x0 + 8, x1 - 8), rng.uniform(y0 + 6, y1 - 6)),
+                  (rng.uniform(2, 5), rng.uniform(1.5, 3)), rng.uniform(0, 180), (70, 130, 175), cover=False)
+    # the paper band around one half
+    band = (255, 250, 245) if rng.random() < 0.5 else jitter_color(rng, (200, 225, 240), 8)
+    bx0 = x0 + L * rng.uniform(0.45, 0.55)
+    c.poly(rounded_rect_pts(bx0, y0 - 1, x1 + 1, y1 + 1, W * 0.45), band)
+    stripe = jitter_color(rng, (40, 40, 200), 20)
+    for k in range(3):
+        xx = bx0 + 10 + k * 12
+        c.line((xx, y0 + 2), (xx + 6, y1 - 2), stripe, 2)
+    sp = c.sprite()
+    texture(rng, sp, 5)
+    return sp
+
+
+def fries(rng: Rng) -> Sprite:
+    w, h = int(rng.uniform(64, 72)), int(rng.uniform(80, 90))
+    c = Canvas(w + 8, h + 8)
+    ox, oy = 4, 4
+    gold = jitter_color(rng, (60, 200, 240), 10)
+    # fries sticking out of the top half
+    for _ in range(int(rng.integers(16, 24))):
+        x = ox + rng.uniform(6, w - 6)
+        y = oy + rng.uniform(2, h * 0.45)
+        ang = rng.uniform(-0.4, 0.4)
+        L = rng.uniform(14, 24)
+        dx, dy = np.sin(ang) * L / 2, np.cos(ang) * L / 2
+        shade = tuple(v * rng.uniform(0.85, 1.05) for v in gold)
+        c.line((x - dx, y - dy), (x + dx, y + dy), shade, int(rng.integers(4, 6)), cover=True)
+    red = jitter_color(rng, (40, 40, 200), 12)
+    carton = [(ox, oy + h * 0.35), (ox + w, oy + h * 0.35), (ox + w * 0.88, oy + h), (ox + w * 0.12, oy + h)]
+    c.poly(carton, red)
+    c.line(carton[0], carton[1], tuple(v * 0.7 for v in red), 3)
+    logo = jitter_color(rng, (40, 200, 245), 10)
+    c.ellipse((ox + w / 2, oy + h * 0.68), (w * 0.18, h * 0.1), 0, logo, cover=False)
+    sp = c.sprite()
+    texture(rng, sp, 5)
+    return sp
+
+
+def nuggets(rng: Rng) -> Sprite:
+    w, h = int(rng.uniform(84, 94)), int(rng.uniform(62, 70))
+    lid = int(h * 0.35)
+    c = Canvas(w + 8, h + lid + 8)
+    ox, oy = 4, 4
+    box = jitter_color(rng, (70, 170, 230), 10)
+    c.rect(ox, oy, ox + w, oy + lid, tuple(v * 0.8 for v in box))  # open lid flap
+    c.rect(ox, oy + lid, ox + w, oy + lid + h, box)
+    c.rect(ox + 5, oy + lid + 5, ox + w - 5, oy + lid + h - 5, tuple(v * 0.55 for v in box))
+    nug = jitter_color(rng, (45, 140, 205), 12)
+    for k in range(int(rng.integers(4, 7))):
+        x = ox + 16 + (k % 3) * (w - 32) / 2 + rng.uniform(-4, 4)
+        y = oy + lid + 18 + (k // 3) * (h - 36) + rng.uniform(-4, 4)
+        c.ellipse((x, y), (rng.uniform(11, 14), rng.uniform(8, 11)), rng.uniform(0, 180),
+                  tuple(v * rng.uniform(0.85, 1.1) for v in nug), cover=False)
+    sp = c.sprite()
+    texture(rng, sp, 8)
+    return sp
+
+
+def salad(rng: Rng) -> Sprite:
+    r = rng.uniform(46, 54)
+    size = int(2 * r + 8)
+    c = Canvas(size, size)
+    cx = cy = size / 2
+    c.circle((cx, cy), r, (225, 230, 228))  # clear bowl rim
+    c.circle((cx, cy), r * 0.9, (200, 210, 205), cover=False)
+    for _ in range(int(rng.integers(18, 28))):
+        a, d = rng.uniform(0, 2 * np.pi), r * 0.75 * np.sqrt(rng.uniform(0, 1))
+        g = jitter_color(rng, (50, rng.uniform(140, 200), 70), 15)
+        c.ellipse((cx + d * np.cos(a), cy + d * np.sin(a)), (r * 0.22, r * 0.13), rng.uniform(0, 180), g, cover=False)
+    for _ in range(int(rng.integers(3, 6))):
+        a, d = rng.uniform(0, 2 * np.pi), r * 0.6 * np.sqrt(rng.uniform(0, 1))
+        c.circle((cx + d * np.cos(a), cy + d * np.sin(a)), r * 0.11, (50, 50, 215), cover=False)
+    for _ in range(int(rng.integers(3, 7))):
+        a, d = rng.uniform(0, 2 * np.pi), r * 0.6 * np.sqrt(rng.uniform(0, 1))
+        x, y = cx + d * np.cos(a), cy + d * np.sin(a)
+        c.line((x, y), (x + rng.uniform(-8, 8), y + rng.uniform(-8, 8)), (40, 140, 245), 3)
+    sp = c.sprite()
+    texture(rng, sp, 6)
+    return sp
+
+
+def drink(rng: Rng) -> Sprite:
+    r = rng.uniform(34, 40)
+    size = int(2 * r + 8)
+    c = Canvas(size, size)
+    cx = cy = size / 2
+    brand = jitter_color(rng, [(40, 40, 200), (170, 90, 30), (40, 150, 40)][int(rng.integers(0, 3))], 12)
+    c.circle((cx, cy), r, brand)  # cup rim seen from above
+    c.circle((cx, cy), r * 0.86, (235, 238, 240))  # white lid
+    c.circle((cx, cy), r * 0.62, (215, 220, 225), thickness=2, cover=False)
+    for k in range(6):  # lid bumps
+        a = k * np.pi / 3 + rng.uniform(0, 0.5)
+        c.circle((cx + r * 0.45 * np.cos(a), cy + r * 0.45 * np.sin(a)), r * 0.07, (205, 210, 215), cover=False)
+    sx, sy = cx + rng.uniform(-0.2, 0.2) * r, cy + rng.uniform(-0.2, 0.2) * r
+    straw = jitter_color(rng, (60, 60, 220), 30)
+    c.circle((sx, sy), r * 0.13, straw, cover=False)
+    c.circle((sx, sy), r * 0.06, (30, 30, 60), cover=False)
+    sp = c.sprite()
+    texture(rng, sp, 4)
+    return sp
+
+
+def dessert(rng: Rng) -> Sprite:
+    r = rng.uniform(30, 35)
+    size = int(2 * r + 8)
+    c = Canvas(size, size)
+    cx = cy = size / 2
+    c.circle((cx, cy), r, jitter_color(rng, (235, 240, 245), 6))  # cup
+    c.circle((cx, cy), r * 0.9, (200, 205, 215), thickness=2, cover=False)
+    cream = (230, 243, 250)
+    for k in range(5, 0, -1):  # soft-serve swirl
+        c.circle((cx + k * 0.6, cy - k * 0.4), r * 0.16 * k, tuple(v - 6 * k for v in cream), cover=False)
+    sauce = (30, 50, 95) if rng.random() < 0.6 else (120, 90, 230)
+    for _ in range(int(rng.integers(3, 6))):
+        a0 = rng.uniform(0, 360)
+        c.ellipse((cx, cy), (r * rng.uniform(0.3, 0.7),) * 2, 0, sauce, thickness=3, cover=False,
+                  start=a0, end=a0 + rng.uniform(60, 160))
+    sp = c.sprite()
+    texture(rng, sp, 4)
+    return sp
+
+
+def sauce(rng: Rng) -> Sprite:
+    r = rng.uniform(17, 21)
+    size = int(2 * r + 8)
+    c = Canvas(size, size)
+    cx = cy = size / 2
+    c.circle((cx, cy), r, (215, 220, 225))  # tub rim
+    foil = [(40, 60, 120), (235, 240, 245), (40, 150, 200), (60, 60, 190)][int(rng.integers(0, 4))]
+    c.circle((cx, cy), r * 0.82, jitter_color(rng, foil, 10), cover=False)
+    c.ellipse((cx, cy), (r * 0.5, r * 0.22), rng.uniform(0, 180), (250, 250, 250), cover=False)
+    c.line((cx + r * 0.6, cy), (cx + r * 1.0, cy + r * 0.25), (180, 180, 185), 2, cover=True)  # peel tab
+    sp = c.sprite()
+    texture(rng, sp, 3)
+    return sp
+
+
+PAINTERS: dict[str, Callable[[Rng], Sprite]] = {
+    "burger": burger,
+    "cheeseburger": cheeseburger,
+    "chicken_sandwich": chicken_sandwich,
+    "wrap": wrap,
+    "fries": fries,
+    "nuggets": nuggets,
+    "salad": salad,
+    "drink": drink,
+    "dessert": dessert,
+    "sauce": sauce,
+}

@@ -1,0 +1,190 @@
+"""Render a scenario into a recorded shift (contract section 3).
+
+Frames are a pure function of (scenario, seed, frame index): each tray draws its
+layout from its own RNG stream and camera noise from one stream per frame, so a
+shift renders the same on every machine and a single frame can be re-rendered.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from detectors.synth import props
+from detectors.synth.camera import degrade
+from detectors.synth.layout import TrayLayout, build_layout
+from detectors.synth.scenario import SLIDE_S, LoadedScenario, Tray
+from detectors.synth.scene import Layer, compose, smoothstep
+from detectors.synth.sprites import rotate
+
+FIX_HAND_S = 0.5  # the worker's hand is over the tray this long before and after a fix
+
+
+@dataclass
+class TrayRender:
+    """Everything precomputed for one tray of the scenario."""
+
+    tray: Tray
+    before: Layer  # the loaded tray as it arrives
+    after: Layer | None  # after the fix, if any
+    layout_before: TrayLayout
+    layout_after: TrayLayout | None
+    rest_xy: tuple[int, int]
+    hands: list[tuple[Layer, float, float, float, float]]  # layer, dx, dy (rel. to tray), t0, t1
+    fix_hand: tuple[Layer, float, float] | None
+
+
+def _hand_layer(rng: np.random.Generator, scale: float, from_below: bool) -> tuple[Layer, int, int]:
+    angle = rng.uniform(60, 120) if from_below else rng.uniform(-120, -60)
+    sp = rotate(props.hand(rng), angle, scale)
+    return Layer.of(sp, scale, 14, 0.35), sp.size[0], sp.size[1]
+
+
+class ShiftRenderer:
+    """Renders the frames of a loaded scenario, one at a time, in order or not."""
+
+    def __init__(self, loaded: LoadedScenario):
+        self.loaded = loaded
+        s = loaded.scenario
+        self.w, self.h, self.fps = s.video.width, s.video.height, s.video.fps
+        self.scale = min(self.w / 640, self.h / 480)
+        self.n_frames = int(math.ceil(s.duration * self.fps))
+        self.background = props.background(np.random.default_rng([s.seed, 0]), self.w, self.h)
+        self._cache: dict[int, TrayRender] = {}
+
+    def _tray(self, index: int) -> TrayRender:
+        if index not in self._cache:
+            if len(self._cache) > 2:
+                self._cache.pop(min(self._cache))
+            self._cache[index] = self._build(index)
+        return self._cache[index]
+
+    def _build(self, index: int) -> TrayRender:
+        s = self.loaded.scenario
+        tray = s.trays[index]
+        rng = np.random.default_rng([s.seed, 1, index])
+        placed = self.loaded.placed(tray)
+        classes = [c for c, n in sorted(placed.items()) for _ in range(n)]
+        layout = build_layout(rng, classes, tray.ticket, tray.order.id, tray.clutter, self.scale)
+        before = Layer.of(layout.render(), self.scale, 6, 0.45)
+        tw, th = before.sprite.size
+        rest = (int((self.w - tw) / 2 + rng.uniform(-15, 15) * self.scale),
+                int((self.h - th) / 2 + rng.uniform(-12, 12) * self.scale))
+        hands = []
+        for k in range(tray.hands):
+            below = bool(k % 2 == 0) ^ bool(rng.random() < 0.3)
+            layer, hw, hh = _hand_layer(rng, self.scale, below)
+            dx = rng.uniform(0.15, 0.85) * tw - hw / 2
+            dy = (th * rng.uniform(0.35, 0.7)) if below else (th * rng.uniform(0.3, 0.65) - hh)
+            t0 = tray.at + rng.uniform(0.0, 0.3)
+            hands.append((layer, dx, dy, t0, tray.rest_t + rng.uniform(0.1, 0.3)))
+        after = layout_after = fix_hand = None
+        if tray.fix is not None:
+            target = Counter({k: v for k, v in tray.fix.placed.items() if v > 0})
+            layout_after = layout.with_counts(rng, target)
+            after = Layer.of(layout_after.render(), self.scale, 6, 0.45)
+            changed = [p for p in layout_after.items if p not in layout.items] or layout.items or layout.placed
+            if changed:
+                box = changed[0].box
+                layer, hw, hh = _hand_layer(rng, self.scale, True)
+                fix_hand = (layer, (box[0] + box[2]) / 2 - hw / 2, (box[1] + box[3]) / 2 - hh * 0.1)
+        return TrayRender(tray, before, after, layout, layout_after, rest, hands, fix_hand)
+
+    def active(self, t: float) -> int | None:
+        for i, tray in enumerate(self.loaded.scenario.trays):
+            if tray.at <= t < tray.gone_t:
+                return i
+        return None
+
+    def tray_x(self, r: TrayRender, t: float) -> int:
+        """Horizontal position: slides in from the left, rests, slides out to the right."""
+        tw = r.before.sprite.size[0]
+        x_rest = r.rest_xy[0]
+        if t < r.tray.rest_t:
+            p = smoothstep((t - r.tray.at) / SLIDE_S)
+            return int(round(-tw + (x_rest + tw) * p))
+        if t >= r.tray.leave_t:
+            p = smoothstep((t - r.tray.leave_t) / SLIDE_S)
+            return int(round(x_rest + (self.w - x_rest) * p))
+        return x_rest
+
+    def frame(self, i: int) -> np.ndarray:
+        """Frame ``i`` as uint8 BGR (what the camera delivers)."""
+        t = i / self.fps
+        placements: list[tuple[Layer, int, int]] = []
+        idx = self.active(t)
+        if idx is not None:
+            r = self._tray(idx)
+            x, y = self.tray_x(r, t), r.rest_xy[1]
+            fix_t = r.tray.rest_t + r.tray.fix.at if r.tray.fix else math.inf
+            placements.append((r.after if (r.after is not None and t >= fix_t) else r.before, x, y))
+            for layer, dx, dy, t0, t1 in r.hands:
+                if t0 <= t < t1:
+                    placements.append((layer, int(x + dx), int(y + dy)))
+            if r.fix_hand is not None and abs(t - fix_t) <= FIX_HAND_S:
+                layer, dx, dy = r.fix_hand
+                lift = (abs(t - fix_t) / FIX_HAND_S) * layer.sprite.size[1] * 0.6
+                placements.append((layer, int(x + dx), int(y + dy + lift)))
+        s = self.loaded.scenario
+        return degrade(compose(self.background, placements), s.camera, np.random.default_rng([s.seed, 2, i]))
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for i in range(self.n_frames):
+            yield self.frame(i)
+
+
+def pos_events(loaded: LoadedScenario) -> list[dict]:
+    """POS messages of the scenario, in stream-time order (orders sent 'never' are absent)."""
+    events = []
+    for tray in loaded.scenario.trays:
+        if tray.order.sent == "never":
+            continue
+        t = max(0.0, round(tray.at + float(tray.order.sent), 3))
+        order = {"id": tray.order.id, "items": [{"sku": l.sku, "qty": l.qty} for l in tray.order.items]}
+        events.append({"t": t, "type": "order", "order": order})
+    return sorted(events, key=lambda e: e["t"])
+
+
+def _diff(expected: Counter[str], placed: Counter[str]) -> tuple[dict[str, int], dict[str, int]]:
+    missing = {k: expected[k] - placed[k] for k in sorted(expected) if expected[k] > placed[k]}
+    extra = {k: placed[k] - expected[k] for k in sorted(placed) if placed[k] > expected[k]}
+    return missing, extra
+
+
+def truth_records(loaded: LoadedScenario) -> list[dict]:
+    """One truth line per tray (contract section 3)."""
+    out = []
+    for tray in loaded.scenario.trays:
+        expected = loaded.expected(tray)
+        placed = loaded.placed(tray)
+        missing, extra = _diff(expected, placed)
+        if tray.order.sent == "never":
+            initial = "no_order"
+        else:
+            initial = "mismatch" if (missing or extra) else "ok"
+        final = initial
+        if tray.fix is not None and initial != "no_order":
+            fixed = Counter({k: v for k, v in tray.fix.placed.items() if v > 0})
+            m2, e2 = _diff(expected, fixed)
+            final = "mismatch" if (m2 or e2) else "ok"
+        out.append({
+            "order_id": tray.order.id,
+            "rest_t": round(tray.rest_t, 3),
+            "leave_t": round(tray.leave_t, 3),
+            "expected": dict(sorted(expected.items())),
+            "placed": dict(sorted(placed.items())),
+            "initial": initial,
+            "missing": missing,
+            "extra": extra,
+            "final": final,
+        })
+    return out
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))

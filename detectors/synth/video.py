@@ -1,0 +1,58 @@
+"""Write frames to an MP4 file: H.264 through the ffmpeg binary when there is one
+(small files, good for fixtures), else OpenCV's MPEG-4 writer."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+
+from edge.errors import UserError
+
+
+class VideoWriter:
+    """Context manager: ``with VideoWriter(path, w, h, fps) as vw: vw.write(frame)``."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: int, crf: int = 26):
+        self.path = Path(path)
+        self.size = (width, height)
+        self.fps = fps
+        self.crf = crf
+        self._proc: subprocess.Popen | None = None
+        self._cv: cv2.VideoWriter | None = None
+
+    def __enter__(self) -> "VideoWriter":
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg:
+            w, h = self.size
+            cmd = [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
+                   "-s", f"{w}x{h}", "-r", str(self.fps), "-i", "-",
+                   "-c:v", "libx264", "-preset", "medium", "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+                   "-g", str(self.fps * 2), "-movflags", "+faststart", str(self.path)]
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        else:
+            self._cv = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
+            if not self._cv.isOpened():
+                raise UserError(f"{self.path}: cannot open a video writer (install ffmpeg)")
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._proc is not None:
+            assert self._proc.stdin is not None
+            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        else:
+            assert self._cv is not None
+            self._cv.write(frame)
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        if self._proc is not None:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()
+            err = self._proc.stderr.read().decode() if self._proc.stderr else ""
+            if self._proc.wait() != 0 and et is None:
+                raise UserError(f"{self.path}: ffmpeg failed: {err.strip()[:300]}")
+        if self._cv is not None:
+            self._cv.release()

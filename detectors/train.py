@@ -1,0 +1,77 @@
+"""Train the tray detector with ultralytics on renderer output (``traycheck train``).
+
+Needs the ``[train]`` extra (ultralytics, torch). Nothing is downloaded: the
+model starts from the YAML in ``detectors/models/`` with random weights, and
+the data comes from ``detectors.synth.dataset``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from edge.errors import UserError
+
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL_YAML = MODELS_DIR / "traycheck-yolov8n.yaml"
+
+
+@dataclass
+class TrainSettings:
+    model_yaml: str = str(DEFAULT_MODEL_YAML)
+    imgsz: int = 320
+    images: int = 1200
+    val_images: int = 200
+    epochs: int = 40
+    hours: float | None = None  # ultralytics 'time': fits the LR schedule into this budget
+    batch: int = 16
+    seed: int = 0
+    workers: int = 2
+
+    @property
+    def val_seed(self) -> int:
+        return self.seed + 100_000
+
+
+def require_ultralytics():
+    """Import ultralytics offline, or explain how to get it."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    try:
+        import ultralytics  # noqa: F401
+        from ultralytics import YOLO
+    except ImportError:
+        raise UserError("training needs the [train] extra: pip install -e '.[train]'") from None
+    from ultralytics.utils import SETTINGS
+
+    SETTINGS.update({"sync": False})
+    return YOLO
+
+
+def train(s: TrainSettings, out_dir: Path, make_data) -> Path:
+    """Render train/val sets (``make_data(dir, n, seed, val_fraction)``), train, return best.pt."""
+    YOLO = require_ultralytics()
+    if not Path(s.model_yaml).is_file():
+        raise UserError(f"model YAML {s.model_yaml}: not found")
+    out_dir = Path(out_dir).resolve()
+    train_yaml = make_data(out_dir / "data-train", s.images, s.seed, 0.0)
+    val_yaml = make_data(out_dir / "data-val", s.val_images, s.val_seed, 1.0)
+    import yaml
+
+    data = yaml.safe_load(Path(train_yaml).read_text())
+    data["val"] = str(Path(val_yaml).parent / "images" / "val")
+    combined = out_dir / "data.yaml"
+    combined.write_text(yaml.safe_dump(data, sort_keys=False))
+    model = YOLO(s.model_yaml)
+    extra = {"time": s.hours} if s.hours else {}
+    model.train(
+        data=str(combined), imgsz=s.imgsz, epochs=s.epochs, batch=s.batch, workers=s.workers,
+        seed=s.seed, deterministic=True, device="cpu", amp=False, plots=False, cache="ram",
+        project=str(out_dir), name="train", exist_ok=True, pretrained=False, patience=1000,
+        degrees=0.0, flipud=0.5, fliplr=0.5, scale=0.25, translate=0.1, mosaic=1.0,
+        close_mosaic=max(1, s.epochs // 5), verbose=False, **extra,
+    )
+    best = out_dir / "train" / "weights" / "best.pt"
+    if not best.is_file():
+        raise UserError(f"training finished without {best}")
+    (out_dir / "settings.json").write_text(__import__("json").dumps(asdict(s), indent=1))
+    return best

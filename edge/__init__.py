@@ -1,0 +1,1 @@
+"""The TrayCheck edge service: capture, pipeline, storage, MQTT, web, CLI."""

@@ -1,0 +1,1 @@
+"""POS orders, the menu (SKU -> visual classes) and matching."""
