@@ -22,7 +22,7 @@ MARGIN = 14
 MAX_OVERLAP = 0.08  # fraction of the smaller box two items may share
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: the same placed object, not equal pixels
 class Placed:
     cls: str | None  # a visual class, or None for the ticket and clutter
     sprite: Sprite

@@ -188,3 +188,28 @@ def truth_records(loaded: LoadedScenario) -> list[dict]:
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def render_shift(loaded: LoadedScenario, out: Path, progress=None) -> Path:
+    """Write a recorded shift folder: scenario.yaml, video.mp4, pos.jsonl, truth.jsonl."""
+    from detectors.synth.video import VideoWriter
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    renderer = ShiftRenderer(loaded)
+    s = loaded.scenario
+    (out / "scenario.yaml").write_text(loaded.text)
+    if s.menu != "default" and loaded.path is not None:
+        src = (loaded.path.parent / s.menu).resolve()
+        dst = out / s.menu
+        if src != dst.resolve():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text(src.read_text())
+    write_jsonl(out / "pos.jsonl", pos_events(loaded))
+    write_jsonl(out / "truth.jsonl", truth_records(loaded))
+    with VideoWriter(out / "video.mp4", renderer.w, renderer.h, renderer.fps) as vw:
+        for frame in renderer.frames():
+            vw.write(frame)
+            if progress:
+                progress(1)
+    return out

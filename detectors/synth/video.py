@@ -16,11 +16,12 @@ from edge.errors import UserError
 class VideoWriter:
     """Context manager: ``with VideoWriter(path, w, h, fps) as vw: vw.write(frame)``."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: int, crf: int = 26):
+    def __init__(self, path: Path, width: int, height: int, fps: int, crf: int = 28, max_kbps: int = 250):
         self.path = Path(path)
         self.size = (width, height)
         self.fps = fps
         self.crf = crf
+        self.max_kbps = max_kbps  # like an IP camera's stream cap; keeps noisy shifts small
         self._proc: subprocess.Popen | None = None
         self._cv: cv2.VideoWriter | None = None
 
@@ -31,6 +32,7 @@ class VideoWriter:
             cmd = [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
                    "-s", f"{w}x{h}", "-r", str(self.fps), "-i", "-",
                    "-c:v", "libx264", "-preset", "medium", "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+                   *(["-maxrate", f"{self.max_kbps}k", "-bufsize", f"{self.max_kbps * 8}k"] if self.max_kbps else []),
                    "-g", str(self.fps * 2), "-movflags", "+faststart", str(self.path)]
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         else:

@@ -1,0 +1,54 @@
+"""Model metadata: the ``<name>.json`` beside each committed model, and model lookup.
+
+The JSON says what the weights mean (``classes`` in class-id order, input
+size) and how they were made and scored, so a model file is never used with
+the wrong class list.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edge.errors import UserError
+
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL = "traycheck-v8n"
+
+
+def resolve_model(ref: str | Path | None, variant: str = "fp32") -> Path:
+    """A model path from a file path, a bundled model name, or None (the default model).
+
+    ``variant`` picks the file of a bundled model: fp32 (.onnx), int8 (.int8.onnx) or pt.
+    """
+    ref = DEFAULT_MODEL if ref is None else ref
+    p = Path(ref)
+    if p.suffix in (".onnx", ".pt"):
+        if not p.is_file():
+            raise UserError(f"model file {p}: not found")
+        return p
+    suffix = {"fp32": ".onnx", "int8": ".int8.onnx", "pt": ".pt"}[variant]
+    # a bare name is a bundled model; a path without suffix names a model family elsewhere
+    cand = Path(f"{ref}{suffix}") if ("/" in str(ref)) else MODELS_DIR / f"{ref}{suffix}"
+    if not cand.is_file():
+        raise UserError(f"model {ref!r} ({variant}): {cand} not found")
+    return cand
+
+
+def metadata_path(model: Path) -> Path:
+    name = model.name
+    for suffix in (".int8.onnx", ".onnx", ".pt"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return model.with_name(name + ".json")
+
+
+def load_metadata(model: Path) -> dict:
+    """The metadata JSON of a model file ({} when there is none beside it)."""
+    path = metadata_path(model)
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"model metadata {path}: unreadable ({exc})") from None

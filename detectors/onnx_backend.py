@@ -1,0 +1,94 @@
+"""ONNX Runtime backend: letterbox, one session run, vectorised decode, NMS.
+
+The default for the appliance: no torch, CPU by default (providers are
+configurable), session threads set explicitly because a 2-core box shares its
+cores with video decoding.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+
+from detectors.classes import CLASSES
+from detectors.detections import Detections, nms
+from detectors.letterbox import Letterboxer
+from detectors.model_info import load_metadata
+from edge.errors import UserError
+
+MAX_WH = 7680.0  # class offset for batched (per-class) NMS, as ultralytics does
+
+
+class OnnxDetector:
+    """``Detector`` over a YOLOv8-style ONNX export (output 1 x (4 + nc) x anchors)."""
+
+    def __init__(self, model: str | Path, conf: float = 0.25, iou: float = 0.7, threads: int = 2,
+                 providers: list[str] | None = None, max_det: int = 100):
+        import onnxruntime as ort
+
+        path = Path(model)
+        if not path.is_file():
+            raise UserError(f"model file {path}: not found")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        available = ort.get_available_providers()
+        providers = providers or ["CPUExecutionProvider"]
+        unknown = [p for p in providers if p not in available]
+        if unknown:
+            raise UserError(f"ONNX Runtime providers {unknown} not available here (have: {available})")
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise UserError(f"model file {path}: ONNX Runtime cannot load it ({exc})") from None
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        h, w = inp.shape[2], inp.shape[3]
+        if not (isinstance(h, int) and isinstance(w, int)):
+            raise UserError(f"model file {path}: needs a fixed input shape, has {inp.shape}")
+        self.input_hw = (h, w)
+        self.classes = self._classes(path)
+        self.conf, self.iou, self.max_det = conf, iou, max_det
+        self.letterbox = Letterboxer(self.input_hw)
+        self.path = path
+
+    def _classes(self, path: Path) -> tuple[str, ...]:
+        meta = load_metadata(path)
+        if "classes" in meta:
+            return tuple(meta["classes"])
+        names = self.session.get_modelmeta().custom_metadata_map.get("names")
+        if names:  # ultralytics writes a dict literal {0: 'burger', ...}
+            d = ast.literal_eval(names)
+            return tuple(d[i] for i in sorted(d))
+        return CLASSES
+
+    def infer(self, blob: np.ndarray) -> np.ndarray:
+        """Raw model output for one NCHW blob: (4 + nc, anchors)."""
+        return self.session.run(None, {self.input_name: blob})[0][0]
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        blob, g = self.letterbox(frame)
+        return self.decode(self.infer(blob), g, frame.shape[:2])
+
+    def decode(self, out: np.ndarray, g, frame_hw: tuple[int, int]) -> Detections:
+        """Raw output -> Detections in frame pixels (threshold, per-class NMS, un-letterbox)."""
+        scores = out[4:]
+        cls = scores.argmax(axis=0)
+        conf = scores[cls, np.arange(scores.shape[1])]
+        keep = conf > self.conf
+        if not keep.any():
+            return Detections.empty()
+        cxcywh = out[:4, keep].T
+        conf, cls = conf[keep].astype(np.float32), cls[keep].astype(np.int64)
+        half = cxcywh[:, 2:] / 2
+        xyxy = np.concatenate([cxcywh[:, :2] - half, cxcywh[:, :2] + half], axis=1)
+        idx = nms(xyxy + (cls * MAX_WH)[:, None], conf, self.iou)[: self.max_det]
+        xyxy = (xyxy[idx] - np.array([g.left, g.top, g.left, g.top], np.float32)) / g.scale
+        h, w = frame_hw
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
+        return Detections(xyxy.astype(np.float32), conf[idx], cls[idx])

@@ -1,0 +1,4 @@
+"""``python -m edge`` is the ``traycheck`` command."""
+from edge.cli import main
+
+main()

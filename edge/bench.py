@@ -1,0 +1,96 @@
+"""``traycheck bench``: detector throughput and latency, every backend on the same frames.
+
+Frames are decoded up front (decoding is not timed) and each backend gets a
+few warm-up calls. Rows follow contract section 5: name, fps, p50_ms, p95_ms.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.table import Table
+
+from detectors.loader import load_detector
+from detectors.model_info import resolve_model
+from edge.errors import UserError
+from edge.progress import console, progress_bar
+from edge.video_source import VideoFile, shift_video
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+WARMUP = 5
+
+
+def default_fixture() -> Path:
+    for name in ("lunch-rush", "dim-evening", "blurry-breakfast"):
+        if (FIXTURES / name / "video.mp4").is_file():
+            return FIXTURES / name
+    raise UserError(f"no bundled fixture under {FIXTURES}; pass --fixture DIR")
+
+
+def load_frames(source: Path, n: int) -> list[np.ndarray]:
+    """``n`` frames spread evenly over the video (so trays, hands and empty counter all count)."""
+    video = VideoFile(shift_video(source))
+    frames = [f for _, f in video]
+    if not frames:
+        raise UserError(f"{source}: the video has no frames")
+    idx = np.linspace(0, len(frames) - 1, min(n, len(frames))).astype(int)
+    return [frames[i] for i in idx]
+
+
+def time_detector(name: str, det, frames: list[np.ndarray], quiet: bool) -> dict:
+    for f in frames[:WARMUP]:
+        det.detect(f)
+    lat = []
+    with progress_bar(f"bench {name}", len(frames)) as advance:
+        for f in frames:
+            t0 = time.perf_counter()
+            det.detect(f)
+            lat.append((time.perf_counter() - t0) * 1000)
+            if not quiet:
+                advance(1)
+    lat_a = np.array(lat)
+    return {"name": name, "fps": round(1000 * len(lat) / lat_a.sum(), 2),
+            "p50_ms": round(float(np.percentile(lat_a, 50)), 2), "p95_ms": round(float(np.percentile(lat_a, 95)), 2)}
+
+
+def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, quiet: bool = False) -> dict:
+    source = fixture or default_fixture()
+    frames = load_frames(source, n)
+    plan = [("ultralytics", "pt", "ultralytics"), ("onnx-fp32", "fp32", "onnx"), ("onnx-int8", "int8", "onnx")]
+    rows = []
+    for name, variant, backend in plan:
+        path = resolve_model(model, variant)
+        try:
+            det = load_detector(path, backend=backend, threads=threads)
+        except UserError as exc:
+            if backend == "ultralytics":  # the train extra is optional on a box
+                rows.append({"name": name, "fps": None, "p50_ms": None, "p95_ms": None, "error": str(exc)})
+                continue
+            raise
+        row = time_detector(name, det, frames, quiet)
+        row["model"] = path.name
+        rows.append(row)
+        del det
+    base = rows[0]["fps"]
+    for r in rows:
+        r["speedup_vs_ultralytics"] = round(r["fps"] / base, 2) if (base and r["fps"]) else None
+    return {"fixture": str(source), "frames": len(frames), "frame_size": list(frames[0].shape[1::-1]),
+            "threads": threads, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "rows": rows}
+
+
+def print_table(result: dict) -> None:
+    t = Table(title=f"Detector speed on {result['frames']} frames of {Path(result['fixture']).name} "
+                    f"({result['threads']} threads, {result['cores']} cores)")
+    for col in ("backend", "model", "fps", "p50 ms", "p95 ms", "× ultralytics"):
+        t.add_column(col, justify="left" if col in ("backend", "model") else "right")
+    for r in result["rows"]:
+        if r["fps"] is None:
+            t.add_row(r["name"], "-", "-", "-", "-", r.get("error", ""))
+            continue
+        t.add_row(r["name"], r.get("model", ""), f"{r['fps']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
+                  f"{r['speedup_vs_ultralytics']:.2f}" if r["speedup_vs_ultralytics"] else "-")
+    console.print(t)

@@ -1,0 +1,150 @@
+"""The ``traycheck`` command line (contract section 5): a thin layer over the library.
+
+Every user error surfaces as one line on stderr and exit status 2; the
+commands themselves live in the modules they name.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rich.markup import escape
+
+from edge.errors import UserError
+from edge.progress import console, progress_bar
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="TrayCheck: check serving trays against the POS order before the food leaves.")
+synth_app = typer.Typer(no_args_is_help=True, help="Render recorded shifts and training sets.")
+app.add_typer(synth_app, name="synth")
+
+
+@synth_app.command("shift")
+def synth_shift(scenario: Path = typer.Argument(..., help="scenario YAML (contract section 1)"),
+                out: Path = typer.Option(..., "-o", "--out", help="folder to write the recorded shift to")) -> None:
+    """Render a recorded shift folder (video.mp4, pos.jsonl, truth.jsonl, scenario.yaml)."""
+    from detectors.synth.scenario import load_scenario
+    from detectors.synth.shift import ShiftRenderer, render_shift
+
+    loaded = load_scenario(scenario)
+    n = ShiftRenderer(loaded).n_frames
+    with progress_bar(f"Rendering {loaded.scenario.name}", n) as advance:
+        render_shift(loaded, out, advance)
+    console.print(f"wrote {out} ({len(loaded.scenario.trays)} trays, {n} frames)")
+
+
+@synth_app.command("scenario")
+def synth_scenario(kind: str = typer.Option("lunch-rush", help="lunch-rush, dim-evening or blurry-breakfast"),
+                   seed: int = typer.Option(..., "--seed"),
+                   out: Path = typer.Option(..., "-o", "--out", help="scenario YAML to write"),
+                   name: Optional[str] = typer.Option(None, help="scenario name (default: KIND-SEED)")) -> None:
+    """Write a random scenario file of a given kind (orders, mistakes, fixes, tickets, camera)."""
+    from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
+    from detectors.synth.scenario import parse_scenario
+
+    if kind not in KINDS:
+        raise UserError(f"--kind {kind!r}: unknown (known: {', '.join(KINDS)})")
+    text = scenario_yaml(random_scenario(kind, seed, name))
+    parse_scenario(text, source=str(out))  # the generator must only write valid scenarios
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    console.print(f"wrote {out}")
+
+
+@synth_app.command("dataset")
+def synth_dataset(n: int = typer.Option(..., "-n", min=1, help="number of images"),
+                  seed: int = typer.Option(..., "--seed", help="random seed (image i of a seed never changes)"),
+                  out: Path = typer.Option(..., "-o", "--out", help="output folder"),
+                  val_fraction: float = typer.Option(0.1, "--val-fraction", min=0.0, max=1.0,
+                                                     help="share of images in the val split")) -> None:
+    """Write a YOLO-format training set of N random trays (images, labels, data.yaml)."""
+    from detectors.synth.dataset import write_dataset
+
+    with progress_bar("Rendering trays", n) as advance:
+        data = write_dataset(out, n, seed, val_fraction, advance)
+    console.print(f"wrote {data}")
+
+
+@app.command()
+def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work folder for data and runs"),
+          images: int = typer.Option(1500, min=8, help="training images to render"),
+          val_images: int = typer.Option(150, min=4, help="validation images (a different seed)"),
+          epochs: int = typer.Option(40, min=1),
+          hours: Optional[float] = typer.Option(None, help="time budget; overrides epochs"),
+          imgsz: int = typer.Option(320, help="training image size"),
+          batch: int = typer.Option(16, min=1),
+          seed: int = typer.Option(0),
+          model_yaml: Optional[Path] = typer.Option(None, "--model-yaml", help="model YAML (default: bundled)")) -> None:
+    """Render a dataset and train the detector with ultralytics (needs the train extra)."""
+    from detectors.synth.dataset import write_dataset
+    from detectors.train import DEFAULT_MODEL_YAML, TrainSettings, train as run_train
+
+    s = TrainSettings(model_yaml=str(model_yaml or DEFAULT_MODEL_YAML), imgsz=imgsz, images=images,
+                      val_images=val_images, epochs=epochs, hours=hours, batch=batch, seed=seed)
+
+    def make_data(d: Path, n: int, sd: int, vf: float) -> Path:
+        with progress_bar(f"Rendering {n} trays (seed {sd})", n) as advance:
+            return write_dataset(d, n, sd, vf, advance)
+
+    best = run_train(s, out, make_data)
+    console.print(f"best weights: {best}\nnext: traycheck export {best}")
+
+
+@app.command()
+def export(weights: Path = typer.Argument(..., help="trained .pt weights"),
+           name: str = typer.Option("traycheck-v8n", help="model name (files <name>.onnx, .int8.onnx, .json)"),
+           out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="default: detectors/models"),
+           calib: int = typer.Option(200, min=8, help="rendered frames to calibrate INT8 on"),
+           val_images: int = typer.Option(300, min=10, help="validation images (fresh seed) to score both files"),
+           val_seed: int = typer.Option(777_777, help="seed of the validation set; never used in training"),
+           settings: Optional[Path] = typer.Option(None, help="settings.json of the training run")) -> None:
+    """Export ONNX fp32 and static INT8, score both with ultralytics val, write the metadata JSON."""
+    from detectors.export import export_all
+    from detectors.model_info import MODELS_DIR
+
+    meta = export_all(weights, name, out_dir or MODELS_DIR, calib, val_images, val_seed, settings)
+    console.print_json(json.dumps(meta["metrics"]))
+
+
+@app.command()
+def detect(source: Path = typer.Argument(..., help="a recorded shift folder or a video file"),
+           model: Optional[str] = typer.Option(None, help="model name or .onnx/.pt file (default: bundled)"),
+           int8: bool = typer.Option(False, "--int8", help="use the INT8 model"),
+           out: Optional[Path] = typer.Option(None, "-o", "--out", help="annotated output video (.mp4)"),
+           threads: int = typer.Option(2, min=1)) -> None:
+    """Run the detector over a video; annotated video and a per-tray summary against truth.jsonl."""
+    from edge.detect_video import detect_video
+
+    detect_video(source, model, "int8" if int8 else "fp32", out, threads)
+
+
+@app.command()
+def bench(json_out: bool = typer.Option(False, "--json", help="print the JSON object of the contract"),
+          fixture: Optional[Path] = typer.Option(None, help="recorded shift to take frames from"),
+          frames: int = typer.Option(150, min=10, help="frames per backend"),
+          threads: int = typer.Option(2, min=1),
+          model: Optional[str] = typer.Option(None, help="bundled model name")) -> None:
+    """Detector speed: ONNX fp32, ONNX INT8 and ultralytics predict on the same frames."""
+    from edge.bench import print_table, run_bench
+
+    result = run_bench(fixture, frames, threads, model, quiet=json_out)
+    if json_out:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        print_table(result)
+
+
+def main() -> None:
+    try:
+        app()  # standalone: usage errors print click's message and exit 2
+    except UserError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

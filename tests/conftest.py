@@ -1,0 +1,56 @@
+"""Shared fixtures: paths, a CLI runner (a real subprocess), a small scenario."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+SHIFTS = sorted(p.parent for p in FIXTURES.glob("*/scenario.yaml"))
+
+SMALL_SCENARIO = """\
+name: small-test
+seed: 5
+trays:
+  - at: 0.5
+    dwell: 2.5
+    order:
+      id: "1042"
+      items:
+        - {sku: BURGER_MEAL, qty: 1}
+        - {sku: SAUCE_BBQ, qty: 2}
+      sent: -3.0
+    placed: {burger: 1, fries: 1, drink: 1, sauce: 1}
+    hands: 1
+    clutter: 1
+    fix:
+      at: 1.0
+      placed: {burger: 1, fries: 1, drink: 1, sauce: 2}
+  - at: 5.5
+    dwell: 2.0
+    order: {id: "1043", items: [{sku: WRAP, qty: 1}, {sku: KETCHUP, qty: 3}], sent: never}
+    ticket: damaged
+"""
+
+
+@pytest.fixture
+def small_scenario(tmp_path: Path) -> Path:
+    p = tmp_path / "small.yaml"
+    p.write_text(SMALL_SCENARIO)
+    return p
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m edge ARGS`` as a user would; text output."""
+    env = dict(os.environ, COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "edge", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

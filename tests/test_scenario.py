@@ -1,0 +1,83 @@
+"""Scenario contract: defaults, derived truth and POS records, and errors that name key and line."""
+from __future__ import annotations
+
+import pytest
+
+from detectors.synth.scenario import load_scenario, parse_scenario
+from detectors.synth.shift import pos_events, truth_records
+from edge.errors import UserError
+
+
+def test_defaults_and_placed_from_order(small_scenario):
+    loaded = load_scenario(small_scenario)
+    s = loaded.scenario
+    assert (s.video.width, s.video.height, s.video.fps) == (640, 480, 15)
+    assert s.camera.noise == 0.0 and s.camera.brightness == 1.0
+    second = s.trays[1]
+    assert second.ticket == "damaged" and second.hands == 0 and second.clutter == 0
+    # placed omitted = what the order expects; KETCHUP has no visual items
+    assert dict(loaded.placed(second)) == {"wrap": 1}
+    assert second.rest_t == pytest.approx(6.5) and second.leave_t == pytest.approx(8.5)
+
+
+def test_truth_and_pos_records(small_scenario):
+    loaded = load_scenario(small_scenario)
+    truth = truth_records(loaded)
+    assert truth[0] == {
+        "order_id": "1042", "rest_t": 1.5, "leave_t": 4.0,
+        "expected": {"burger": 1, "drink": 1, "fries": 1, "sauce": 2},
+        "placed": {"burger": 1, "drink": 1, "fries": 1, "sauce": 1},
+        "initial": "mismatch", "missing": {"sauce": 1}, "extra": {}, "final": "ok",
+    }
+    assert truth[1]["initial"] == "no_order" and truth[1]["final"] == "no_order"
+    pos = pos_events(loaded)
+    assert pos == [{"t": 0.0, "type": "order", "order": {"id": "1042", "items": [
+        {"sku": "BURGER_MEAL", "qty": 1}, {"sku": "SAUCE_BBQ", "qty": 2}]}}]  # 1043 is never sent
+
+
+BAD = [
+    # (replace this, with this, expected fragments of the message)
+    ("name: small-test", "name: Small Test", ["line 1", "name", "[a-z0-9-]+"]),
+    ("{sku: WRAP, qty: 1}", "{sku: WRAPPP, qty: 1}", ["line 20", "trays.1.order.items.0.sku", "WRAPPP"]),
+    ("placed: {burger: 1, fries: 1, drink: 1, sauce: 1}", "placed: {burger: 1, pizza: 1}",
+     ["line 12", "trays.0.placed", "pizza"]),
+    ("placed: {burger: 1, fries: 1, drink: 1, sauce: 1}", "placed: {burger: 5, fries: 4}",
+     ["line 12", "trays.0.placed", "at most 8"]),
+    ("  - at: 5.5", "  - at: 3.0", ["line 18", "trays.1.at", "overlap"]),
+    ("dwell: 2.0", "dwell: 1.0", ["line 19", "trays.1.dwell", "greater than or equal to 2"]),
+    ("hands: 1", "hands: 7", ["line 13", "trays.0.hands"]),
+    ("ticket: damaged", "ticket: torn", ["line 21", "trays.1.ticket"]),
+    ("seed: 5", "seed: five", ["line 2", "seed"]),
+    ("      at: 1.0", "      at: 9.0", ["line 16", "trays.0.fix.at", "dwell"]),
+    ("    clutter: 1", "    clutter: 1\n    colour: red", ["line 15", "trays.0.colour", "not permitted"]),
+]
+
+
+@pytest.mark.parametrize("old,new,fragments", BAD)
+def test_errors_name_key_and_line(small_scenario, old, new, fragments):
+    text = small_scenario.read_text()
+    assert old in text
+    bad = small_scenario.with_name("bad.yaml")
+    bad.write_text(text.replace(old, new, 1))
+    with pytest.raises(UserError) as err:
+        load_scenario(bad)
+    msg = str(err.value)
+    assert "\n" not in msg and str(bad) in msg
+    for frag in fragments:
+        assert frag in msg, (frag, msg)
+
+
+def test_unreadable_scenarios(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_scenario(tmp_path / "nope.yaml")
+    with pytest.raises(UserError, match="line 3.*not valid YAML"):
+        parse_scenario("name: x\nseed: [1,\n")
+    with pytest.raises(UserError, match="YAML mapping"):
+        parse_scenario("- just\n- a list\n")
+
+
+def test_camera_ranges():
+    with pytest.raises(UserError, match="camera.jpeg_quality.*between 20 and 100"):
+        parse_scenario("name: a\nseed: 1\ncamera: {jpeg_quality: 5}\n")
+    with pytest.raises(UserError, match="line 4: camera.noise"):
+        parse_scenario("name: a\nseed: 1\ncamera:\n  noise: 0.5\n")
