@@ -1,13 +1,18 @@
 """Open a recorded video (a shift folder or a file) with OpenCV, or say clearly why not."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+
+# FFmpeg's own log lines ("moov atom not found") would come before our one-line error.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path
 
-import cv2
-import numpy as np
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
-from edge.errors import UserError
+from edge.errors import UserError  # noqa: E402
 
 
 def shift_video(source: Path) -> Path:

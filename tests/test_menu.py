@@ -1,0 +1,39 @@
+"""The menu: SKUs to visual classes, and menu files."""
+from __future__ import annotations
+
+import pytest
+
+from orders.menu import Menu, load_menu
+from edge.errors import UserError
+
+
+def test_default_menu_expected_counts():
+    m = Menu()
+    got = m.expected([("NUGGET_MEAL", 2), ("SAUCE_BBQ", 1), ("KETCHUP", 4)])
+    assert dict(got) == {"nuggets": 2, "fries": 2, "drink": 2, "sauce": 3}
+    assert m.classes_of("KETCHUP") == ()
+    with pytest.raises(UserError, match="unknown SKU 'PIZZA'"):
+        m.expected([("PIZZA", 1)])
+
+
+def test_menu_file_adds_skus(tmp_path):
+    p = tmp_path / "menu.yaml"
+    p.write_text("skus:\n  DOUBLE_DEAL: [burger, burger, fries]\n  NAPKINS: []\n")
+    m = load_menu("menu.yaml", tmp_path)
+    assert dict(m.expected([("DOUBLE_DEAL", 1)])) == {"burger": 2, "fries": 1}
+    assert m.classes_of("NAPKINS") == () and m.classes_of("BURGER") == ("burger",)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("skus:\n  X: [pizza]\n", "skus.X: unknown visual class 'pizza'"),
+    ("skus: [1, 2]\n", "expected a mapping"),
+    ("skus:\n  X: burger\n", "skus.X: expected a list"),
+    ("skus: {X: [burger\n", "not valid YAML"),
+])
+def test_bad_menu_files(tmp_path, text, match):
+    p = tmp_path / "menu.yaml"
+    p.write_text(text)
+    with pytest.raises(UserError, match=match):
+        load_menu(p)
+    with pytest.raises(UserError, match="cannot read"):
+        load_menu(tmp_path / "missing.yaml")

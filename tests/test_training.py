@@ -1,0 +1,33 @@
+"""The training path end to end on a tiny set, so it cannot rot: render, train 1 epoch,
+export ONNX fp32 + INT8, score with ultralytics val, load with the ONNX backend."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from detectors.classes import CLASSES
+from detectors.onnx_backend import OnnxDetector
+
+
+@pytest.mark.slow
+def test_train_and_export_smoke(cli, tmp_path):
+    pytest.importorskip("ultralytics")
+    proc = cli("train", "-o", tmp_path / "run", "--images", "16", "--val-images", "4", "--epochs", "1",
+               "--imgsz", "160", "--batch", "8")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    best = tmp_path / "run/train/weights/best.pt"
+    assert best.is_file()
+    proc = cli("export", best, "--name", "smoke", "--out-dir", tmp_path / "models", "--calib", "8",
+               "--val-images", "10", "--settings", tmp_path / "run/settings.json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((tmp_path / "models/smoke.json").read_text())
+    assert meta["classes"] == list(CLASSES) and meta["imgsz"] == [256, 320]
+    assert meta["train"]["epochs"] == 1 and meta["train"]["images"] == 16
+    assert set(meta["metrics"]) >= {"fp32", "int8", "val_seed"}
+    for variant in ("fp32", "int8"):
+        det = OnnxDetector(tmp_path / "models" / meta["files"][variant])
+        assert det.classes == CLASSES
+        dets = det.detect(np.zeros((480, 640, 3), np.uint8))
+        assert dets.xyxy.shape[1] == 4
