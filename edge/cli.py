@@ -122,6 +122,54 @@ def detect(source: Path = typer.Argument(..., help="a recorded shift folder or a
     detect_video(source, model, "int8" if int8 else "fp32", out, threads)
 
 
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        raise UserError(f"--speed {value!r}: expected 'max' or a number (1 = real time)") from None
+    if speed <= 0:
+        raise UserError(f"--speed {value!r}: must be > 0")
+    return speed
+
+
+@app.command()
+def replay(source: Path = typer.Argument(..., help="recorded shift folder or scenario .yaml"),
+           speed: str = typer.Option("1", help="'max' (as fast as possible) or N times real time"),
+           verdicts: Optional[Path] = typer.Option(None, help="write verdict records (JSON lines) here"),
+           model: Optional[str] = typer.Option(None, help="model name or .onnx file (default: bundled)"),
+           int8: bool = typer.Option(False, "--int8", help="use the INT8 model"),
+           threads: int = typer.Option(2, min=1)) -> None:
+    """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
+    from edge.replay import run_replay
+
+    result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads)
+    kinds: dict[str, int] = {}
+    for r in result.verdicts:
+        kinds[r["verdict"]] = kinds.get(r["verdict"], 0) + 1
+    console.print(f"{result.frames} frames in {result.seconds:.1f} s ({result.frames / result.seconds:.1f} fps, "
+                  f"detector on {result.detected_frames}); verdicts: "
+                  + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none")
+                  + (f"; {result.unchecked} trays left unchecked" if result.unchecked else ""))
+
+
+@app.command("eval")
+def eval_cmd(path: Path = typer.Argument(..., help="a recorded shift folder, or a folder of shifts"),
+             verdicts: Optional[Path] = typer.Option(None, help="verdict records to score (default: replay now)"),
+             json_out: bool = typer.Option(False, "--json", help="print the JSON object only"),
+             model: Optional[str] = typer.Option(None), int8: bool = typer.Option(False, "--int8"),
+             threads: int = typer.Option(2, min=1)) -> None:
+    """Score verdicts against truth.jsonl: accuracy, mismatch recall, false alerts, latency."""
+    from edge.eval_report import evaluate_path, print_report
+
+    report = evaluate_path(path, verdicts, model, "int8" if int8 else "fp32", threads, quiet=json_out)
+    if json_out:
+        sys.stdout.write(json.dumps(report) + "\n")
+    else:
+        print_report(report)
+
+
 @app.command()
 def bench(json_out: bool = typer.Option(False, "--json", help="print the JSON object of the contract"),
           fixture: Optional[Path] = typer.Option(None, help="recorded shift to take frames from"),

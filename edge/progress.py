@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 console = Console(stderr=True)
+if not console.is_terminal:  # logs and CI: wide enough that tables do not truncate
+    console = Console(stderr=True, width=160)
 
 
 @contextmanager

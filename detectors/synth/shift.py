@@ -21,6 +21,7 @@ from detectors.synth.layout import TrayLayout, build_layout
 from detectors.synth.scenario import SLIDE_S, LoadedScenario, Tray
 from detectors.synth.scene import Layer, compose, smoothstep
 from detectors.synth.sprites import rotate
+from orders.matching import match
 
 FIX_HAND_S = 0.5  # the worker's hand is over the tray this long before and after a fix
 
@@ -150,19 +151,14 @@ def pos_events(loaded: LoadedScenario) -> list[dict]:
     return sorted(events, key=lambda e: e["t"])
 
 
-def _diff(expected: Counter[str], placed: Counter[str]) -> tuple[dict[str, int], dict[str, int]]:
-    missing = {k: expected[k] - placed[k] for k in sorted(expected) if expected[k] > placed[k]}
-    extra = {k: placed[k] - expected[k] for k in sorted(placed) if placed[k] > expected[k]}
-    return missing, extra
-
-
 def truth_records(loaded: LoadedScenario) -> list[dict]:
     """One truth line per tray (contract section 3)."""
     out = []
     for tray in loaded.scenario.trays:
         expected = loaded.expected(tray)
         placed = loaded.placed(tray)
-        missing, extra = _diff(expected, placed)
+        m = match(expected, placed)
+        missing, extra = m.missing, m.extra
         if tray.order.sent == "never":
             initial = "no_order"
         else:
@@ -170,8 +166,7 @@ def truth_records(loaded: LoadedScenario) -> list[dict]:
         final = initial
         if tray.fix is not None and initial != "no_order":
             fixed = Counter({k: v for k, v in tray.fix.placed.items() if v > 0})
-            m2, e2 = _diff(expected, fixed)
-            final = "mismatch" if (m2 or e2) else "ok"
+            final = match(expected, fixed).verdict
         out.append({
             "order_id": tray.order.id,
             "rest_t": round(tray.rest_t, 3),

@@ -1,0 +1,180 @@
+"""One camera's verification pipeline: gate -> detector -> tray tracker -> ticket
+and order association -> matching -> verdicts.
+
+Fed one frame at a time (``process``), with POS orders arriving in between
+(``queue``). Decisions use stream time only, so a replay at any speed gives
+the same verdicts as real time.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detectors.detections import Detections, Detector
+from edge.capture import Frame
+from edge.gate import Gate, Zone
+from edge.ticket import TicketReader
+from edge.tray import State, TrayEvent, TrayParams, TrayTracker
+from edge.verdicts import Verdict
+from orders.matching import match
+from orders.menu import Menu
+from orders.queue import OrderQueue, PendingOrder
+
+log = logging.getLogger("traycheck.pipeline")
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    ticket_tries: int = 8  # frames tried for a QR code per tray
+    ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
+    tray: TrayParams = TrayParams()
+
+
+@dataclass
+class _Tray:
+    seq: int
+    rest_t: float | None = None
+    ticket: str | None = None
+    ticket_tries: int = 0
+    counts: dict[str, int] | None = None
+    confidence: float = 0.0
+    order: PendingOrder | None = None
+    association: str = ""
+    last_verdict: str | None = None
+    verdicts: list[Verdict] = field(default_factory=list)
+
+
+class CameraPipeline:
+    def __init__(self, camera: str, detector: Detector, menu: Menu, queue: OrderQueue,
+                 on_verdict: Callable[[Verdict], None], zone: Zone | None = None,
+                 params: PipelineParams = PipelineParams()):
+        self.camera = camera
+        self.detector = detector
+        self.classes = detector.classes
+        self.menu = menu
+        self.queue = queue
+        self.on_verdict = on_verdict
+        self.zone = zone or Zone()
+        self.params = params
+        self.gate = Gate(self.zone)
+        self.tracker = TrayTracker(len(self.classes), params.tray)
+        self.reader = TicketReader()
+        self.tray: _Tray | None = None
+        self.seq = 0
+        self.unchecked = 0  # trays that left before they could be checked
+        self.frames = 0
+        self.detected_frames = 0
+        self.last_detections: Detections = Detections.empty()
+
+    # -- per frame ---------------------------------------------------------
+    def process(self, frame: Frame) -> None:
+        img = frame.image
+        h, w = img.shape[:2]
+        self.frames += 1
+        reading = self.gate.update(img, station_empty=self.tracker.state is State.EMPTY)
+        counts, conf = None, 0.0
+        run = self.tracker.busy or reading.active(self.params.tray.still_motion, self.params.tray.presence_on)
+        if run:
+            dets = self.detector.detect(img)
+            dets = dets[self.zone.contains(dets.center, w, h)] if len(dets) else dets
+            self.last_detections = dets
+            self.detected_frames += 1
+            counts = dets.counts(len(self.classes))
+            conf = float(dets.confidence.mean()) if len(dets) else 1.0
+        else:
+            self.last_detections = Detections.empty()
+        for ev in self.tracker.update(frame.t, reading, counts, conf):
+            self._on_event(ev, frame)
+        tray = self.tray
+        if tray is not None and self.tracker.state in (State.ARRIVING, State.RESTING) and tray.ticket is None \
+                and tray.ticket_tries < self.params.ticket_tries and self.tracker._still > 0:
+            tray.ticket_tries += 1
+            tray.ticket = self.reader.read(img, self.zone.bbox(w, h))
+        if tray is not None and tray.counts is not None and tray.order is None:
+            self._associate(frame.t)
+
+    # -- events --------------------------------------------------------------
+    def _on_event(self, ev: TrayEvent, frame: Frame) -> None:
+        if ev.kind == "arrived":
+            self.seq += 1
+            self.tray = _Tray(self.seq)
+        elif self.tray is None:
+            return
+        elif ev.kind == "rest":
+            self.tray.rest_t = ev.t
+        elif ev.kind in ("counts", "changed"):
+            assert ev.counts is not None
+            self.tray.counts = {self.classes[i]: int(n) for i, n in enumerate(ev.counts) if n > 0}
+            self.tray.confidence = ev.confidence
+            if self.tray.order is not None:
+                self._decide(ev.t)
+        elif ev.kind == "left":
+            tray, self.tray = self.tray, None
+            if tray.counts is None:
+                self.unchecked += 1
+                log.info("%s: tray %d left before it could be checked", self.camera, tray.seq)
+            elif tray.order is None:
+                self._emit(tray, "no_order", {}, {}, ev.t)
+
+    def _associate(self, t: float) -> None:
+        tray = self.tray
+        assert tray is not None and tray.rest_t is not None
+        if tray.ticket is not None:
+            p = self.queue.get(tray.ticket)
+            if p is None:
+                return  # the POS has not sent it yet: wait while the tray rests
+            tray.association = "qr"
+        else:
+            waited = t - tray.rest_t
+            if waited < self.params.ticket_wait_s and tray.ticket_tries < self.params.ticket_tries:
+                return
+            p = self._fifo_candidate(tray.counts or {})
+            if p is None:
+                return
+            tray.association = "fifo"
+        tray.order = self.queue.take(p.order.id)
+        self._decide(t)
+
+    def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
+        """The oldest pending order; one that matches the tray exactly wins (trays served out of order)."""
+        pending = self.queue.pending()
+        for p in pending:
+            if match(self.menu.expected(p.order.lines()), seen).ok:
+                return p
+        return pending[0] if pending else None
+
+    def _decide(self, t: float) -> None:
+        tray = self.tray
+        assert tray is not None and tray.order is not None and tray.counts is not None
+        expected = self.menu.expected(tray.order.order.lines())
+        m = match(expected, tray.counts)
+        kind = m.verdict
+        if tray.last_verdict == "mismatch" and m.ok:
+            kind = "resolved"
+        elif tray.last_verdict in ("ok", "resolved") and m.ok:
+            return
+        elif tray.last_verdict == "mismatch" and tray.verdicts and \
+                (tray.verdicts[-1].missing, tray.verdicts[-1].extra) == (m.missing, m.extra):
+            return
+        self._emit(tray, kind, m.missing, m.extra, t, dict(sorted(Counter(expected).items())))
+
+    def _emit(self, tray: _Tray, kind: str, missing: dict, extra: dict, t: float,
+              expected: dict | None = None) -> None:
+        v = Verdict(camera=self.camera, order_id=tray.order.order.id if tray.order else None, verdict=kind,
+                    missing=missing, extra=extra, video_t=round(t, 3), tray_seq=tray.seq,
+                    confidence=tray.confidence, seen=dict(sorted((tray.counts or {}).items())),
+                    expected=expected or {}, rest_t=tray.rest_t, association=tray.association or "none")
+        if tray.order is None and tray.ticket:
+            v.association = "qr-unknown"
+        tray.last_verdict = kind if kind != "resolved" else "resolved"
+        tray.verdicts.append(v)
+        self.on_verdict(v)
+
+    def finish(self, t: float) -> None:
+        """End of stream: a tray still in view counts as having left now."""
+        if self.tray is not None:
+            self._on_event(TrayEvent("left", t), None)  # type: ignore[arg-type]

@@ -1,0 +1,112 @@
+"""``traycheck replay``: the verification pipeline over a recorded shift.
+
+The shift's video is the camera and its ``pos.jsonl`` the POS: each order is
+handed to the pipeline when the stream reaches its time. A scenario file is
+rendered to a temporary shift first.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from detectors.detections import Detector
+from detectors.loader import load_detector
+from edge.capture import FileSource
+from edge.errors import UserError
+from edge.pipeline import CameraPipeline
+from edge.progress import progress_bar
+from edge.shift_files import read_pos
+from edge.verdicts import Verdict
+from edge.video_source import shift_video
+from orders.menu import Menu, load_menu
+from orders.queue import OrderQueue
+
+
+@dataclass
+class ReplayResult:
+    verdicts: list[dict]
+    frames: int
+    detected_frames: int
+    unchecked: int
+    seconds: float
+
+
+def shift_menu(folder: Path) -> Menu:
+    sc = folder / "scenario.yaml"
+    if sc.is_file():
+        try:
+            ref = (yaml.safe_load(sc.read_text()) or {}).get("menu", "default")
+        except yaml.YAMLError:
+            ref = "default"
+        return load_menu(ref, folder)
+    return Menu()
+
+
+def prepare(source: Path, tmp: Path) -> Path:
+    """A shift folder for ``source``: itself, or a scenario file rendered into ``tmp``."""
+    source = Path(source)
+    if source.is_dir():
+        return source
+    if source.suffix in (".yaml", ".yml"):
+        from detectors.synth.scenario import load_scenario
+        from detectors.synth.shift import ShiftRenderer, render_shift
+
+        loaded = load_scenario(source)
+        with progress_bar(f"Rendering {loaded.scenario.name}", ShiftRenderer(loaded).n_frames) as advance:
+            return render_shift(loaded, tmp / loaded.scenario.name, advance)
+    if not source.exists():
+        raise UserError(f"{source}: no such file or folder")
+    raise UserError(f"{source}: expected a recorded shift folder or a scenario .yaml")
+
+
+def replay_folder(folder: Path, detector: Detector, speed: float | None = None, camera: str = "expo-1",
+                  on_verdict: Callable[[Verdict], None] | None = None, progress: bool = True) -> ReplayResult:
+    import time
+
+    events = read_pos(folder / "pos.jsonl")
+    menu = shift_menu(folder)
+    for ev in events:  # unknown SKUs are bad input, found before anything runs
+        for sku, _ in ev.order.lines():
+            menu.classes_of(sku)
+    source = FileSource(shift_video(folder), speed)
+    queue = OrderQueue()
+    records: list[dict] = []
+
+    def collect(v: Verdict) -> None:
+        records.append(v.record())
+        if on_verdict:
+            on_verdict(v)
+
+    pipe = CameraPipeline(camera, detector, menu, queue, collect)
+    i = 0
+    t0 = time.perf_counter()
+    total = source.video.frame_count
+    last_t = 0.0
+    with progress_bar(f"Replaying {folder.name}", total if progress else None) as advance:
+        for frame in source.frames():
+            while i < len(events) and events[i].t <= frame.t:
+                queue.add(events[i].order, events[i].t)
+                i += 1
+            pipe.process(frame)
+            last_t = frame.t
+            if progress:
+                advance(1)
+    pipe.finish(last_t)
+    return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0)
+
+
+def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, model: str | None = None,
+               variant: str = "fp32", threads: int = 2) -> ReplayResult:
+    detector = load_detector(model, variant, threads=threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = prepare(source, Path(tmp))
+        result = replay_folder(folder, detector, speed)
+    if verdicts_path is not None:
+        verdicts_path.parent.mkdir(parents=True, exist_ok=True)
+        verdicts_path.write_text("".join(json.dumps(r) + "\n" for r in result.verdicts))
+    return result

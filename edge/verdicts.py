@@ -1,0 +1,40 @@
+"""Verdict records (contract section 4): one JSON object per tray decision."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+SCHEMA = 1
+
+
+@dataclass
+class Verdict:
+    camera: str
+    order_id: str | None
+    verdict: str  # ok | mismatch | resolved | no_order
+    missing: dict[str, int]
+    extra: dict[str, int]
+    video_t: float
+    tray_seq: int  # n-th tray seen by this camera in this run
+    at: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    confidence: float = 0.0
+    seen: dict[str, int] = field(default_factory=dict)
+    expected: dict[str, int] = field(default_factory=dict)
+    rest_t: float | None = None
+    association: str = ""  # qr | fifo | none
+
+    @property
+    def id(self) -> str:
+        """Stable across re-runs of the same shift: camera, tray number, decision kind, stream time."""
+        key = f"{self.camera}|{self.tray_seq}|{self.verdict}|{self.video_t:.3f}"
+        return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+    def record(self) -> dict:
+        d = asdict(self)
+        d.pop("tray_seq")
+        return {"schema": SCHEMA, "id": self.id, **{k: d[k] for k in (
+            "camera", "order_id", "verdict", "missing", "extra", "video_t", "at")},
+            "confidence": round(self.confidence, 3), "seen": self.seen, "expected": self.expected,
+            "rest_t": None if self.rest_t is None else round(self.rest_t, 3), "association": self.association,
+            "tray": self.tray_seq}
