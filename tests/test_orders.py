@@ -1,0 +1,34 @@
+"""Order queue (idempotency, FIFO) and matching edge cases."""
+from __future__ import annotations
+
+from orders.matching import match
+from orders.menu import Menu
+from orders.models import Order
+from orders.queue import OrderQueue
+
+
+def order(oid: str, *lines: tuple[str, int]) -> Order:
+    return Order(id=oid, items=[{"sku": s, "qty": q} for s, q in lines])
+
+
+def test_queue_is_fifo_and_idempotent():
+    q = OrderQueue()
+    assert q.add(order("1", ("BURGER", 1)), 0.0) and q.add(order("2", ("WRAP", 1)), 1.0)
+    q.add(order("1", ("BURGER", 2)), 2.0)  # an update keeps its place and first arrival time
+    assert [p.order.id for p in q.pending()] == ["1", "2"]
+    assert q.get("1").order.items[0].qty == 2 and q.get("1").received_t == 0.0
+    assert q.take("1").order.id == "1" and q.oldest().order.id == "2"
+    assert not q.add(order("1", ("BURGER", 1)), 3.0)  # served already: a late duplicate changes nothing
+    assert q.cancel("2") and len(q) == 0 and q.oldest() is None
+
+
+def test_matching_unverifiable_skus_duplicates_and_quantities():
+    m = Menu()
+    exp = m.expected(order("9", ("KETCHUP", 3), ("BURGER", 1), ("BURGER", 1), ("SAUCE_BBQ", 2)).lines())
+    assert dict(exp) == {"burger": 2, "sauce": 2}  # duplicate lines add up, ketchup is not checked
+    assert match(exp, {"burger": 2, "sauce": 2}).ok
+    r = match(exp, {"burger": 1, "sauce": 3, "cheeseburger": 1})
+    assert r.verdict == "mismatch" and r.missing == {"burger": 1} and r.extra == {"cheeseburger": 1, "sauce": 1}
+    assert match({}, {}).ok  # an order of ketchup only: nothing to see, nothing wrong
+    assert match({}, {"fries": 1}).extra == {"fries": 1}
+    assert Order(id=1042, items=[{"sku": "WRAP"}]).id == "1042"
