@@ -31,6 +31,9 @@ log = logging.getLogger("traycheck.pipeline")
 class PipelineParams:
     ticket_tries: int = 8  # frames tried for a QR code per tray
     ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
+    no_order_after_s: float = 2.5  # after rest: say "no order" if none could be associated by then
+    plausible_errors: int = 2  # FIFO only takes an order within this many item differences
+    fifo_window: int = 2  # FIFO looks at this many of the oldest pending orders
     tray: TrayParams = TrayParams()
 
 
@@ -117,12 +120,14 @@ class CameraPipeline:
             if tray.counts is None:
                 self.unchecked += 1
                 log.info("%s: tray %d left before it could be checked", self.camera, tray.seq)
-            elif tray.order is None:
+            elif tray.order is None and tray.last_verdict is None:
                 self._emit(tray, "no_order", {}, {}, ev.t)
 
     def _associate(self, t: float) -> None:
         tray = self.tray
         assert tray is not None and tray.rest_t is not None
+        if tray.last_verdict is None and t - tray.rest_t >= self.params.no_order_after_s:
+            self._emit(tray, "no_order", {}, {}, t)  # an order that turns up later still gets checked
         if tray.ticket is not None:
             p = self.queue.get(tray.ticket)
             if p is None:
@@ -140,12 +145,23 @@ class CameraPipeline:
         self._decide(t)
 
     def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
-        """The oldest pending order; one that matches the tray exactly wins (trays served out of order)."""
-        pending = self.queue.pending()
-        for p in pending:
-            if match(self.menu.expected(p.order.lines()), seen).ok:
+        """The oldest pending order that is plausible for this tray.
+
+        Only the ``fifo_window`` oldest orders are candidates (kitchens serve
+        roughly in order). One that matches the tray exactly wins (two trays
+        swapped); otherwise the oldest one at most ``plausible_errors`` items away. A tray
+        unlike every pending order gets no order rather than a stranger's (its
+        own order was probably never sent), which also keeps that stranger's
+        order for its own tray.
+        """
+        scored = []
+        for p in self.queue.pending()[: self.params.fifo_window]:
+            m = match(self.menu.expected(p.order.lines()), seen)
+            if m.ok:
                 return p
-        return pending[0] if pending else None
+            scored.append((sum(m.missing.values()) + sum(m.extra.values()), p))
+        plausible = [p for errors, p in scored if errors <= self.params.plausible_errors]
+        return plausible[0] if plausible else None
 
     def _decide(self, t: float) -> None:
         tray = self.tray
