@@ -27,6 +27,9 @@ class TrainSettings:
     batch: int = 16
     seed: int = 0
     workers: int = 2
+    init_weights: str | None = None  # fine-tune these .pt weights instead of starting from the YAML
+    lr0: float | None = None  # None: ultralytics picks optimizer and rate; set it for fine-tuning
+    mosaic: float = 1.0
 
     @property
     def val_seed(self) -> int:
@@ -61,13 +64,17 @@ def train(s: TrainSettings, out_dir: Path, make_data) -> Path:
     data["val"] = str(Path(val_yaml).parent / "images" / "val")
     combined = out_dir / "data.yaml"
     combined.write_text(yaml.safe_dump(data, sort_keys=False))
-    model = YOLO(s.model_yaml)
-    extra = {"time": s.hours} if s.hours else {}
+    if s.init_weights is not None and not Path(s.init_weights).is_file():
+        raise UserError(f"weights file {s.init_weights}: not found")
+    model = YOLO(s.init_weights or s.model_yaml)
+    extra: dict = {"time": s.hours} if s.hours else {}
+    if s.lr0 is not None:
+        extra.update(optimizer="AdamW", lr0=s.lr0, warmup_epochs=0.5)
     model.train(
         data=str(combined), imgsz=s.imgsz, epochs=s.epochs, batch=s.batch, workers=s.workers,
         seed=s.seed, deterministic=True, device="cpu", amp=False, plots=False, cache="ram",
-        project=str(out_dir), name="train", exist_ok=True, pretrained=False, patience=1000,
-        degrees=0.0, flipud=0.5, fliplr=0.5, scale=0.25, translate=0.1, mosaic=1.0,
+        project=str(out_dir), name="train", exist_ok=True, pretrained=s.init_weights is not None, patience=1000,
+        degrees=0.0, flipud=0.5, fliplr=0.5, scale=0.25, translate=0.1, mosaic=s.mosaic,
         close_mosaic=max(1, s.epochs // 5), verbose=False, **extra,
     )
     best = out_dir / "train" / "weights" / "best.pt"

@@ -78,13 +78,17 @@ def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work
           imgsz: int = typer.Option(320, help="training image size"),
           batch: int = typer.Option(16, min=1),
           seed: int = typer.Option(0),
-          model_yaml: Optional[Path] = typer.Option(None, "--model-yaml", help="model YAML (default: bundled)")) -> None:
+          model_yaml: Optional[Path] = typer.Option(None, "--model-yaml", help="model YAML (default: bundled)"),
+          weights: Optional[Path] = typer.Option(None, help="fine-tune these .pt weights instead of the YAML"),
+          lr0: Optional[float] = typer.Option(None, help="initial learning rate (AdamW); default: automatic"),
+          mosaic: float = typer.Option(1.0, min=0.0, max=1.0, help="mosaic augmentation probability")) -> None:
     """Render a dataset and train the detector with ultralytics (needs the train extra)."""
     from detectors.synth.dataset import write_dataset
     from detectors.train import DEFAULT_MODEL_YAML, TrainSettings, train as run_train
 
     s = TrainSettings(model_yaml=str(model_yaml or DEFAULT_MODEL_YAML), imgsz=imgsz, images=images,
-                      val_images=val_images, epochs=epochs, hours=hours, batch=batch, seed=seed)
+                      val_images=val_images, epochs=epochs, hours=hours, batch=batch, seed=seed,
+                      init_weights=str(weights) if weights else None, lr0=lr0, mosaic=mosaic)
 
     def make_data(d: Path, n: int, sd: int, vf: float) -> Path:
         with progress_bar(f"Rendering {n} trays (seed {sd})", n) as advance:

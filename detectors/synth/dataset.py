@@ -22,7 +22,7 @@ from detectors.synth.scene import Layer, compose
 from detectors.synth.shift import _hand_layer
 
 CONFUSABLE = [("burger", "cheeseburger"), ("chicken_sandwich", "wrap")]
-MIN_VISIBLE = 0.3  # keep a label when at least this fraction of its box is inside the frame
+MIN_VISIBLE = 0.5  # keep a label when at least half of the item is in view (not cut off, not under a hand)
 
 
 def random_classes(rng: np.random.Generator) -> list[str]:
@@ -64,19 +64,45 @@ def render_sample(seed: int, i: int, w: int = 640, h: int = 480) -> tuple[np.nda
             x = int(rng.uniform(-0.75 * tw, w - 0.25 * tw))
         y = int((h - th) / 2 + rng.uniform(-30, 30) * base)
         placements.append((tray, x, y))
+        cover = np.zeros((h, w), np.float32)  # where hands hide the tray
         for k in range(int(rng.choice([0, 0, 1, 1, 2]))):
             layer, hw, hh = _hand_layer(rng, scale, bool(rng.random() < 0.5))
-            placements.append((layer, int(x + rng.uniform(0, tw) - hw / 2), int(y + rng.uniform(-0.3, 0.9) * th - hh / 2)))
+            hx, hy = int(x + rng.uniform(0, tw) - hw / 2), int(y + rng.uniform(-0.3, 0.9) * th - hh / 2)
+            placements.append((layer, hx, hy))
+            _cover(cover, layer.sprite.alpha, hx, hy)
         boxes, cls = layout.boxes()
         boxes = boxes + np.array([x, y, x, y], np.float32)
-        clipped = boxes.copy()
-        clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, w)
-        clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, h)
-        area = lambda b: (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)  # noqa: E731
-        keep = area(clipped) >= MIN_VISIBLE * area(boxes)
-        xyxy, ids = clipped[keep], cls[keep]
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        visible = np.array([_visible(p.sprite.alpha, x + p.x, y + p.y, cover) for p in layout.items])
+        keep = visible >= MIN_VISIBLE if len(visible) else np.zeros(0, bool)
+        xyxy, ids = boxes[keep], cls[keep]
     img = degrade(compose(bg, placements), random_camera(rng), rng)
     return img, xyxy, ids
+
+
+def _window(shape: tuple[int, int], x: int, y: int, H: int, W: int):
+    h, w = shape
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
+
+
+def _cover(cover: np.ndarray, alpha: np.ndarray, x: int, y: int) -> None:
+    win = _window(alpha.shape, x, y, *cover.shape)
+    if win:
+        x0, y0, x1, y1 = win
+        np.maximum(cover[y0:y1, x0:x1], alpha[y0 - y:y1 - y, x0 - x:x1 - x], out=cover[y0:y1, x0:x1])
+
+
+def _visible(alpha: np.ndarray, x: int, y: int, cover: np.ndarray) -> float:
+    """Share of an item (alpha at frame position x, y) inside the frame and not under a hand."""
+    total = float(alpha.sum())
+    win = _window(alpha.shape, x, y, *cover.shape)
+    if not win or total == 0:
+        return 0.0
+    x0, y0, x1, y1 = win
+    a = alpha[y0 - y:y1 - y, x0 - x:x1 - x]
+    return float((a * (1.0 - cover[y0:y1, x0:x1])).sum()) / total
 
 
 def yolo_label_lines(xyxy: np.ndarray, ids: np.ndarray, w: int, h: int) -> str:
