@@ -56,7 +56,8 @@ def time_detector(name: str, det, frames: list[np.ndarray], quiet: bool) -> dict
             "p50_ms": round(float(np.percentile(lat_a, 50)), 2), "p95_ms": round(float(np.percentile(lat_a, 95)), 2)}
 
 
-def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, quiet: bool = False) -> dict:
+def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, quiet: bool = False,
+              pipeline: bool = True) -> dict:
     source = fixture or default_fixture()
     frames = load_frames(source, n)
     plan = [("ultralytics", "pt", "ultralytics"), ("onnx-fp32", "fp32", "onnx"), ("onnx-int8", "int8", "onnx")]
@@ -74,9 +75,19 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
         row["model"] = path.name
         rows.append(row)
         del det
+    if pipeline:
+        from edge.bench_pipeline import bench_idle, bench_pipeline
+
+        console.print("bench pipeline (replay at max speed) and idle (empty station, 15 fps)...")
+        rows.append(bench_pipeline(source, model, threads))
+        rows.append(bench_idle(model, threads))
     base = rows[0]["fps"]
     for r in rows:
         r["speedup_vs_ultralytics"] = round(r["fps"] / base, 2) if (base and r["fps"]) else None
+    fp32 = next((r["fps"] for r in rows if r["name"] == "onnx-fp32"), None)
+    for r in rows:
+        if r["name"] == "pipeline" and fp32:
+            r["vs_onnx_fp32"] = round(r["fps"] / fp32, 3)
     return {"fixture": str(source), "frames": len(frames), "frame_size": list(frames[0].shape[1::-1]),
             "threads": threads, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "rows": rows}
@@ -85,12 +96,19 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
 def print_table(result: dict) -> None:
     t = Table(title=f"Detector speed on {result['frames']} frames of {Path(result['fixture']).name} "
                     f"({result['threads']} threads, {result['cores']} cores)")
-    for col in ("backend", "model", "fps", "p50 ms", "p95 ms", "× ultralytics"):
+    for col in ("row", "model", "fps", "p50 ms", "p95 ms", "× ultralytics", "notes"):
         t.add_column(col, justify="left" if col in ("backend", "model") else "right")
     for r in result["rows"]:
         if r["fps"] is None:
             t.add_row(r["name"], "-", "-", "-", "-", r.get("error", ""))
             continue
+        notes = []
+        if "vs_onnx_fp32" in r:
+            notes.append(f"{100 * r['vs_onnx_fp32']:.0f} % of onnx-fp32 fps")
+        if "cpu_percent" in r:
+            notes.append(f"{r['cpu_percent']:.1f} % of one core")
+        if "detector_frames" in r:
+            notes.append(f"detector on {r['detector_frames']} frames")
         t.add_row(r["name"], r.get("model", ""), f"{r['fps']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
-                  f"{r['speedup_vs_ultralytics']:.2f}" if r["speedup_vs_ultralytics"] else "-")
+                  f"{r['speedup_vs_ultralytics']:.2f}" if r["speedup_vs_ultralytics"] else "-", "; ".join(notes))
     console.print(t)

@@ -179,11 +179,12 @@ def bench(json_out: bool = typer.Option(False, "--json", help="print the JSON ob
           fixture: Optional[Path] = typer.Option(None, help="recorded shift to take frames from"),
           frames: int = typer.Option(150, min=10, help="frames per backend"),
           threads: int = typer.Option(2, min=1),
-          model: Optional[str] = typer.Option(None, help="bundled model name")) -> None:
-    """Detector speed: ONNX fp32, ONNX INT8 and ultralytics predict on the same frames."""
+          model: Optional[str] = typer.Option(None, help="bundled model name"),
+          detectors_only: bool = typer.Option(False, "--detectors-only", help="skip the pipeline and idle rows")) -> None:
+    """Speed: ONNX fp32, ONNX INT8 and ultralytics predict on the same frames; the pipeline; an idle camera."""
     from edge.bench import print_table, run_bench
 
-    result = run_bench(fixture, frames, threads, model, quiet=json_out)
+    result = run_bench(fixture, frames, threads, model, quiet=json_out, pipeline=not detectors_only)
     if json_out:
         sys.stdout.write(json.dumps(result) + "\n")
     else:

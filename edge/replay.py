@@ -34,6 +34,7 @@ class ReplayResult:
     detected_frames: int
     unchecked: int
     seconds: float
+    frame_ms: list[float]  # pipeline time per frame (decoding not included)
 
 
 def shift_menu(folder: Path) -> Menu:
@@ -87,17 +88,21 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
     t0 = time.perf_counter()
     total = source.video.frame_count
     last_t = 0.0
+    frame_ms: list[float] = []
     with progress_bar(f"Replaying {folder.name}", total if progress else None) as advance:
         for frame in source.frames():
             while i < len(events) and events[i].t <= frame.t:
                 queue.add(events[i].order, events[i].t)
                 i += 1
+            f0 = time.perf_counter()
             pipe.process(frame)
+            frame_ms.append((time.perf_counter() - f0) * 1000)
             last_t = frame.t
             if progress:
                 advance(1)
     pipe.finish(last_t)
-    return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0)
+    return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
+                        frame_ms)
 
 
 def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, model: str | None = None,

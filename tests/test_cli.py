@@ -79,7 +79,7 @@ def test_synth_shift_and_detect(cli, small_scenario, tmp_path):
 
 def test_bench_json_contract(cli):
     pytest.importorskip("ultralytics")
-    proc = cli("bench", "--json", "--frames", "12")
+    proc = cli("bench", "--json", "--frames", "12", "--detectors-only")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     rows = {r["name"]: r for r in result["rows"]}
