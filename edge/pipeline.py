@@ -29,6 +29,7 @@ log = logging.getLogger("traycheck.pipeline")
 
 @dataclass(frozen=True)
 class PipelineParams:
+    min_confidence: float = 0.45  # detections below this do not count as items on the tray
     ticket_tries: int = 8  # frames tried for a QR code per tray
     ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
     no_order_after_s: float = 2.5  # after rest: say "no order" if none could be associated by then
@@ -83,7 +84,8 @@ class CameraPipeline:
         run = self.tracker.busy or reading.active(self.params.tray.still_motion, self.params.tray.presence_on)
         if run:
             dets = self.detector.detect(img)
-            dets = dets[self.zone.contains(dets.center, w, h)] if len(dets) else dets
+            if len(dets):
+                dets = dets[(dets.confidence >= self.params.min_confidence) & self.zone.contains(dets.center, w, h)]
             self.last_detections = dets
             self.detected_frames += 1
             counts = dets.counts(len(self.classes))
