@@ -1,0 +1,130 @@
+"""Open the database and bring its schema up to date.
+
+The schema is versioned: ``schema_version`` holds the number of the last
+migration applied, and each migration runs in its own transaction, so an old
+database is upgraded in place and never dropped. WAL mode lets the dashboard
+read while the pipeline writes; ``synchronous=FULL`` so that a verdict the
+service reported is on disk even if the box loses power a moment later.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE orders (
+        id TEXT PRIMARY KEY,
+        camera TEXT,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'served', 'cancelled')),
+        received_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'api'
+    );
+    CREATE TABLE order_lines (
+        order_id TEXT NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+        line_no INTEGER NOT NULL,
+        sku TEXT NOT NULL,
+        qty INTEGER NOT NULL CHECK (qty > 0),
+        PRIMARY KEY (order_id, line_no)
+    );
+    CREATE TABLE trays (
+        id INTEGER PRIMARY KEY,
+        camera TEXT NOT NULL,
+        run TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        order_id TEXT,
+        rest_t REAL,
+        verdict TEXT,
+        seen TEXT NOT NULL DEFAULT '{}',
+        expected TEXT NOT NULL DEFAULT '{}',
+        snapshot TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (camera, run, seq)
+    );
+    CREATE INDEX trays_order ON trays(order_id);
+    CREATE INDEX trays_created ON trays(created_at);
+    CREATE TABLE verdicts (
+        id TEXT PRIMARY KEY,
+        tray_id INTEGER NOT NULL REFERENCES trays(id) ON DELETE CASCADE,
+        camera TEXT NOT NULL,
+        order_id TEXT,
+        verdict TEXT NOT NULL,
+        video_t REAL NOT NULL,
+        at TEXT NOT NULL,
+        confidence REAL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX verdicts_tray ON verdicts(tray_id);
+    CREATE INDEX verdicts_at ON verdicts(at);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        tray_id INTEGER NOT NULL REFERENCES trays(id) ON DELETE CASCADE,
+        camera TEXT NOT NULL,
+        order_id TEXT,
+        state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+        opened_at TEXT NOT NULL,
+        closed_at TEXT,
+        closed_by TEXT,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX alerts_state ON alerts(state, opened_at);
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        msg_id TEXT NOT NULL UNIQUE,
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        qos INTEGER NOT NULL DEFAULT 1,
+        retain INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+]
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    if "schema_version" not in db.table_names():
+        return 0
+    row = db.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the migrations this database has not seen; return the version it is at now."""
+    with db.atomic():
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        if db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
+            db.execute("INSERT INTO schema_version (version) VALUES (0)")
+    current = schema_version(db)
+    for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        with db.atomic():
+            for statement in filter(str.strip, script.split(";")):
+                db.execute(statement)
+            db.execute("UPDATE schema_version SET version = ?", [version])
+    return schema_version(db)
+
+
+def open_db(path: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the database file, in WAL mode, migrated to the current schema."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA busy_timeout=30000")
+    migrate(db)
+    return db

@@ -1,0 +1,175 @@
+"""The one writer of the database: every verdict, its alert changes and its MQTT
+messages go in one transaction, so a crash can never leave a verdict without
+its message in the outbox, nor a message for a verdict that was not stored.
+
+Verdict ids are stable (see ``edge.verdicts``): storing the same verdict twice
+(a replay restarted after a crash) changes nothing.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from edge.store.db import open_db
+from orders.models import Order
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    seq: int
+    msg_id: str
+    topic: str
+    payload: str
+    qos: int
+    retain: bool
+
+
+class Store:
+    def __init__(self, path: Path, site: str = "site"):
+        self.path = Path(path)
+        self.site = site
+        self.db = open_db(self.path)
+        self._lock = threading.RLock()  # one writer; paho's thread and the pipeline share it
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- orders ----------------------------------------------------------------
+    def put_order(self, order: Order, camera: str | None = None, source: str = "api") -> bool:
+        """Insert or update an order (idempotent by id); False when nothing changed."""
+        now = utcnow()
+        lines = [(line.sku, line.qty) for line in order.items]
+        with self._lock, self.db.atomic():
+            row = self.db.execute("SELECT status FROM orders WHERE id = ?", [order.id]).fetchone()
+            old = [tuple(r) for r in self.db.execute(
+                "SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no", [order.id]).fetchall()]
+            if row is not None and old == lines:
+                return False
+            if row is None:
+                self.db.execute("INSERT INTO orders (id, camera, received_at, updated_at, source) VALUES (?,?,?,?,?)",
+                                [order.id, camera, now, now, source])
+            else:
+                self.db.execute("UPDATE orders SET updated_at = ? WHERE id = ?", [now, order.id])
+            self.db.execute("DELETE FROM order_lines WHERE order_id = ?", [order.id])
+            for i, (sku, qty) in enumerate(lines):
+                self.db.execute("INSERT INTO order_lines (order_id, line_no, sku, qty) VALUES (?,?,?,?)",
+                                [order.id, i, sku, qty])
+            return True
+
+    def cancel_order(self, order_id: str) -> bool:
+        with self._lock, self.db.atomic():
+            cur = self.db.execute("UPDATE orders SET status = 'cancelled', updated_at = ? "
+                                  "WHERE id = ? AND status = 'pending'", [utcnow(), order_id])
+            return cur.rowcount > 0
+
+    def pending_orders(self, camera: str | None = None) -> list[Order]:
+        rows = self.db.execute(
+            "SELECT id FROM orders WHERE status = 'pending' AND (? IS NULL OR camera IS NULL OR camera = ?) "
+            "ORDER BY received_at, id", [camera, camera]).fetchall()
+        return [self.order(r[0]) for r in rows]  # type: ignore[misc]
+
+    def order(self, order_id: str) -> Order | None:
+        lines = self.db.execute("SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no",
+                                [order_id]).fetchall()
+        if not lines:
+            return None
+        return Order(id=order_id, items=[{"sku": s, "qty": q} for s, q in lines])
+
+    # -- verdicts --------------------------------------------------------------
+    def record_verdict(self, record: dict, run: str, snapshot: str | None = None) -> bool:
+        """Store a verdict record with its tray, alert and outbox rows; False if it was stored before."""
+        now = utcnow()
+        cam = record["camera"]
+        with self._lock, self.db.atomic():
+            if self.db.execute("SELECT 1 FROM verdicts WHERE id = ?", [record["id"]]).fetchone():
+                return False
+            self.db.execute(
+                "INSERT INTO trays (camera, run, seq, order_id, rest_t, verdict, seen, expected, snapshot, "
+                "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (camera, run, seq) DO UPDATE SET order_id = excluded.order_id, "
+                "verdict = excluded.verdict, seen = excluded.seen, expected = excluded.expected, "
+                "snapshot = COALESCE(excluded.snapshot, trays.snapshot), updated_at = excluded.updated_at",
+                [cam, run, record.get("tray", 0), record.get("order_id"), record.get("rest_t"), record["verdict"],
+                 json.dumps(record.get("seen", {})), json.dumps(record.get("expected", {})), snapshot, now, now])
+            tray_id = self.db.execute("SELECT id FROM trays WHERE camera = ? AND run = ? AND seq = ?",
+                                      [cam, run, record.get("tray", 0)]).fetchone()[0]
+            payload = dict(record, snapshot=snapshot) if snapshot else record
+            self.db.execute(
+                "INSERT INTO verdicts (id, tray_id, camera, order_id, verdict, video_t, at, confidence, record) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                [record["id"], tray_id, cam, record.get("order_id"), record["verdict"], record["video_t"],
+                 record["at"], record.get("confidence"), json.dumps(payload)])
+            if record.get("order_id"):
+                self.db.execute("UPDATE orders SET status = 'served', updated_at = ? WHERE id = ? "
+                                "AND status = 'pending'", [now, record["order_id"]])
+            base = f"traycheck/{self.site}/{cam}"
+            self._enqueue(f"{record['id']}:verdict", f"{base}/verdict", payload, now)
+            alert = self._alert_change(tray_id, record, now)
+            if alert is not None:
+                self._enqueue(f"{record['id']}:alert", f"{base}/alert", dict(payload, alert=alert), now)
+            return True
+
+    def _alert_change(self, tray_id: int, record: dict, now: str) -> dict | None:
+        """Open an alert on a mismatch, resolve it when the tray is fixed; the alert payload part."""
+        kind = record["verdict"]
+        open_row = self.db.execute("SELECT id FROM alerts WHERE tray_id = ? AND state = 'open'", [tray_id]).fetchone()
+        detail = json.dumps({"missing": record.get("missing", {}), "extra": record.get("extra", {})})
+        if kind == "mismatch":
+            if open_row:
+                self.db.execute("UPDATE alerts SET detail = ? WHERE id = ?", [detail, open_row[0]])
+                return {"id": open_row[0], "state": "open"}
+            cur = self.db.execute("INSERT INTO alerts (tray_id, camera, order_id, state, opened_at, detail) "
+                                  "VALUES (?,?,?,?,?,?)",
+                                  [tray_id, record["camera"], record.get("order_id"), "open", now, detail])
+            return {"id": cur.lastrowid, "state": "open"}
+        if kind == "resolved" and open_row:
+            self.db.execute("UPDATE alerts SET state = 'resolved', closed_at = ?, closed_by = 'tray fixed' "
+                            "WHERE id = ?", [now, open_row[0]])
+            return {"id": open_row[0], "state": "resolved"}
+        return None
+
+    def _enqueue(self, msg_id: str, topic: str, payload: dict, now: str, retain: bool = False) -> None:
+        body = json.dumps(dict(payload, msg_id=msg_id), sort_keys=True)
+        self.db.execute("INSERT OR IGNORE INTO outbox (msg_id, topic, payload, qos, retain, created_at) "
+                        "VALUES (?,?,?,?,?,?)", [msg_id, topic, body, 1, int(retain), now])
+
+    # -- outbox ----------------------------------------------------------------
+    def outbox(self, limit: int = 100) -> list[OutboxMessage]:
+        rows = self.db.execute("SELECT seq, msg_id, topic, payload, qos, retain FROM outbox ORDER BY seq LIMIT ?",
+                               [limit]).fetchall()
+        return [OutboxMessage(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+    def outbox_len(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+    def delivered(self, msg_ids: Iterable[str]) -> None:
+        """Remove messages the broker acknowledged."""
+        with self._lock, self.db.atomic():
+            for m in msg_ids:
+                self.db.execute("DELETE FROM outbox WHERE msg_id = ?", [m])
+
+    # -- retention ---------------------------------------------------------------
+    def purge(self, days: float, now: datetime | None = None) -> list[str]:
+        """Delete trays (with verdicts and alerts), finished orders and audit rows older than ``days``;
+        return the snapshot files that belonged to the deleted trays."""
+        cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        with self._lock, self.db.atomic():
+            snaps = [r[0] for r in self.db.execute(
+                "SELECT snapshot FROM trays WHERE created_at < ? AND snapshot IS NOT NULL", [cutoff]).fetchall()]
+            self.db.execute("DELETE FROM trays WHERE created_at < ?", [cutoff])
+            self.db.execute("DELETE FROM orders WHERE updated_at < ? AND status != 'pending'", [cutoff])
+            self.db.execute("DELETE FROM audit WHERE at < ?", [cutoff])
+        return snaps
+
+    def audit(self, actor: str, action: str, target: str | None = None, detail: dict | None = None) -> None:
+        with self._lock, self.db.atomic():
+            self.db.execute("INSERT INTO audit (at, actor, action, target, detail) VALUES (?,?,?,?,?)",
+                            [utcnow(), actor, action, target, json.dumps(detail or {})])

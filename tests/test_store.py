@@ -1,0 +1,102 @@
+"""Storage on a real SQLite file: migrations, one transaction per verdict, idempotency,
+outbox order, alerts, retention, and a database that survives SIGKILL mid-write."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+from edge.store.db import MIGRATIONS, open_db, schema_version
+from edge.store.store import Store
+from orders.models import Order
+
+
+def verdict(vid: str, kind: str, tray: int = 1, order_id: str | None = "1042", t: float = 5.0) -> dict:
+    return {"schema": 1, "id": vid, "camera": "expo-1", "order_id": order_id, "verdict": kind,
+            "missing": {"sauce": 1} if kind == "mismatch" else {}, "extra": {}, "video_t": t,
+            "at": "2026-11-24T12:00:05Z", "tray": tray, "seen": {"burger": 1}, "expected": {"burger": 1}}
+
+
+def test_fresh_database_is_migrated_and_old_one_upgraded(tmp_path):
+    db = open_db(tmp_path / "a.db")
+    assert schema_version(db) == len(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.execute("INSERT INTO audit (at, actor, action) VALUES ('x', 'me', 'kept')")
+    db.close()
+    again = open_db(tmp_path / "a.db")  # opening again keeps the data
+    assert again.execute("SELECT action FROM audit").fetchone()[0] == "kept"
+
+
+def test_verdict_alert_and_outbox_in_one_go(tmp_path):
+    s = Store(tmp_path / "t.db", site="resto-1")
+    s.put_order(Order(id="1042", items=[{"sku": "BURGER", "qty": 1}]))
+    assert s.record_verdict(verdict("v1", "mismatch"), run="r1")
+    assert not s.record_verdict(verdict("v1", "mismatch"), run="r1")  # same id: nothing changes
+    assert s.record_verdict(verdict("v2", "resolved", t=7.0), run="r1")
+    msgs = s.outbox()
+    assert [m.topic for m in msgs] == ["traycheck/resto-1/expo-1/verdict", "traycheck/resto-1/expo-1/alert",
+                                       "traycheck/resto-1/expo-1/verdict", "traycheck/resto-1/expo-1/alert"]
+    assert len({m.msg_id for m in msgs}) == 4
+    alert = json.loads(msgs[3].payload)["alert"]
+    assert alert["state"] == "resolved"
+    assert s.db.execute("SELECT COUNT(*) FROM trays").fetchone()[0] == 1
+    assert s.db.execute("SELECT status FROM orders WHERE id='1042'").fetchone()[0] == "served"
+    s.delivered([msgs[0].msg_id, msgs[1].msg_id])
+    assert [m.msg_id for m in s.outbox()] == [msgs[2].msg_id, msgs[3].msg_id]
+
+
+def test_orders_are_idempotent_and_updatable(tmp_path):
+    s = Store(tmp_path / "t.db")
+    o = Order(id="7", items=[{"sku": "WRAP", "qty": 1}])
+    assert s.put_order(o) and not s.put_order(o)
+    assert s.put_order(Order(id="7", items=[{"sku": "WRAP", "qty": 2}]))
+    assert s.order("7").items[0].qty == 2 and [p.id for p in s.pending_orders()] == ["7"]
+    assert s.cancel_order("7") and not s.cancel_order("7") and s.pending_orders() == []
+
+
+def test_retention_removes_exactly_what_is_old(tmp_path):
+    s = Store(tmp_path / "t.db")
+    s.record_verdict(verdict("old", "ok", tray=1), run="r", snapshot="snaps/old.jpg")
+    s.record_verdict(verdict("new", "ok", tray=2), run="r", snapshot="snaps/new.jpg")
+    old = (datetime.now(timezone.utc) - timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    s.db.execute("UPDATE trays SET created_at = ? WHERE seq = 1", [old])
+    assert s.purge(30) == ["snaps/old.jpg"]
+    assert [r[0] for r in s.db.execute("SELECT id FROM verdicts").fetchall()] == ["new"]
+    assert s.purge(30) == []
+
+
+WRITER = """
+import sys
+from edge.store.store import Store
+s = Store(sys.argv[1])
+i = 0
+print("ready", flush=True)
+while True:
+    i += 1
+    s.record_verdict({"schema": 1, "id": f"v{i}", "camera": "c", "order_id": None, "verdict": "mismatch",
+                      "missing": {"fries": 1}, "extra": {}, "video_t": float(i), "at": "x", "tray": i}, run="r")
+"""
+
+
+def test_database_survives_sigkill_mid_write(tmp_path):
+    path = tmp_path / "k.db"
+    for round_ in range(3):
+        p = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True,
+                             cwd=os.getcwd())
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(0.3 + 0.2 * round_)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        # every stored verdict has its tray, alert and two outbox messages: nothing half-written
+        n = conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
+        assert n > 0
+        assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2 * n
+        assert conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == n
+        conn.close()
