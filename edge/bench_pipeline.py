@@ -41,7 +41,7 @@ def bench_idle(model: str | None, threads: int, seconds: float = 20.0) -> dict:
     det = load_detector(model, "fp32", threads=threads)
     with tempfile.TemporaryDirectory() as tmp:
         folder = render_shift(parse_scenario(IDLE_SCENARIO), Path(tmp) / "idle")  # 5 s of empty counter
-        pipe = CameraPipeline("idle", det, Menu(), OrderQueue(), lambda v: None)
+        pipe = CameraPipeline("idle", det, Menu(), OrderQueue(), lambda v, p: None)
         frame_ms: list[float] = []
         n = 0
         ru0, w0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()

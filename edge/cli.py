@@ -144,11 +144,18 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
            verdicts: Optional[Path] = typer.Option(None, help="write verdict records (JSON lines) here"),
            model: Optional[str] = typer.Option(None, help="model name or .onnx file (default: bundled)"),
            int8: bool = typer.Option(False, "--int8", help="use the INT8 model"),
-           threads: int = typer.Option(2, min=1)) -> None:
+           threads: int = typer.Option(2, min=1),
+           data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="store trays, verdicts, alerts here"),
+           mqtt: Optional[str] = typer.Option(None, help="mqtt://[USER:PASS@]HOST:PORT (needs --data-dir)"),
+           site: str = typer.Option("site", help="site name in MQTT topics"),
+           camera: str = typer.Option("expo-1", help="camera name in verdicts and topics")) -> None:
     """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
     from edge.replay import run_replay
 
-    result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads)
+    if mqtt and data_dir is None:
+        raise UserError("--mqtt needs --data-dir (messages are stored before they are sent)")
+    result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads,
+                        data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera)
     kinds: dict[str, int] = {}
     for r in result.verdicts:
         kinds[r["verdict"]] = kinds.get(r["verdict"], 0) + 1

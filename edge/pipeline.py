@@ -54,9 +54,10 @@ class _Tray:
 
 class CameraPipeline:
     def __init__(self, camera: str, detector: Detector, menu: Menu, queue: OrderQueue,
-                 on_verdict: Callable[[Verdict], None], zone: Zone | None = None,
-                 params: PipelineParams = PipelineParams()):
+                 on_verdict: Callable[[Verdict, "CameraPipeline"], None], zone: Zone | None = None,
+                 params: PipelineParams = PipelineParams(), run: str = ""):
         self.camera = camera
+        self.run = run
         self.detector = detector
         self.classes = detector.classes
         self.menu = menu
@@ -73,12 +74,14 @@ class CameraPipeline:
         self.frames = 0
         self.detected_frames = 0
         self.last_detections: Detections = Detections.empty()
+        self.last_frame: Frame | None = None
 
     # -- per frame ---------------------------------------------------------
     def process(self, frame: Frame) -> None:
         img = frame.image
         h, w = img.shape[:2]
         self.frames += 1
+        self.last_frame = frame
         reading = self.gate.update(img, station_empty=self.tracker.state is State.EMPTY)
         counts, conf = None, 0.0
         run = self.tracker.busy or reading.active(self.params.tray.still_motion, self.params.tray.presence_on)
@@ -185,12 +188,13 @@ class CameraPipeline:
         v = Verdict(camera=self.camera, order_id=tray.order.order.id if tray.order else None, verdict=kind,
                     missing=missing, extra=extra, video_t=round(t, 3), tray_seq=tray.seq,
                     confidence=tray.confidence, seen=dict(sorted((tray.counts or {}).items())),
-                    expected=expected or {}, rest_t=tray.rest_t, association=tray.association or "none")
+                    expected=expected or {}, rest_t=tray.rest_t, association=tray.association or "none",
+                    run=self.run)
         if tray.order is None and tray.ticket:
             v.association = "qr-unknown"
         tray.last_verdict = kind if kind != "resolved" else "resolved"
         tray.verdicts.append(v)
-        self.on_verdict(v)
+        self.on_verdict(v, self)
 
     def finish(self, t: float) -> None:
         """End of stream: a tray still in view counts as having left now."""

@@ -20,7 +20,7 @@ from edge.capture import FileSource
 from edge.errors import UserError
 from edge.pipeline import CameraPipeline
 from edge.progress import progress_bar
-from edge.shift_files import read_pos
+from edge.shift_files import PosEvent, read_pos
 from edge.verdicts import Verdict
 from edge.video_source import shift_video
 from orders.menu import Menu, load_menu
@@ -66,7 +66,9 @@ def prepare(source: Path, tmp: Path) -> Path:
 
 
 def replay_folder(folder: Path, detector: Detector, speed: float | None = None, camera: str = "expo-1",
-                  on_verdict: Callable[[Verdict], None] | None = None, progress: bool = True) -> ReplayResult:
+                  on_verdict: Callable[[Verdict, CameraPipeline], None] | None = None,
+                  progress: bool = True, run: str | None = None,
+                  on_order: Callable[[PosEvent], None] | None = None) -> ReplayResult:
     import time
 
     events = read_pos(folder / "pos.jsonl")
@@ -78,12 +80,12 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
     queue = OrderQueue()
     records: list[dict] = []
 
-    def collect(v: Verdict) -> None:
+    def collect(v: Verdict, pipe: CameraPipeline) -> None:
         records.append(v.record())
         if on_verdict:
-            on_verdict(v)
+            on_verdict(v, pipe)
 
-    pipe = CameraPipeline(camera, detector, menu, queue, collect)
+    pipe = CameraPipeline(camera, detector, menu, queue, collect, run=run or f"replay:{folder.name}")
     i = 0
     t0 = time.perf_counter()
     total = source.video.frame_count
@@ -93,6 +95,8 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
         for frame in source.frames():
             while i < len(events) and events[i].t <= frame.t:
                 queue.add(events[i].order, events[i].t)
+                if on_order:
+                    on_order(events[i])
                 i += 1
             f0 = time.perf_counter()
             pipe.process(frame)
@@ -106,12 +110,47 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
 
 
 def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, model: str | None = None,
-               variant: str = "fp32", threads: int = 2) -> ReplayResult:
+               variant: str = "fp32", threads: int = 2, data_dir: Path | None = None, mqtt_url: str | None = None,
+               site: str = "site", camera: str = "expo-1") -> ReplayResult:
+    """Replay a shift; with ``data_dir`` store everything, with ``mqtt_url`` also publish (store-and-forward)."""
+    from edge.mqtt import MqttSettings
+
+    settings = MqttSettings.from_url(mqtt_url, site) if mqtt_url else None  # bad URL: fail before any work
     detector = load_detector(model, variant, threads=threads)
     with tempfile.TemporaryDirectory() as tmp:
         folder = prepare(source, Path(tmp))
-        result = replay_folder(folder, detector, speed)
+        if data_dir is None:
+            result = replay_folder(folder, detector, speed, camera=camera)
+        else:
+            result = _replay_stored(folder, detector, speed, Path(data_dir), settings, site, camera)
     if verdicts_path is not None:
         verdicts_path.parent.mkdir(parents=True, exist_ok=True)
         verdicts_path.write_text("".join(json.dumps(r) + "\n" for r in result.verdicts))
+    return result
+
+
+def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_dir: Path,
+                   settings, site: str, camera: str) -> ReplayResult:
+    from edge.mqtt import Publisher
+    from edge.progress import console
+    from edge.recorder import Recorder
+    from edge.store.snapshots import SnapshotWriter
+    from edge.store.store import Store
+
+    store = Store(data_dir / "traycheck.db", site=site)
+    publisher = Publisher(settings, store) if settings else None
+    if publisher:
+        publisher.start()
+    recorder = Recorder(store, SnapshotWriter(data_dir / "snapshots"), publisher, run=f"replay:{folder.name}")
+    try:
+        result = replay_folder(folder, detector, speed, camera=camera, on_verdict=recorder,
+                               on_order=lambda ev: store.put_order(ev.order, camera, source="replay"))
+    finally:
+        if publisher:
+            if not publisher.connected.wait(timeout=2.0):
+                console.print(f"MQTT broker {settings.host}:{settings.port} did not answer: "
+                              f"{store.outbox_len()} messages kept in {data_dir / 'traycheck.db'}; "
+                              "the next process started on this data directory delivers them")
+            publisher.stop(flush_s=10.0)
+        store.close()
     return result

@@ -23,16 +23,18 @@ class Verdict:
     expected: dict[str, int] = field(default_factory=dict)
     rest_t: float | None = None
     association: str = ""  # qr | fifo | none
+    run: str = ""  # which run of the camera (a replayed shift's name, or the service start): part of the id
 
     @property
     def id(self) -> str:
         """Stable across re-runs of the same shift: camera, tray number, decision kind, stream time."""
-        key = f"{self.camera}|{self.tray_seq}|{self.verdict}|{self.video_t:.3f}"
+        key = f"{self.camera}|{self.run}|{self.tray_seq}|{self.verdict}|{self.video_t:.3f}"
         return hashlib.sha1(key.encode()).hexdigest()[:16]
 
     def record(self) -> dict:
         d = asdict(self)
         d.pop("tray_seq")
+        d.pop("run")
         return {"schema": SCHEMA, "id": self.id, **{k: d[k] for k in (
             "camera", "order_id", "verdict", "missing", "extra", "video_t", "at")},
             "confidence": round(self.confidence, 3), "seen": self.seen, "expected": self.expected,
