@@ -148,7 +148,7 @@ class Publisher:
         self._wake.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stop.is_set():
             self.reconnects += 1
             log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason_code)
         self.connected.clear()

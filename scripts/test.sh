@@ -3,7 +3,7 @@
 # and dev extras) and run the whole test suite. pytest's "no tests collected" fails too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh "train,dev" ffmpeg mosquitto
+scripts/setup.sh "train,dev" ffmpeg mosquitto mosquitto-clients
 . .venv/bin/activate
 set +e
 python -m pytest "$@"
