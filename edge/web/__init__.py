@@ -1,0 +1,1 @@
+"""The box's HTTP side: POS API, health, and (later) the staff dashboard."""

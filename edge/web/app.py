@@ -1,0 +1,78 @@
+"""FastAPI application: POS intake (token-protected) and health.
+
+Every payload is validated before anything is stored: a rejected request
+changes nothing and answers 422 with a message that names the field.
+"""
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from edge.store.store import Store
+from orders.menu import Menu
+from orders.models import Order
+
+
+class OrderIn(Order):
+    """An order from the POS; ``camera`` routes it to one station (default: all)."""
+
+    camera: str | None = Field(None, max_length=64)
+
+
+def _field(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def create_app(store: Store, api_token: str, menu: Menu,
+               on_order: Callable[[Order, str | None], None] | None = None,
+               on_cancel: Callable[[str], None] | None = None) -> FastAPI:
+    app = FastAPI(title="TrayCheck", version="0.1", docs_url="/docs", redoc_url=None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        return JSONResponse(status_code=422, content={"detail": f"{first['field']}: {first['message']}",
+                                                      "errors": errors})
+
+    def require_token(authorization: str | None = Header(None)) -> None:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), api_token.encode()):
+            raise HTTPException(401, "missing or wrong API token (Authorization: Bearer <token>)",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/api/orders", dependencies=[Depends(require_token)], status_code=200)
+    def post_order(order: OrderIn) -> dict:
+        unknown = [f"items.{i}.sku" for i, line in enumerate(order.items) if line.sku not in menu]
+        if unknown:
+            field = unknown[0]
+            sku = order.items[int(field.split(".")[1])].sku
+            raise HTTPException(422, f"{field}: unknown SKU {sku!r} (not on the menu)")
+        plain = Order(id=order.id, items=order.items)
+        changed = store.put_order(plain, order.camera, source="api")
+        if changed and on_order:
+            on_order(plain, order.camera)
+        return {"id": order.id, "stored": changed}
+
+    @app.delete("/api/orders/{order_id}", dependencies=[Depends(require_token)])
+    def cancel_order(order_id: str) -> dict:
+        if len(order_id) > 64:
+            raise HTTPException(422, "order_id: at most 64 characters")
+        cancelled = store.cancel_order(order_id)
+        if cancelled and on_cancel:
+            on_cancel(order_id)
+        if not cancelled and store.order(order_id) is None:
+            raise HTTPException(404, f"order {order_id!r} not found")
+        return {"id": order_id, "cancelled": cancelled}
+
+    return app
