@@ -126,6 +126,21 @@ def detect(source: Path = typer.Argument(..., help="a recorded shift folder or a
     detect_video(source, model, "int8" if int8 else "fp32", out, threads)
 
 
+orders_app = typer.Typer(no_args_is_help=True, help="POS orders in the local database.")
+app.add_typer(orders_app, name="orders")
+
+
+@orders_app.command("import")
+def orders_import(file: Path = typer.Argument(..., help="JSON lines: one order per line, or pos.jsonl events"),
+                  data_dir: Path = typer.Option(..., "--data-dir", help="the appliance's data directory"),
+                  camera: Optional[str] = typer.Option(None, help="route the orders to this camera")) -> None:
+    """Load orders in bulk (idempotent by order id). The whole file is checked before anything is stored."""
+    from edge.orders_import import import_orders
+
+    added, unchanged = import_orders(file, data_dir, camera)
+    console.print(f"{added} orders stored, {unchanged} unchanged")
+
+
 def _speed(value: str) -> float | None:
     if value == "max":
         return None
@@ -148,14 +163,15 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
            data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="store trays, verdicts, alerts here"),
            mqtt: Optional[str] = typer.Option(None, help="mqtt://[USER:PASS@]HOST:PORT (needs --data-dir)"),
            site: str = typer.Option("site", help="site name in MQTT topics"),
-           camera: str = typer.Option("expo-1", help="camera name in verdicts and topics")) -> None:
+           camera: str = typer.Option("expo-1", help="camera name in verdicts and topics"),
+           http: Optional[str] = typer.Option(None, help="serve the HTTP API on HOST:PORT during the replay")) -> None:
     """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
     from edge.replay import run_replay
 
-    if mqtt and data_dir is None:
-        raise UserError("--mqtt needs --data-dir (messages are stored before they are sent)")
+    if (mqtt or http) and data_dir is None:
+        raise UserError("--mqtt and --http need --data-dir (everything is stored before it is sent or shown)")
     result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads,
-                        data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera)
+                        data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera, http=http)
     kinds: dict[str, int] = {}
     for r in result.verdicts:
         kinds[r["verdict"]] = kinds.get(r["verdict"], 0) + 1

@@ -68,7 +68,8 @@ def prepare(source: Path, tmp: Path) -> Path:
 def replay_folder(folder: Path, detector: Detector, speed: float | None = None, camera: str = "expo-1",
                   on_verdict: Callable[[Verdict, CameraPipeline], None] | None = None,
                   progress: bool = True, run: str | None = None,
-                  on_order: Callable[[PosEvent], None] | None = None) -> ReplayResult:
+                  on_order: Callable[[PosEvent], None] | None = None,
+                  queue: OrderQueue | None = None) -> ReplayResult:
     import time
 
     events = read_pos(folder / "pos.jsonl")
@@ -77,7 +78,7 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
         for sku, _ in ev.order.lines():
             menu.classes_of(sku)
     source = FileSource(shift_video(folder), speed)
-    queue = OrderQueue()
+    queue = queue if queue is not None else OrderQueue()
     records: list[dict] = []
 
     def collect(v: Verdict, pipe: CameraPipeline) -> None:
@@ -111,18 +112,21 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
 
 def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, model: str | None = None,
                variant: str = "fp32", threads: int = 2, data_dir: Path | None = None, mqtt_url: str | None = None,
-               site: str = "site", camera: str = "expo-1") -> ReplayResult:
+               site: str = "site", camera: str = "expo-1", http: str | None = None) -> ReplayResult:
     """Replay a shift; with ``data_dir`` store everything, with ``mqtt_url`` also publish (store-and-forward)."""
     from edge.mqtt import MqttSettings
 
+    from edge.web.server import parse_listen
+
     settings = MqttSettings.from_url(mqtt_url, site) if mqtt_url else None  # bad URL: fail before any work
+    listen = parse_listen(http) if http else None
     detector = load_detector(model, variant, threads=threads)
     with tempfile.TemporaryDirectory() as tmp:
         folder = prepare(source, Path(tmp))
         if data_dir is None:
             result = replay_folder(folder, detector, speed, camera=camera)
         else:
-            result = _replay_stored(folder, detector, speed, Path(data_dir), settings, site, camera)
+            result = _replay_stored(folder, detector, speed, Path(data_dir), settings, site, camera, listen)
     if verdicts_path is not None:
         verdicts_path.parent.mkdir(parents=True, exist_ok=True)
         verdicts_path.write_text("".join(json.dumps(r) + "\n" for r in result.verdicts))
@@ -130,7 +134,7 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
 
 
 def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_dir: Path,
-                   settings, site: str, camera: str) -> ReplayResult:
+                   settings, site: str, camera: str, listen: tuple[str, int] | None) -> ReplayResult:
     from edge.mqtt import Publisher
     from edge.progress import console
     from edge.recorder import Recorder
@@ -142,10 +146,34 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
     if publisher:
         publisher.start()
     recorder = Recorder(store, SnapshotWriter(data_dir / "snapshots"), publisher, run=f"replay:{folder.name}")
+    queue = OrderQueue()
+    web = None
+    if listen:
+        from edge.web.app import create_app
+        from edge.web.server import WebServer
+        from edge.web.token import api_token
+
+        clock = {"t": 0.0}
+        app = create_app(store, api_token(data_dir), shift_menu(folder),
+                         on_order=lambda order, cam: queue.add(order, clock["t"]),
+                         on_cancel=queue.cancel)
+        web = WebServer(app, *listen)
+        web.start()
+        console.print(f"HTTP API on http://{listen[0]}:{listen[1]} (health: /healthz)")
     try:
-        result = replay_folder(folder, detector, speed, camera=camera, on_verdict=recorder,
-                               on_order=lambda ev: store.put_order(ev.order, camera, source="replay"))
+        def on_verdict(v, pipe) -> None:
+            recorder(v, pipe)
+
+        def on_order(ev) -> None:
+            store.put_order(ev.order, camera, source="replay")
+            if web is not None:
+                clock["t"] = ev.t
+
+        result = replay_folder(folder, detector, speed, camera=camera, on_verdict=on_verdict,
+                               on_order=on_order, queue=queue)
     finally:
+        if web is not None:
+            web.stop()
         if publisher:
             if not publisher.connected.wait(timeout=2.0):
                 console.print(f"MQTT broker {settings.host}:{settings.port} did not answer: "

@@ -1,0 +1,31 @@
+"""The POS API token: from ``TRAYCHECK_API_TOKEN``, else generated once per data directory.
+
+A generated token is stored (mode 600) in ``<data_dir>/api-token`` and printed
+once when created; there is never a default token.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+log = logging.getLogger("traycheck.web")
+
+
+def api_token(data_dir: Path) -> str:
+    env = os.environ.get("TRAYCHECK_API_TOKEN")
+    if env:
+        return env
+    path = Path(data_dir) / "api-token"
+    if path.is_file():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    from edge.progress import console
+
+    console.print(f"generated the POS API token (kept in {path}): {token}")
+    return token
