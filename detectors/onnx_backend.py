@@ -7,6 +7,7 @@ cores with video decoding.
 from __future__ import annotations
 
 import ast
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ class OnnxDetector:
         self.input_hw = (h, w)
         self.classes = self._classes(path)
         self.conf, self.iou, self.max_det = conf, iou, max_det
-        self.letterbox = Letterboxer(self.input_hw)
+        self._local = threading.local()  # one letterbox canvas per thread: cameras share the session
         self.path = path
 
     def _classes(self, path: Path) -> tuple[str, ...]:
@@ -72,6 +73,13 @@ class OnnxDetector:
     def infer(self, blob: np.ndarray) -> np.ndarray:
         """Raw model output for one NCHW blob: (4 + nc, anchors)."""
         return self.session.run(None, {self.input_name: blob})[0][0]
+
+    @property
+    def letterbox(self) -> Letterboxer:
+        lb = getattr(self._local, "letterbox", None)
+        if lb is None:
+            lb = self._local.letterbox = Letterboxer(self.input_hw)
+        return lb
 
     def detect(self, frame: np.ndarray) -> Detections:
         blob, g = self.letterbox(frame)

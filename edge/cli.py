@@ -126,6 +126,32 @@ def detect(source: Path = typer.Argument(..., help="a recorded shift folder or a
     detect_video(source, model, "int8" if int8 else "fp32", out, threads)
 
 
+config_app = typer.Typer(no_args_is_help=True, help="The appliance configuration file.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("check")
+def config_check(file: Path = typer.Argument(..., help="config YAML")) -> None:
+    """Validate a config file without starting anything."""
+    from edge.config import load_config
+
+    cfg = load_config(file)
+    console.print(f"{file}: ok ({len(cfg.cameras)} cameras, site {cfg.site})")
+
+
+@app.command()
+def run(config: Path = typer.Option(..., "--config", help="config YAML (see deploy/config.example.yaml)")) -> None:
+    """The appliance: cameras, pipeline, storage, MQTT and the HTTP API, until SIGTERM."""
+    import logging
+
+    from edge.config import load_config
+    from edge.service import run_service
+
+    cfg = load_config(config)
+    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_service(cfg)
+
+
 orders_app = typer.Typer(no_args_is_help=True, help="POS orders in the local database.")
 app.add_typer(orders_app, name="orders")
 

@@ -1,0 +1,171 @@
+"""The appliance process (``traycheck run``): cameras, one shared detector, storage,
+MQTT and the HTTP API, until SIGTERM/SIGINT.
+
+One thread per camera runs its pipeline on the newest frames; the ONNX session
+is shared (it is thread-safe, and on a 2-core box two sessions would only
+fight for the same cores). Shutdown stops the cameras, flushes the outbox
+while the broker answers, publishes ``offline`` and closes the database.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from detectors.loader import load_detector
+from edge.capture import FileSource, LiveSource, open_source
+from edge.config import Config
+from edge.gate import Zone
+from edge.mqtt import MqttSettings, Publisher
+from edge.pipeline import CameraPipeline
+from edge.recorder import Recorder
+from edge.store.snapshots import SnapshotWriter
+from edge.store.store import Store
+from edge.web.app import create_app
+from edge.web.server import WebServer, parse_listen
+from edge.web.token import api_token
+from orders.menu import load_menu
+from orders.models import Order
+from orders.queue import OrderQueue
+
+log = logging.getLogger("traycheck.service")
+
+
+class CameraWorker:
+    def __init__(self, name: str, source_ref: str, speed: float | None, pipeline: CameraPipeline):
+        self.name = name
+        self.source_ref = source_ref
+        self.speed = speed
+        self.pipeline = pipeline
+        self.source: FileSource | LiveSource | None = None
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"camera {name}", daemon=True)
+        self.last_progress = time.monotonic()
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            self.source = open_source(self.source_ref, self.speed)
+            for frame in self.source.frames():
+                if self.stop_event.is_set():
+                    break
+                try:
+                    self.pipeline.process(frame)
+                except Exception:  # one bad frame must not end the camera
+                    log.exception("camera %s: frame %d failed", self.name, frame.index)
+                self.last_progress = time.monotonic()
+            if isinstance(self.source, FileSource) and not self.stop_event.is_set():
+                log.info("camera %s: end of file, starting it again", self.name)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.source is not None:
+            self.source.stop()
+        self.thread.join(timeout=5)
+
+
+class Service:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.data_dir = Path(cfg.data_dir)
+        self.run_id = "run:" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        self.store = Store(self.data_dir / "traycheck.db", site=cfg.site)
+        self.snapshots = SnapshotWriter(self.data_dir / "snapshots", cfg.retention.min_free_mb)
+        self.menu = load_menu(cfg.menu)
+        d = cfg.detector
+        self.detector = load_detector(d.model, "int8" if d.int8 else "fp32", threads=d.threads, providers=d.providers)
+        self.publisher = None
+        if cfg.mqtt:
+            m = cfg.mqtt
+            subs = {m.orders_topic: self._on_mqtt_order} if m.orders_topic else {}
+            self.publisher = Publisher(MqttSettings(host=m.host, port=m.port, username=m.username,
+                                                    password=m.resolved_password(), site=cfg.site,
+                                                    ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file),
+                                       self.store, subs)
+        self.recorder = Recorder(self.store, self.snapshots, self.publisher, self.run_id)
+        self.queues: dict[str, OrderQueue] = {}
+        self.workers: list[CameraWorker] = []
+        for cam in cfg.cameras:
+            q = OrderQueue()
+            for order in self.store.pending_orders(cam.name):  # orders accepted before a restart
+                q.add(order, 0.0)
+            self.queues[cam.name] = q
+            pipe = CameraPipeline(cam.name, self.detector, self.menu, q, self.recorder, Zone(cam.zone), run=self.run_id)
+            self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe))
+        token = cfg.http.api_token or (Path(cfg.http.api_token_file).read_text().strip()
+                                       if cfg.http.api_token_file else api_token(self.data_dir))
+        app = create_app(self.store, token, self.menu, on_order=self._route_order, on_cancel=self._cancel)
+        self.web = WebServer(app, *parse_listen(cfg.http.listen))
+        self._stop = threading.Event()
+
+    # -- orders from the API or MQTT ----------------------------------------------
+    def _route_order(self, order: Order, camera: str | None) -> None:
+        for w in self.workers:
+            if camera is None or camera == w.name:
+                f = w.pipeline.last_frame
+                self.queues[w.name].add(order, f.t if f else 0.0)
+
+    def _cancel(self, order_id: str) -> None:
+        for q in self.queues.values():
+            q.cancel(order_id)
+
+    def _on_mqtt_order(self, topic: str, payload: bytes) -> None:
+        from pydantic import ValidationError
+
+        from edge.web.app import OrderIn
+
+        try:
+            o = OrderIn.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("MQTT order on %s rejected: %s", topic, exc.errors()[0]["msg"])
+            return
+        plain = Order(id=o.id, items=o.items)
+        if all(line.sku in self.menu for line in plain.items) and self.store.put_order(plain, o.camera, "mqtt"):
+            self._route_order(plain, o.camera)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> None:
+        self.web.start()
+        if self.publisher:
+            self.publisher.start()
+        for w in self.workers:
+            w.thread.start()
+        log.info("traycheck running: %d cameras, HTTP on %s", len(self.workers), self.cfg.http.listen)
+
+    def retention(self) -> None:
+        removed = self.snapshots.delete(self.store.purge(self.cfg.retention.days))
+        if removed:
+            log.info("retention: %d old snapshots removed", removed)
+
+    def wait(self) -> None:
+        every = self.cfg.retention.every_minutes * 60
+        next_purge = time.monotonic()
+        while not self._stop.is_set():
+            if time.monotonic() >= next_purge:
+                self.retention()
+                next_purge = time.monotonic() + every
+            self._stop.wait(1.0)
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def stop(self) -> None:
+        for w in self.workers:
+            w.stop()
+        if self.publisher:
+            self.publisher.stop(flush_s=5.0)
+        self.web.stop()
+        self.store.close()
+
+
+def run_service(cfg: Config) -> None:
+    svc = Service(cfg)
+    signal.signal(signal.SIGTERM, svc.request_stop)
+    signal.signal(signal.SIGINT, svc.request_stop)
+    svc.start()
+    try:
+        svc.wait()
+    finally:
+        svc.stop()

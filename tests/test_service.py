@@ -1,0 +1,85 @@
+"""The appliance process and its configuration."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from edge.config import load_config
+from edge.errors import UserError
+from tests.conftest import FIXTURES, ROOT
+from tests.mqtt_helpers import free_port
+
+GOOD = """\
+site: test-site
+data_dir: {data}
+cameras:
+  - name: expo-1
+    source: {src}
+    speed: 4
+http: {{listen: "127.0.0.1:{port}", api_token: tok}}
+retention: {{days: 30, min_free_mb: 0}}
+"""
+
+
+@pytest.mark.parametrize("old,new,expect", [
+    ("  - name: expo-1\n    source: {src}\n    speed: 4\n", "  []\n", "cameras: List should have at least 1 item"),
+    ("  - name: expo-1", "  - name: Expo 1", "cameras.0.name: must be lower-case"),
+    ("    speed: 4", "    speed: 4\n    zone: [[0, 0], [2, 0], [1, 1]]", "cameras.0.zone: zone points are fractions"),
+    ("retention: {days: 30, min_free_mb: 0}", "retention: {days: -1}",
+     "retention.days: Input should be greater than 0 (got -1)"),
+    ("site: test-site", "site: test-site\nwifi: on", "wifi: Extra inputs are not permitted"),
+    ('http: {listen: "127.0.0.1:8080", api_token: tok}', "http: {listen: nowhere}",
+     "http.listen: expected HOST:PORT, e.g. 0.0.0.0:8080 (got 'nowhere')"),
+    ("    speed: 4", "    speed: fast", "cameras.0.speed: Input should be a valid number"),
+])
+def test_config_errors_name_the_key(tmp_path, old, new, expect):
+    src = str(FIXTURES / "lunch-rush")
+    text = GOOD.format(data=tmp_path, src=src, port=8080)
+    old = old.replace("{src}", src)
+    assert old in text, old
+    p = tmp_path / "c.yaml"
+    p.write_text(text.replace(old, new))
+    with pytest.raises(UserError) as err:
+        load_config(p)
+    assert expect in str(err.value) and str(p) in str(err.value), str(err.value)
+
+
+def test_run_serves_health_takes_orders_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(GOOD.format(data=tmp_path / "data", src=FIXTURES / "lunch-rush", port=port))
+    p = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(cfg)], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and p.poll() is None, "service did not come up"
+            time.sleep(0.2)
+        r = httpx.post(f"{base}/api/orders", json={"id": "42", "items": [{"sku": "WRAP"}]},
+                       headers={"Authorization": "Bearer tok"})
+        assert r.status_code == 200
+        time.sleep(8)  # 32 s of video at 4x: a few trays
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=15)
+        assert rc == 0 and time.monotonic() - t0 < 10
+    finally:
+        if p.poll() is None:
+            p.kill()
+    conn = sqlite3.connect(tmp_path / "data" / "traycheck.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT COUNT(*) FROM orders WHERE id = '42'").fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] >= 1
