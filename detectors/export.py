@@ -47,7 +47,8 @@ class _FrameReader:
 
 
 def head_nodes(model_path: Path) -> list[str]:
-    """Names of the nodes that decode boxes in the Detect head (kept in float)."""
+    """Nodes kept in float: the box decoding of the Detect head, and the last conv of each
+    box-regression branch (its DFL logits set the box edges, which mAP50-95 is sensitive to)."""
     import onnx
 
     m = onnx.load(str(model_path))
@@ -55,7 +56,9 @@ def head_nodes(model_path: Path) -> list[str]:
     # the Detect module is the last model.<k>; its conv branches (cv2/cv3) are quantised, the rest not
     last = max(int(n.name.split("/")[1].split(".")[1]) for n in nodes if n.name.startswith("/model."))
     prefix = f"/model.{last}/"
-    return [n.name for n in nodes if n.name.startswith(prefix) and "/cv2." not in n.name and "/cv3." not in n.name]
+    decode = [n.name for n in nodes if n.name.startswith(prefix) and "/cv2." not in n.name and "/cv3." not in n.name]
+    box_out = [n.name for n in nodes if n.name.startswith(prefix + "cv2.") and n.name.endswith(".2/Conv")]
+    return decode + box_out
 
 
 def quantize_int8(fp32: Path, out: Path, calib: int, seed: int = CALIB_SEED) -> Path:
