@@ -20,6 +20,7 @@ from edge.capture import FileSource, LiveSource, open_source
 from edge.config import Config
 from edge.gate import Zone
 from edge.mqtt import MqttSettings, Publisher
+from edge.notify import notify, watchdog_interval
 from edge.pipeline import CameraPipeline
 from edge.recorder import Recorder
 from edge.store.snapshots import SnapshotWriter
@@ -139,14 +140,26 @@ class Service:
         if removed:
             log.info("retention: %d old snapshots removed", removed)
 
+    def healthy(self, stall_s: float = 20.0) -> bool:
+        """Every camera pipeline made progress recently (a stuck one stops the watchdog pings)."""
+        now = time.monotonic()
+        return all(w.thread.is_alive() and (now - w.last_progress < stall_s or
+                                            (w.source is not None and w.source.live and not w.source.connected))
+                   for w in self.workers)
+
     def wait(self) -> None:
         every = self.cfg.retention.every_minutes * 60
         next_purge = time.monotonic()
+        ping = watchdog_interval()
+        notify("READY=1\nSTATUS=checking trays")
         while not self._stop.is_set():
             if time.monotonic() >= next_purge:
                 self.retention()
                 next_purge = time.monotonic() + every
-            self._stop.wait(1.0)
+            if ping and self.healthy():
+                notify("WATCHDOG=1")
+            self._stop.wait(min(1.0, ping or 1.0))
+        notify("STOPPING=1")
 
     def request_stop(self, *_: object) -> None:
         self._stop.set()
