@@ -53,11 +53,11 @@ def burger(rng: Rng) -> Sprite:
 
 def cheeseburger(rng: Rng) -> Sprite:
     r = rng.uniform(40, 47)
-    size = int(2 * r * 1.4)
+    size = int(2 * r * 1.5)
     c = Canvas(size, size)
     cx = cy = size / 2
-    cheese = jitter_color(rng, (30, 175, 245), 10)
-    side = r * rng.uniform(1.62, 1.75)
+    cheese = jitter_color(rng, (20, 190, 252), 8)
+    side = r * rng.uniform(1.78, 1.9)
     a0 = rng.uniform(0, np.pi / 2)
     corners = [(cx + side / np.sqrt(2) * np.cos(a0 + k * np.pi / 2),
                 cy + side / np.sqrt(2) * np.sin(a0 + k * np.pi / 2)) for k in range(4)]
@@ -208,7 +208,7 @@ def drink(rng: Rng) -> Sprite:
 
 def dessert(rng: Rng) -> Sprite:
     r = rng.uniform(30, 35)
-    size = int(2 * r + 8)
+    size = int(2 * r * 1.1 + 8)
     c = Canvas(size, size)
     cx = cy = size / 2
     c.circle((cx, cy), r, jitter_color(rng, (235, 240, 245), 6))  # cup
@@ -216,6 +216,9 @@ def dessert(rng: Rng) -> Sprite:
     cream = (230, 243, 250)
     for k in range(5, 0, -1):  # soft-serve swirl
         c.circle((cx + k * 0.6, cy - k * 0.4), r * 0.16 * k, tuple(v - 6 * k for v in cream), cover=False)
+    a = rng.uniform(0, 2 * np.pi)  # the long sundae spoon
+    c.line((cx + r * 0.2 * np.cos(a), cy + r * 0.2 * np.sin(a)), (cx + r * 1.05 * np.cos(a), cy + r * 1.05 * np.sin(a)),
+           (200, 120, 240) if rng.random() < 0.5 else (245, 245, 245), 4, cover=True)
     sauce = (30, 50, 95) if rng.random() < 0.6 else (120, 90, 230)
     for _ in range(int(rng.integers(3, 6))):
         a0 = rng.uniform(0, 360)
@@ -227,15 +230,18 @@ def dessert(rng: Rng) -> Sprite:
 
 
 def sauce(rng: Rng) -> Sprite:
-    r = rng.uniform(17, 21)
-    size = int(2 * r + 8)
-    c = Canvas(size, size)
-    cx = cy = size / 2
-    c.circle((cx, cy), r, (215, 220, 225))  # tub rim
+    """A dip tub: a rounded rectangle (not a circle like the cups) with a coloured foil lid and a peel tab."""
+    w, h = rng.uniform(48, 54), rng.uniform(36, 41)
+    c = Canvas(int(w + 14), int(h + 8))
+    x0, y0 = 4, 4
+    c.poly(rounded_rect_pts(x0, y0, x0 + w, y0 + h, 9), (205, 212, 218))  # tub rim
     foil = [(40, 60, 120), (235, 240, 245), (40, 150, 200), (60, 60, 190)][int(rng.integers(0, 4))]
-    c.circle((cx, cy), r * 0.82, jitter_color(rng, foil, 10), cover=False)
-    c.ellipse((cx, cy), (r * 0.5, r * 0.22), rng.uniform(0, 180), (250, 250, 250), cover=False)
-    c.line((cx + r * 0.6, cy), (cx + r * 1.0, cy + r * 0.25), (180, 180, 185), 2, cover=True)  # peel tab
+    lid = jitter_color(rng, foil, 10)
+    c.poly(rounded_rect_pts(x0 + 4, y0 + 4, x0 + w - 4, y0 + h - 4, 6), lid, cover=False)
+    label = (250, 250, 250) if sum(foil) < 500 else (60, 60, 160)
+    c.rect(x0 + w * 0.25, y0 + h * 0.38, x0 + w * 0.75, y0 + h * 0.62, label, cover=False)
+    c.poly([(x0 + w - 2, y0 + h * 0.3), (x0 + w + 9, y0 + h * 0.4), (x0 + w + 9, y0 + h * 0.6),
+            (x0 + w - 2, y0 + h * 0.7)], tuple(v * 0.9 for v in lid))  # peel tab
     sp = c.sprite()
     texture(rng, sp, 3)
     return sp

@@ -48,9 +48,12 @@ def tray(rng: Rng, w: float, h: float) -> Sprite:
         liner = jitter_color(rng, (225, 235, 240), 6)
         c.poly(rounded_rect_pts(24, 20, w - 25, h - 21, 6), liner, cover=False)
         ink = jitter_color(rng, (60, 60, 180), 30)
-        for _ in range(6):
-            x, y = rng.uniform(40, w - 40), rng.uniform(40, h - 40)
-            c.circle((x, y), rng.uniform(8, 20), ink, thickness=2, cover=False)
+        for _ in range(4):  # printed wavy stripes and a wordmark: paper, not food
+            y = rng.uniform(40, h - 40)
+            xs = np.linspace(30, w - 30, 24)
+            pts = np.stack([xs, y + 6 * np.sin(xs / 18 + rng.uniform(0, 6))], axis=1)
+            cv2.polylines(c.bgr, [pts.astype(np.int32)], False, ink, 2, cv2.LINE_AA)
+        _text_lines(c, rng, w * 0.3, h * 0.45, w * 0.7, 2, 8)
     sp = c.sprite()
     texture(rng, sp, 3, blur=2)
     return sp
