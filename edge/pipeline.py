@@ -8,6 +8,7 @@ the same verdicts as real time.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,6 +76,8 @@ class CameraPipeline:
         self.detected_frames = 0
         self.last_detections: Detections = Detections.empty()
         self.last_frame: Frame | None = None
+        self.verdict_counts: dict[str, int] = {}
+        self.observe_latency: Callable[[float], None] | None = None  # seconds per detector call
 
     # -- per frame ---------------------------------------------------------
     def process(self, frame: Frame) -> None:
@@ -86,7 +89,10 @@ class CameraPipeline:
         counts, conf = None, 0.0
         run = self.tracker.busy or reading.active(self.params.tray.still_motion, self.params.tray.presence_on)
         if run:
+            t0 = time.perf_counter()
             dets = self.detector.detect(img)
+            if self.observe_latency is not None:
+                self.observe_latency(time.perf_counter() - t0)
             if len(dets):
                 dets = dets[(dets.confidence >= self.params.min_confidence) & self.zone.contains(dets.center, w, h)]
             self.last_detections = dets
@@ -194,6 +200,7 @@ class CameraPipeline:
             v.association = "qr-unknown"
         tray.last_verdict = kind if kind != "resolved" else "resolved"
         tray.verdicts.append(v)
+        self.verdict_counts[kind] = self.verdict_counts.get(kind, 0) + 1
         self.on_verdict(v, self)
 
     def finish(self, t: float) -> None:

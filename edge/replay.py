@@ -141,7 +141,7 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
     from edge.store.snapshots import SnapshotWriter
     from edge.store.store import Store
 
-    store = Store(data_dir / "traycheck.db", site=site)
+    store = Store(data_dir / "traycheck.db", site=site, outbox=settings is not None)
     publisher = Publisher(settings, store) if settings else None
     if publisher:
         publisher.start()

@@ -45,6 +45,14 @@ class CameraWorker:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"camera {name}", daemon=True)
         self.last_progress = time.monotonic()
+        self._recent: list[float] = []  # monotonic times of recent frames, for fps
+
+    def fps(self, window: float = 60.0) -> float:
+        now = time.monotonic()
+        recent = [t for t in self._recent if now - t <= window]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
@@ -57,6 +65,9 @@ class CameraWorker:
                 except Exception:  # one bad frame must not end the camera
                     log.exception("camera %s: frame %d failed", self.name, frame.index)
                 self.last_progress = time.monotonic()
+                self._recent.append(self.last_progress)
+                if len(self._recent) > 2000:
+                    del self._recent[:1000]
             if isinstance(self.source, FileSource) and not self.stop_event.is_set():
                 log.info("camera %s: end of file, starting it again", self.name)
 
@@ -72,7 +83,7 @@ class Service:
         self.cfg = cfg
         self.data_dir = Path(cfg.data_dir)
         self.run_id = "run:" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        self.store = Store(self.data_dir / "traycheck.db", site=cfg.site)
+        self.store = Store(self.data_dir / "traycheck.db", site=cfg.site, outbox=cfg.mqtt is not None)
         self.snapshots = SnapshotWriter(self.data_dir / "snapshots", cfg.retention.min_free_mb)
         self.menu = load_menu(cfg.menu)
         d = cfg.detector
@@ -97,7 +108,13 @@ class Service:
             self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe))
         token = cfg.http.api_token or (Path(cfg.http.api_token_file).read_text().strip()
                                        if cfg.http.api_token_file else api_token(self.data_dir))
-        app = create_app(self.store, token, self.menu, on_order=self._route_order, on_cancel=self._cancel)
+        from edge.metrics import make_registry
+
+        self.registry, latency = make_registry(self)
+        for w in self.workers:
+            w.pipeline.observe_latency = latency.observe
+        app = create_app(self.store, token, self.menu, on_order=self._route_order, on_cancel=self._cancel,
+                         registry=self.registry, ready=self.ready)
         self.web = WebServer(app, *parse_listen(cfg.http.listen))
         self._stop = threading.Event()
 
@@ -139,6 +156,12 @@ class Service:
         removed = self.snapshots.delete(self.store.purge(self.cfg.retention.days))
         if removed:
             log.info("retention: %d old snapshots removed", removed)
+
+    def ready(self) -> dict:
+        """Readiness: the model is loaded and every camera delivers frames."""
+        now = time.monotonic()
+        cams = {w.name: bool(w._recent) and now - w._recent[-1] < 10.0 for w in self.workers}
+        return {"ready": all(cams.values()), "cameras": cams, "model": str(getattr(self.detector, "path", ""))}
 
     def healthy(self, stall_s: float = 20.0) -> bool:
         """Every camera pipeline made progress recently (a stuck one stops the watchdog pings)."""

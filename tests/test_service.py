@@ -83,3 +83,36 @@ def test_run_serves_health_takes_orders_and_stops_on_sigterm(tmp_path):
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT COUNT(*) FROM orders WHERE id = '42'").fetchone()[0] == 1
     assert conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] >= 1
+
+
+def test_metrics_and_readiness(tmp_path):
+    port = free_port()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(GOOD.format(data=tmp_path / "data", src=FIXTURES / "lunch-rush", port=port))
+    p = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(cfg)], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"{base}/readyz", timeout=1)
+                if r.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and p.poll() is None, "service did not get ready"
+            time.sleep(0.2)
+        assert r.json()["cameras"] == {"expo-1": True}
+        time.sleep(2)
+        text = httpx.get(f"{base}/metrics").text
+        series = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+        assert all(s.startswith("traycheck_") for s in series if not s.startswith(("python_", "process_")))
+        for name in ("traycheck_frames_total", "traycheck_detector_latency_seconds_count", "traycheck_outbox_length",
+                     "traycheck_storage_free_bytes", "traycheck_camera_fps"):
+            assert name in series, name
+        frames = [float(line.split()[-1]) for line in text.splitlines() if line.startswith("traycheck_frames_total")]
+        assert frames and frames[0] > 0
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=15)

@@ -33,9 +33,10 @@ class OutboxMessage:
 
 
 class Store:
-    def __init__(self, path: Path, site: str = "site"):
+    def __init__(self, path: Path, site: str = "site", outbox: bool = True):
         self.path = Path(path)
         self.site = site
+        self.use_outbox = outbox  # False when no broker is configured: nothing would ever drain it
         self.db = open_db(self.path)
         self._lock = threading.RLock()  # one writer; paho's thread and the pipeline share it
 
@@ -137,6 +138,8 @@ class Store:
         return None
 
     def _enqueue(self, msg_id: str, topic: str, payload: dict, now: str, retain: bool = False) -> None:
+        if not self.use_outbox:
+            return
         body = json.dumps(dict(payload, msg_id=msg_id), sort_keys=True)
         self.db.execute("INSERT OR IGNORE INTO outbox (msg_id, topic, payload, qos, retain, created_at) "
                         "VALUES (?,?,?,?,?,?)", [msg_id, topic, body, 1, int(retain), now])
@@ -146,6 +149,9 @@ class Store:
         rows = self.db.execute("SELECT seq, msg_id, topic, payload, qos, retain FROM outbox ORDER BY seq LIMIT ?",
                                [limit]).fetchall()
         return [OutboxMessage(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+    def open_alerts(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM alerts WHERE state = 'open'").fetchone()[0]
 
     def outbox_len(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]

@@ -31,7 +31,8 @@ def _field(loc: tuple) -> str:
 
 def create_app(store: Store, api_token: str, menu: Menu,
                on_order: Callable[[Order, str | None], None] | None = None,
-               on_cancel: Callable[[str], None] | None = None) -> FastAPI:
+               on_cancel: Callable[[str], None] | None = None,
+               registry=None, ready: Callable[[], dict] | None = None) -> FastAPI:
     app = FastAPI(title="TrayCheck", version="0.1", docs_url="/docs", redoc_url=None)
 
     @app.exception_handler(RequestValidationError)
@@ -50,6 +51,19 @@ def create_app(store: Store, api_token: str, menu: Menu,
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        state = ready() if ready else {"ready": True}
+        return JSONResponse(state, status_code=200 if state["ready"] else 503)
+
+    if registry is not None:
+        from fastapi.responses import Response
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        @app.get("/metrics")
+        def metrics() -> Response:
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/api/orders", dependencies=[Depends(require_token)], status_code=200)
     def post_order(order: OrderIn) -> dict:
