@@ -152,6 +152,16 @@ def run(config: Path = typer.Option(..., "--config", help="config YAML (see depl
     run_service(cfg)
 
 
+@app.command()
+def doctor(config: Path = typer.Option(..., "--config", help="config YAML")) -> None:
+    """Check cameras, model, broker, database, disk and clock; non-zero exit when something is wrong."""
+    from edge.config import load_config
+    from edge.doctor import run_doctor
+
+    if not run_doctor(load_config(config)):
+        raise typer.Exit(1)
+
+
 orders_app = typer.Typer(no_args_is_help=True, help="POS orders in the local database.")
 app.add_typer(orders_app, name="orders")
 

@@ -31,11 +31,12 @@ fi
 spec="."
 [ -n "$EXTRAS" ] && spec=".[$EXTRAS]"
 echo "==> pip install -e '$spec'"
-pip install -q -e "$spec"
+# (this machine's pip config names mirror folders that may not exist: hide those warnings only)
+pip install -q -e "$spec" 2> >(grep -v '^WARNING: Location' >&2)
 # ultralytics pulls in opencv-python (GUI build, needs libGL); both wheels write cv2/.
 # Put the headless build's files back on top so cv2 imports on a server without X.
 if pip show opencv-python >/dev/null 2>&1; then
   v=$(pip show opencv-python-headless | awk '/^Version:/{print $2}')
-  pip install -q --force-reinstall --no-deps "opencv-python-headless==$v"
+  pip install -q --force-reinstall --no-deps "opencv-python-headless==$v" 2> >(grep -v '^WARNING: Location' >&2)
 fi
 python -c "import cv2, onnxruntime" || { echo "error: cv2/onnxruntime do not import in .venv" >&2; exit 1; }

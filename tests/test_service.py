@@ -116,3 +116,25 @@ def test_metrics_and_readiness(tmp_path):
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=15)
+
+
+def test_doctor_passes_and_fails_clearly(tmp_path, cli):
+    from tests.mqtt_helpers import Broker
+
+    broker = Broker(tmp_path)
+    broker.start()
+    try:
+        cfg = tmp_path / "c.yaml"
+        text = GOOD.format(data=tmp_path / "data", src=FIXTURES / "lunch-rush", port=8080)
+        cfg.write_text(text + f"mqtt: {{host: 127.0.0.1, port: {broker.port}}}\n")
+        ok = cli("doctor", "--config", cfg)
+        assert ok.returncode == 0, ok.stderr
+        assert "camera expo-1" in ok.stderr and "FAIL" not in ok.stderr
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text.replace(str(FIXTURES / "lunch-rush"), str(tmp_path / "nothing.mp4"))
+                       + f"mqtt: {{host: 127.0.0.1, port: {broker.port + 1 if broker.port < 65535 else 1}}}\n")
+        proc = cli("doctor", "--config", bad)
+        assert proc.returncode == 1
+        assert proc.stderr.count("FAIL") == 2 and "nothing.mp4" in proc.stderr
+    finally:
+        broker.stop()
