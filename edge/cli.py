@@ -142,13 +142,12 @@ def config_check(file: Path = typer.Argument(..., help="config YAML")) -> None:
 @app.command()
 def run(config: Path = typer.Option(..., "--config", help="config YAML (see deploy/config.example.yaml)")) -> None:
     """The appliance: cameras, pipeline, storage, MQTT and the HTTP API, until SIGTERM."""
-    import logging
-
     from edge.config import load_config
+    from edge.logs import setup_logging
     from edge.service import run_service
 
     cfg = load_config(config)
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(cfg.log_level)
     run_service(cfg)
 
 
