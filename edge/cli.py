@@ -148,7 +148,7 @@ def run(config: Path = typer.Option(..., "--config", help="config YAML (see depl
 
     cfg = load_config(config)
     setup_logging(cfg.log_level)
-    run_service(cfg)
+    run_service(cfg, config)
 
 
 @app.command()

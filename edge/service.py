@@ -79,8 +79,10 @@ class CameraWorker:
 
 
 class Service:
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, config_path: Path | None = None):
         self.cfg = cfg
+        self.config_path = config_path
+        self._reload = threading.Event()
         self.data_dir = Path(cfg.data_dir)
         self.run_id = "run:" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         self.store = Store(self.data_dir / "traycheck.db", site=cfg.site, outbox=cfg.mqtt is not None)
@@ -181,11 +183,42 @@ class Service:
                 next_purge = time.monotonic() + every
             if ping and self.healthy():
                 notify("WATCHDOG=1")
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
             self._stop.wait(min(1.0, ping or 1.0))
         notify("STOPPING=1")
 
     def request_stop(self, *_: object) -> None:
         self._stop.set()
+
+    def request_reload(self, *_: object) -> None:
+        self._reload.set()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config; apply the menu, retention and log level. A config that
+        fails validation is refused and the running one stays (never a restart loop on a bad edit)."""
+        from edge.config import load_config
+        from edge.errors import UserError
+
+        if self.config_path is None:
+            return
+        try:
+            new = load_config(self.config_path)
+            menu = load_menu(new.menu)
+        except UserError as exc:
+            log.error("reload refused, keeping the running config: %s", exc)
+            return
+        for w in self.workers:
+            w.pipeline.menu = menu
+        self.menu = menu
+        logging.getLogger().setLevel(new.log_level.upper())
+        if [c.model_dump() for c in new.cameras] != [c.model_dump() for c in self.cfg.cameras] \
+                or new.mqtt != self.cfg.mqtt or new.http != self.cfg.http or new.detector != self.cfg.detector:
+            log.warning("reload: camera, MQTT, HTTP and detector changes take effect at the next restart")
+        self.cfg = self.cfg.model_copy(update={"menu": new.menu, "retention": new.retention,
+                                               "log_level": new.log_level})
+        log.info("reloaded %s (menu, retention, log level)", self.config_path)
 
     def stop(self) -> None:
         for w in self.workers:
@@ -196,10 +229,11 @@ class Service:
         self.store.close()
 
 
-def run_service(cfg: Config) -> None:
-    svc = Service(cfg)
+def run_service(cfg: Config, config_path: Path | None = None) -> None:
+    svc = Service(cfg, config_path)
     signal.signal(signal.SIGTERM, svc.request_stop)
     signal.signal(signal.SIGINT, svc.request_stop)
+    signal.signal(signal.SIGHUP, svc.request_reload)
     svc.start()
     try:
         svc.wait()
