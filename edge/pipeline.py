@@ -31,6 +31,7 @@ log = logging.getLogger("traycheck.pipeline")
 @dataclass(frozen=True)
 class PipelineParams:
     min_confidence: float = 0.45  # detections below this do not count as items on the tray
+    settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
     ticket_tries: int = 8  # frames tried for a QR code per tray
     ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
     no_order_after_s: float = 2.5  # after rest: say "no order" if none could be associated by then
@@ -88,7 +89,9 @@ class CameraPipeline:
         reading = self.gate.update(img, station_empty=self.tracker.state is State.EMPTY)
         counts, conf = None, 0.0
         run = self.tracker.busy or reading.active(self.params.tray.still_motion, self.params.tray.presence_on)
-        if run:
+        if run and self.tracker.state is State.RESTING and self.tracker.decided is not None \
+                and reading.motion < self.params.tray.still_motion and self.frames % self.params.settled_stride:
+            run = False  # nothing moves on a checked tray: a change shows up as motion first
             t0 = time.perf_counter()
             dets = self.detector.detect(img)
             if self.observe_latency is not None:
