@@ -24,6 +24,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_name(v: str) -> str:
+    if not NAME.match(v):
+        raise ValueError("must be lower-case letters, digits, - or _ (at most 32)")
+    return v
+
+
 def _secret(value: str | None, file: str | None, env: str, key: str) -> str | None:
     if os.environ.get(env):
         return os.environ[env]
@@ -41,12 +47,7 @@ class CameraConfig(_Strict):
     zone: list[tuple[float, float]] = Field(default_factory=lambda: [tuple(p) for p in DEFAULT_ZONE])
     speed: float | None = 1.0  # file sources only: 1 = real time, null = as fast as possible
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not NAME.match(v):
-            raise ValueError("must be lower-case letters, digits, - or _ (at most 32)")
-        return v
+    _name = field_validator("name")(_check_name)
 
     @field_validator("zone")
     @classmethod
@@ -119,12 +120,7 @@ class Config(_Strict):
     retention: RetentionConfig = RetentionConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    @field_validator("site")
-    @classmethod
-    def _site(cls, v: str) -> str:
-        if not NAME.match(v):
-            raise ValueError("must be lower-case letters, digits, - or _ (at most 32)")
-        return v
+    _site = field_validator("site")(_check_name)
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> "Config":

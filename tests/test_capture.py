@@ -9,7 +9,6 @@ backoff) is the same for both protocols.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 
@@ -18,6 +17,7 @@ import pytest
 from edge.capture import FileSource, LiveSource
 from edge.errors import UserError
 from tests.conftest import FIXTURES
+from tests.mqtt_helpers import free_port
 
 VIDEO = FIXTURES / "lunch-rush" / "video.mp4"
 
@@ -43,12 +43,6 @@ def test_bad_speed():
         FileSource(VIDEO, speed=0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(url: str) -> subprocess.Popen:
     return subprocess.Popen(["ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(VIDEO),
                              "-c", "copy", "-f", "mpegts", "-listen", "1", url],
@@ -67,7 +61,7 @@ def _collect(src: LiveSource, n: int, timeout: float) -> list:
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg binary")
 def test_live_stream_disconnects_and_comes_back():
-    url = f"http://127.0.0.1:{_free_port()}/tray.ts"
+    url = f"http://127.0.0.1:{free_port()}/tray.ts"
     server = _serve(url)
     src = LiveSource(url, stall_s=3.0, backoff_s=(0.2, 1.0))
     try:
