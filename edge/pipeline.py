@@ -92,6 +92,7 @@ class CameraPipeline:
         if run and self.tracker.state is State.RESTING and self.tracker.decided is not None \
                 and reading.motion < self.params.tray.still_motion and self.frames % self.params.settled_stride:
             run = False  # nothing moves on a checked tray: a change shows up as motion first
+        if run:
             t0 = time.perf_counter()
             dets = self.detector.detect(img)
             if self.observe_latency is not None:
