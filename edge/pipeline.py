@@ -71,6 +71,7 @@ class CameraPipeline:
         self.tracker = TrayTracker(len(self.classes), params.tray)
         self.reader = TicketReader()
         self.tray: _Tray | None = None
+        self._fifo_taken: dict[str, PendingOrder] = {}  # orders given to trays without a ticket, newest last
         self.seq = 0
         self.unchecked = 0  # trays that left before they could be checked
         self.frames = 0
@@ -146,7 +147,14 @@ class CameraPipeline:
         if tray.ticket is not None:
             p = self.queue.get(tray.ticket)
             if p is None:
-                return  # the POS has not sent it yet: wait while the tray rests
+                p = self._fifo_taken.pop(tray.ticket, None)  # a ticket beats an earlier guess: reclaim it
+                if p is None:
+                    return  # the POS has not sent it yet: wait while the tray rests
+                log.info("%s: order %s was guessed for an earlier tray; its ticket is here", self.camera, p.order.id)
+                tray.order = p
+                tray.association = "qr"
+                self._decide(t)
+                return
             tray.association = "qr"
         else:
             waited = t - tray.rest_t
@@ -156,6 +164,9 @@ class CameraPipeline:
             if p is None:
                 return
             tray.association = "fifo"
+            self._fifo_taken[p.order.id] = p
+            while len(self._fifo_taken) > 20:
+                self._fifo_taken.pop(next(iter(self._fifo_taken)))
         tray.order = self.queue.take(p.order.id)
         self._decide(t)
 
