@@ -12,7 +12,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 from detectors.classes import CLASSES
 from detectors.letterbox import Letterboxer

@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from detectors.detections import Detections, Detector
 from edge.capture import Frame

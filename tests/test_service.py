@@ -1,7 +1,6 @@
 """The appliance process and its configuration."""
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
