@@ -112,6 +112,8 @@ class Publisher:
                 pass
         self._stop.set()
         self._wake.set()
+        if self._drainer.is_alive():  # it reads the database: it must be done before the store closes
+            self._drainer.join(timeout=5)
         self.client.disconnect()
         self.client.loop_stop()
 
