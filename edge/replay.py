@@ -161,15 +161,12 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
         web.start()
         console.print(f"HTTP API on http://{listen[0]}:{listen[1]} (health: /healthz)")
     try:
-        def on_verdict(v, pipe) -> None:
-            recorder(v, pipe)
-
         def on_order(ev) -> None:
             store.put_order(ev.order, camera, source="replay")
             if web is not None:
                 clock["t"] = ev.t
 
-        result = replay_folder(folder, detector, speed, camera=camera, on_verdict=on_verdict,
+        result = replay_folder(folder, detector, speed, camera=camera, on_verdict=recorder,
                                on_order=on_order, queue=queue)
     finally:
         if web is not None:
