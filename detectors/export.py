@@ -15,6 +15,7 @@ from pathlib import Path
 
 from detectors.classes import CLASSES
 from detectors.letterbox import Letterboxer
+from detectors.onnx_rewrite import fast_dfl
 from edge.errors import UserError
 from edge.progress import console, progress_bar
 
@@ -113,6 +114,7 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
                                  half=False, device="cpu", verbose=False))
     fp32 = out_dir / f"{name}.onnx"
     shutil.move(str(onnx_tmp), fp32)
+    fast_dfl(fp32)
     int8 = quantize_int8(fp32, out_dir / f"{name}.int8.onnx", calib)
     pt = out_dir / f"{name}.pt"
     if weights.resolve() != pt.resolve():

@@ -66,7 +66,9 @@ def train(s: TrainSettings, out_dir: Path, make_data) -> Path:
     combined.write_text(yaml.safe_dump(data, sort_keys=False))
     if s.init_weights is not None and not Path(s.init_weights).is_file():
         raise UserError(f"weights file {s.init_weights}: not found")
-    model = YOLO(s.init_weights or s.model_yaml)
+    model = YOLO(s.model_yaml)
+    if s.init_weights:  # transfer matching weights into the YAML's architecture (e.g. a new activation)
+        model.load(s.init_weights)
     extra: dict = {"time": s.hours} if s.hours else {}
     if s.lr0 is not None:
         extra.update(optimizer="AdamW", lr0=s.lr0, warmup_epochs=0.5)
