@@ -71,3 +71,35 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_thr: float) -> np.ndarray:
         ious = box_iou(xyxy[i:i + 1], xyxy[order[1:]])[0]
         order = order[1:][ious <= iou_thr]
     return np.array(keep, np.int64)
+
+
+def box_overlap_of_smaller(a: np.ndarray) -> np.ndarray:
+    """Pairwise intersection over the smaller box's area of (N, 4) xyxy boxes -> (N, N)."""
+    tl = np.maximum(a[:, None, :2], a[None, :, :2])
+    br = np.minimum(a[:, None, 2:], a[None, :, 2:])
+    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
+    area = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    return inter / (np.minimum(area[:, None], area[None, :]) + 1e-9)
+
+
+def drop_merged(d: Detections, same_class: float = 0.8, any_class_iou: float = 0.7) -> Detections:
+    """Drop boxes that duplicate a better-scored box, for counting items.
+
+    Per-class NMS leaves two kinds of duplicates that would inflate a count:
+    two touching items of one class (two sauce tubs side by side) can also come
+    out as a box spanning both, whose IoU with either is below the NMS
+    threshold; and one item read as two classes (a sundae that also scores as a
+    sauce tub) gives two near-identical boxes. Items on a tray are never mostly
+    inside one another, so a box is a duplicate when it covers ``same_class``
+    of the smaller box of a stronger same-class detection, or has an IoU of
+    ``any_class_iou`` with a stronger detection of any class.
+    """
+    if len(d) < 2:
+        return d
+    d = d[np.argsort(-d.confidence, kind="stable")]
+    same = d.class_id[:, None] == d.class_id[None, :]
+    dup = ((box_overlap_of_smaller(d.xyxy) >= same_class) & same) | (box_iou(d.xyxy, d.xyxy) >= any_class_iou)
+    keep = np.ones(len(d), bool)
+    for i in range(1, len(d)):  # greedy, strongest first: only a kept box can make another a duplicate
+        keep[i] = not (dup[i, :i] & keep[:i]).any()
+    return d[keep]

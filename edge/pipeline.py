@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-from detectors.detections import Detections, Detector
+from detectors.detections import Detections, Detector, drop_merged
 from edge.capture import Frame
 from edge.gate import Gate, Zone
 from edge.ticket import TicketReader
@@ -30,6 +30,8 @@ log = logging.getLogger("traycheck.pipeline")
 @dataclass(frozen=True)
 class PipelineParams:
     min_confidence: float = 0.45  # detections below this do not count as items on the tray
+    merged_overlap: float = 0.8  # a box this much over a stronger same-class box is a duplicate
+    cross_class_iou: float = 0.7  # a box this close to a stronger box of another class is the same item
     settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
     ticket_tries: int = 8  # frames tried for a QR code per tray
     ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
@@ -89,7 +91,7 @@ class CameraPipeline:
         reading = self.gate.update(img, station_empty=self.tracker.state is State.EMPTY)
         counts, conf = None, 0.0
         run = self.tracker.busy or reading.active(self.params.tray.still_motion, self.params.tray.presence_on)
-        if run and self.tracker.state is State.RESTING and self.tracker.decided is not None \
+        if run and self.tracker.state is State.RESTING and self.tracker.settled \
                 and reading.motion < self.params.tray.still_motion and self.frames % self.params.settled_stride:
             run = False  # nothing moves on a checked tray: a change shows up as motion first
         if run:
@@ -99,6 +101,7 @@ class CameraPipeline:
                 self.observe_latency(time.perf_counter() - t0)
             if len(dets):
                 dets = dets[(dets.confidence >= self.params.min_confidence) & self.zone.contains(dets.center, w, h)]
+                dets = drop_merged(dets, self.params.merged_overlap, self.params.cross_class_iou)
             self.last_detections = dets
             self.detected_frames += 1
             counts = dets.counts(len(self.classes))
@@ -156,6 +159,8 @@ class CameraPipeline:
                 return
             tray.association = "qr"
         else:
+            if tray.last_verdict == "no_order":
+                return  # only its ticket may still name an order: a later guess would take another tray's
             waited = t - tray.rest_t
             if waited < self.params.ticket_wait_s and tray.ticket_tries < self.params.ticket_tries:
                 return

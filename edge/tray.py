@@ -32,6 +32,8 @@ class TrayParams:
     still_motion: float = 0.015  # below this a frame counts as still
     rest_frames: int = 3  # still frames in a row before the tray is at rest
     vote_frames: int = 5  # still frames voted per decision
+    quick_frames: int = 3  # the first decision may come this early when these frames agree exactly
+    change_frames: int = 2  # consecutive votes for different counts before a change is reported
     leave_frames: int = 2  # moving frames with falling presence before "leaving"
 
 
@@ -62,6 +64,14 @@ class TrayTracker:
         self._peak_presence = 0.0
         self._window = _Vote(deque(maxlen=params.vote_frames), deque(maxlen=params.vote_frames))
         self._pending_change = 0
+        self._votes_since_motion = 0
+
+    @property
+    def settled(self) -> bool:
+        """Decided, and a full window of still frames since the last motion agrees: the
+        detector may skip frames until something moves again."""
+        return self.decided is not None and self._votes_since_motion >= self.p.vote_frames \
+            and self._pending_change == 0
 
     @property
     def busy(self) -> bool:
@@ -70,7 +80,7 @@ class TrayTracker:
 
     def _reset(self) -> None:
         self.rest_t, self.decided = None, None
-        self._still = self._moving = self._pending_change = 0
+        self._still = self._moving = self._pending_change = self._votes_since_motion = 0
         self._peak_presence = 0.0
         self._window.counts.clear()
         self._window.confs.clear()
@@ -101,15 +111,26 @@ class TrayTracker:
             return ev
 
         if self.state is State.ARRIVING:
+            if not still:
+                self._window.counts.clear()  # counts from a pause mid-slide do not describe the tray at rest
+                self._window.confs.clear()
+                self._votes_since_motion = 0
+                return ev
             if self._still >= p.rest_frames and items:
                 self.state = State.RESTING
                 self.rest_t = self._still_since
                 ev.append(TrayEvent("rest", self._still_since))
+            elif counts is not None:  # still frames before "rest" already vote
+                self._window.counts.append(counts)
+                self._window.confs.append(conf)
+                self._votes_since_motion += 1
+                return ev
             else:
                 return ev
 
         if self.state in (State.RESTING, State.LEAVING):
             if not still:
+                self._votes_since_motion = 0
                 if self._moving >= p.leave_frames and g.presence < 0.6 * self._peak_presence:
                     self.state = State.LEAVING
                 return ev  # a hand or the tray moving: these frames do not vote
@@ -119,9 +140,12 @@ class TrayTracker:
                 return ev
             self._window.counts.append(counts)
             self._window.confs.append(conf)
-            if len(self._window.counts) < p.vote_frames:
-                return ev
+            self._votes_since_motion += 1
+            n = len(self._window.counts)
             stack = np.stack(self._window.counts)
+            quick = self.decided is None and n >= p.quick_frames and (stack == stack[0]).all()
+            if n < p.vote_frames and not quick:
+                return ev
             vote = np.median(stack, axis=0).round().astype(int)
             agreement = float((stack == vote).all(axis=1).mean())
             confidence = float(np.mean(self._window.confs)) * agreement
@@ -130,7 +154,7 @@ class TrayTracker:
                 ev.append(TrayEvent("counts", t, vote, confidence))
             elif not np.array_equal(vote, self.decided):
                 self._pending_change += 1
-                if self._pending_change >= p.vote_frames:
+                if self._pending_change >= p.change_frames:
                     self.decided = vote
                     self._pending_change = 0
                     ev.append(TrayEvent("changed", t, vote, confidence))

@@ -46,3 +46,27 @@ def test_letterbox_matches_ultralytics():
     blob, _ = Letterboxer((256, 320))(frame)
     mine = (blob[0].transpose(1, 2, 0)[..., ::-1] * 255).round().astype(np.uint8)
     assert np.array_equal(mine, ref)
+
+
+def test_drop_merged_keeps_two_touching_items_and_drops_the_box_spanning_both():
+    from detectors.detections import Detections, drop_merged
+
+    # two sauce tubs side by side, plus two boxes spanning both (seen on a fixture frame)
+    xyxy = np.array([[196, 152, 242, 215], [180, 152, 241, 218], [151, 152, 240, 223], [148, 161, 197, 229],
+                     [134, 222, 255, 343]], np.float32)
+    d = Detections(xyxy, np.array([0.72, 0.63, 0.61, 0.52, 0.97], np.float32), np.array([9, 9, 9, 9, 5]))
+    kept = drop_merged(d)
+    assert sorted(kept.xyxy[:, 0].tolist()) == [134, 148, 196]
+    # a different class inside a box is not a duplicate
+    other = Detections(xyxy[[0, 1]], np.array([0.9, 0.8], np.float32), np.array([9, 4]))
+    assert len(drop_merged(other)) == 2
+
+
+def test_drop_merged_keeps_one_class_for_one_item():
+    from detectors.detections import Detections, drop_merged
+
+    # a sundae that also scores as a sauce tub: the same box twice (seen on a dim fixture frame)
+    xyxy = np.array([[386, 92, 447, 154], [388, 92, 448, 153], [264, 95, 357, 187]], np.float32)
+    d = Detections(xyxy, np.array([0.66, 0.59, 0.91], np.float32), np.array([8, 9, 1]))
+    kept = drop_merged(d)
+    assert sorted(kept.class_id.tolist()) == [1, 8]

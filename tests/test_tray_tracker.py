@@ -84,3 +84,34 @@ def test_two_trays_back_to_back():
     s.run(15, MOVING, other).run(20, STILL, other).run(15, MOVING, other).run(2, EMPTY, counts())
     assert s.kinds() == ["arrived", "rest", "counts", "left"] * 2
     assert s.events[6].counts.tolist() == other.tolist()
+
+
+def test_unanimous_first_frames_decide_early_and_a_split_waits_for_the_full_window():
+    s = Script().run(15, MOVING, MEAL).run(10, STILL, MEAL)
+    rest, decided = s.events[1], s.events[2]
+    assert decided.kind == "counts" and abs((decided.t - rest.t) - 2 / FPS) < 1e-6  # third still frame
+    short = counts(burger=1, fries=1)
+    s = Script().run(15, MOVING, MEAL).run(1, STILL, MEAL).run(1, STILL, short).run(10, STILL, MEAL)
+    rest, decided = s.events[1], s.events[2]
+    assert abs((decided.t - rest.t) - 4 / FPS) < 1e-6  # the fifth still frame: a full window
+    assert decided.counts.tolist() == MEAL.tolist()
+
+
+def test_a_fix_is_reported_soon_after_the_hand_leaves():
+    short = counts(burger=1, fries=1)
+    s = Script().run(15, MOVING, short).run(20, STILL, short).run(8, HAND, short)
+    hand_gone = s.t
+    s.run(20, STILL, MEAL)
+    changed = s.events[-1]
+    assert changed.kind == "changed" and changed.t - hand_gone <= 0.4
+
+
+def test_settled_only_after_a_full_still_window_since_the_last_motion():
+    s = Script().run(15, MOVING, MEAL).run(10, STILL, MEAL)
+    assert s.tracker.settled
+    s.run(2, HAND, MEAL)
+    assert not s.tracker.settled  # the detector must look at every frame again
+    s.run(4, STILL, MEAL)
+    assert not s.tracker.settled
+    s.run(1, STILL, MEAL)
+    assert s.tracker.settled

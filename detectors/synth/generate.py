@@ -80,6 +80,10 @@ def random_scenario(kind: str, seed: int, name: str | None = None, mistake_rate:
                 tray["fix"] = {"at": round(float(rng.uniform(1.2, dwell - 1.5)), 1),
                                "placed": dict(sorted(expected.items()))}
         tray["ticket"] = str(rng.choice(["qr", "none", "damaged"], p=[0.74, 0.13, 0.13]))
+        if tray["order"]["sent"] == "never":
+            # Its ticket is the only evidence that the POS never sent it: without one, a tray whose
+            # content fits a pending order is that order's by FIFO, indistinguishably.
+            tray["ticket"] = "qr"
         tray["hands"] = int(rng.choice([0, 1, 2], p=[0.5, 0.35, 0.15]))
         tray["clutter"] = int(rng.choice([0, 1, 2, 3], p=[0.45, 0.3, 0.15, 0.1]))
         trays.append(tray)
