@@ -199,14 +199,15 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
            mqtt: Optional[str] = typer.Option(None, help="mqtt://[USER:PASS@]HOST:PORT (needs --data-dir)"),
            site: str = typer.Option("site", help="site name in MQTT topics"),
            camera: str = typer.Option("expo-1", help="camera name in verdicts and topics"),
-           http: Optional[str] = typer.Option(None, help="serve the HTTP API on HOST:PORT during the replay")) -> None:
+           http: Optional[str] = typer.Option(None, help="serve the HTTP API on HOST:PORT during the replay"),
+           video: Optional[Path] = typer.Option(None, help="write an annotated video (boxes, verdict banner) here")) -> None:
     """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
     from edge.replay import run_replay
 
     if (mqtt or http) and data_dir is None:
         raise UserError("--mqtt and --http need --data-dir (everything is stored before it is sent or shown)")
     result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads,
-                        data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera, http=http)
+                        data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera, http=http, video_out=video)
     kinds: dict[str, int] = {}
     for r in result.verdicts:
         kinds[r["verdict"]] = kinds.get(r["verdict"], 0) + 1

@@ -58,9 +58,8 @@ def print_report(report: dict) -> None:
     for r in report["per_shift"] + ([report | {"shift": "all"}] if len(report["per_shift"]) > 1 else []):
         t.add_row(r["shift"], *("-" if r[k] is None else str(r[k]) for k in keys))
     console.print(t)
-    if report["count_errors"]:
-        console.print("count errors per class (first verdict vs truth): "
-                      + ", ".join(f"{k} {v}" for k, v in report["count_errors"].items() if v) or "none")
+    errors = ", ".join(f"{k} {v}" for k, v in report["count_errors"].items() if v)
+    console.print(f"count errors per class (first verdict vs truth): {errors or 'none'}")
     for w in report["wrong_trays"]:
         console.print(f"  wrong: {w['shift']} order {w['order_id']}: truth {w['truth_initial']}->{w['truth_final']}, "
                       f"got {w['initial']}->{w['final']}")

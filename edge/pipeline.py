@@ -106,8 +106,8 @@ class CameraPipeline:
             self.detected_frames += 1
             counts = dets.counts(len(self.classes))
             conf = float(dets.confidence.mean()) if len(dets) else 1.0
-        else:
-            self.last_detections = Detections.empty()
+        elif not self.tracker.busy:
+            self.last_detections = Detections.empty()  # (a skipped frame of a still tray keeps its boxes)
         for ev in self.tracker.update(frame.t, reading, counts, conf):
             self._on_event(ev, frame)
         tray = self.tray

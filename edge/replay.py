@@ -69,7 +69,7 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
                   on_verdict: Callable[[Verdict, CameraPipeline], None] | None = None,
                   progress: bool = True, run: str | None = None,
                   on_order: Callable[[PosEvent], None] | None = None,
-                  queue: OrderQueue | None = None) -> ReplayResult:
+                  queue: OrderQueue | None = None, video_out: Path | None = None) -> ReplayResult:
     import time
 
     events = read_pos(folder / "pos.jsonl")
@@ -87,6 +87,12 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
             on_verdict(v, pipe)
 
     pipe = CameraPipeline(camera, detector, menu, queue, collect, run=run or f"replay:{folder.name}")
+    video = None
+    if video_out is not None:
+        from edge.replay_video import ReplayVideo
+
+        v = source.video
+        video = ReplayVideo(Path(video_out), v.width, v.height, v.fps)
     i = 0
     t0 = time.perf_counter()
     total = source.video.frame_count
@@ -102,17 +108,22 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
             f0 = time.perf_counter()
             pipe.process(frame)
             frame_ms.append((time.perf_counter() - f0) * 1000)
+            if video is not None:
+                video(frame, pipe)
             last_t = frame.t
             if progress:
                 advance(1)
     pipe.finish(last_t)
+    if video is not None:
+        video.close()
     return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
                         frame_ms)
 
 
 def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, model: str | None = None,
                variant: str = "fp32", threads: int = 2, data_dir: Path | None = None, mqtt_url: str | None = None,
-               site: str = "site", camera: str = "expo-1", http: str | None = None) -> ReplayResult:
+               site: str = "site", camera: str = "expo-1", http: str | None = None,
+               video_out: Path | None = None) -> ReplayResult:
     """Replay a shift; with ``data_dir`` store everything, with ``mqtt_url`` also publish (store-and-forward)."""
     from edge.mqtt import MqttSettings
 
@@ -124,9 +135,10 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
     with tempfile.TemporaryDirectory() as tmp:
         folder = prepare(source, Path(tmp))
         if data_dir is None:
-            result = replay_folder(folder, detector, speed, camera=camera)
+            result = replay_folder(folder, detector, speed, camera=camera, video_out=video_out)
         else:
-            result = _replay_stored(folder, detector, speed, Path(data_dir), settings, site, camera, listen)
+            result = _replay_stored(folder, detector, speed, Path(data_dir), settings, site, camera, listen,
+                                    video_out)
     if verdicts_path is not None:
         verdicts_path.parent.mkdir(parents=True, exist_ok=True)
         verdicts_path.write_text("".join(json.dumps(r) + "\n" for r in result.verdicts))
@@ -134,7 +146,8 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
 
 
 def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_dir: Path,
-                   settings, site: str, camera: str, listen: tuple[str, int] | None) -> ReplayResult:
+                   settings, site: str, camera: str, listen: tuple[str, int] | None,
+                   video_out: Path | None = None) -> ReplayResult:
     from edge.mqtt import Publisher
     from edge.progress import console
     from edge.recorder import Recorder
@@ -167,7 +180,7 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
                 clock["t"] = ev.t
 
         result = replay_folder(folder, detector, speed, camera=camera, on_verdict=recorder,
-                               on_order=on_order, queue=queue)
+                               on_order=on_order, queue=queue, video_out=video_out)
     finally:
         if web is not None:
             web.stop()
