@@ -99,3 +99,23 @@ def test_fixture_replays_to_its_truth(shift, detector):
     assert report["mismatch_recall"] == 100.0 and report["false_alert_rate"] == 0.0
     assert report["latency_p95_s"] <= 1.0
     assert report["stray_verdicts"] == 0 and report["missed_trays"] == 0
+
+
+def test_replay_video_shows_boxes_and_the_verdict_banner(association_shift, detector, tmp_path):
+    import cv2
+
+    out = tmp_path / "replay.mp4"
+    result = replay_folder(association_shift, detector, progress=False, video_out=out)
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == result.frames
+    mismatch = next(v for v in result.verdicts if v["verdict"] == "mismatch")
+    cap.set(cv2.CAP_PROP_POS_FRAMES, int(round(mismatch["video_t"] * 15)) + 3)
+    ok, frame = cap.read()
+    assert ok
+    b, g, r = frame[5:30, 5:600].reshape(-1, 3).mean(axis=0)
+    assert r > 150 and b < 120 and g < 120, (b, g, r)  # the red MISMATCH banner
+    ok_v = next(v for v in result.verdicts if v["verdict"] == "ok")
+    cap.set(cv2.CAP_PROP_POS_FRAMES, int(round(ok_v["video_t"] * 15)) + 3)
+    ok, frame = cap.read()
+    b, g, r = frame[5:30, 5:600].reshape(-1, 3).mean(axis=0)
+    assert g > 130 and r < 120, (b, g, r)  # the green OK banner
