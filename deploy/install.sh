@@ -43,13 +43,22 @@ if ! id traycheck >/dev/null 2>&1; then
 fi
 getent group video >/dev/null && usermod -a -G video traycheck
 
-say "installing the code into $PREFIX"
 install -d -m 0755 "$PREFIX"
-tar -C "$SRC" --exclude=.git --exclude=.venv --exclude=runs --exclude=out --exclude='__pycache__' -cf - . \
-  | (rm -rf "$PREFIX/src.new" && mkdir "$PREFIX/src.new" && tar -C "$PREFIX/src.new" -xf -)
-rm -rf "$PREFIX/src" && mv "$PREFIX/src.new" "$PREFIX/src"
-[ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
-"$PREFIX/venv/bin/pip" install -q --upgrade "$PREFIX/src" 2> >(grep -v '^WARNING: Location' >&2)
+pack() {  # the source tree as a reproducible tar stream (same files => same bytes)
+  tar -C "$SRC" --exclude=.git --exclude=.venv --exclude=runs --exclude=out --exclude='__pycache__' \
+      --exclude='*.egg-info' --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - .
+}
+HASH="$(pack | sha256sum | cut -d' ' -f1)"
+if [ -x "$PREFIX/venv/bin/traycheck" ] && [ "$(cat "$PREFIX/src.sha256" 2>/dev/null)" = "$HASH" ]; then
+  say "code in $PREFIX is up to date"
+else
+  say "installing the code into $PREFIX"
+  rm -rf "$PREFIX/src.new" && mkdir "$PREFIX/src.new" && pack | tar -C "$PREFIX/src.new" -xf -
+  rm -rf "$PREFIX/src" && mv "$PREFIX/src.new" "$PREFIX/src"
+  [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
+  "$PREFIX/venv/bin/pip" install -q --upgrade "$PREFIX/src" 2> >(grep -v '^WARNING: Location' >&2)
+  echo "$HASH" > "$PREFIX/src.sha256"
+fi
 
 install -d -m 0750 -o root -g traycheck "$ETC"
 install -d -m 0750 -o traycheck -g traycheck "$STATE"
@@ -66,15 +75,18 @@ if [ "$WITH_MOSQUITTO" -eq 1 ]; then
     head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$ETC/mqtt-password"
     chown root:traycheck "$ETC/mqtt-password"; chmod 0640 "$ETC/mqtt-password"
   fi
-  mosquitto_passwd -b -c /etc/mosquitto/traycheck.passwd traycheck "$(cat "$ETC/mqtt-password")"
-  chown root:mosquitto /etc/mosquitto/traycheck.passwd 2>/dev/null || true
-  chmod 0640 /etc/mosquitto/traycheck.passwd
-  cat > /etc/mosquitto/conf.d/traycheck.conf <<CONF
-# written by traycheck deploy/install.sh
+  if [ ! -f /etc/mosquitto/traycheck.passwd ]; then
+    mosquitto_passwd -b -c /etc/mosquitto/traycheck.passwd traycheck "$(cat "$ETC/mqtt-password")"
+    chown root:mosquitto /etc/mosquitto/traycheck.passwd 2>/dev/null || true
+    chmod 0640 /etc/mosquitto/traycheck.passwd
+  fi
+  conf="# written by traycheck deploy/install.sh
 listener 1883 127.0.0.1
 allow_anonymous false
-password_file /etc/mosquitto/traycheck.passwd
-CONF
+password_file /etc/mosquitto/traycheck.passwd"
+  if [ "$(cat /etc/mosquitto/conf.d/traycheck.conf 2>/dev/null)" != "$conf" ]; then
+    echo "$conf" > /etc/mosquitto/conf.d/traycheck.conf
+  fi
   if ! grep -q '^mqtt:' "$ETC/config.yaml"; then
     cat >> "$ETC/config.yaml" <<CONF
 mqtt:
@@ -87,14 +99,18 @@ CONF
 fi
 
 say "installing the systemd unit"
-install -m 0644 "$SRC/systemd/traycheck.service" /etc/systemd/system/traycheck.service
+cmp -s "$SRC/systemd/traycheck.service" /etc/systemd/system/traycheck.service \
+  || install -m 0644 "$SRC/systemd/traycheck.service" /etc/systemd/system/traycheck.service
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   systemctl enable traycheck.service >/dev/null 2>&1
   [ "$WITH_MOSQUITTO" -eq 1 ] && systemctl restart mosquitto
   if [ "$START" -eq 1 ]; then systemctl restart traycheck.service; fi
-else
-  systemctl enable traycheck.service >/dev/null 2>&1 || true  # chroot: links only
+else  # a chroot or an image being built: enable = the WantedBy link, which systemctl would make
+  wants=/etc/systemd/system/multi-user.target.wants
+  if [ "$(readlink "$wants/traycheck.service" 2>/dev/null)" != /etc/systemd/system/traycheck.service ]; then
+    install -d "$wants" && ln -sfn /etc/systemd/system/traycheck.service "$wants/traycheck.service"
+  fi
   say "systemd is not running here: the service starts at the next boot"
 fi
 "$PREFIX/venv/bin/traycheck" config check "$ETC/config.yaml"

@@ -57,7 +57,7 @@ def time_detector(name: str, det, frames: list[np.ndarray], quiet: bool) -> dict
 
 
 def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, quiet: bool = False,
-              pipeline: bool = True) -> dict:
+              pipeline: bool = True, cameras: int = 0, cameras_seconds: float = 60.0) -> dict:
     source = fixture or default_fixture()
     frames = load_frames(source, n)
     plan = [("ultralytics", "pt", "ultralytics"), ("onnx-fp32", "fp32", "onnx"), ("onnx-int8", "int8", "onnx")]
@@ -81,6 +81,12 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
         console.print("bench pipeline (replay at max speed) and idle (empty station, 15 fps)...")
         rows.append(bench_pipeline(source, model, threads))
         rows.append(bench_idle(model, threads))
+    if cameras:
+        from edge.bench_cameras import bench_cameras
+
+        shifts = sorted(p.parent for p in FIXTURES.glob("*/video.mp4")) or [source]
+        console.print(f"bench cameras-{cameras} ({cameras} cameras in real time for {cameras_seconds:.0f} s, INT8)...")
+        rows.append(bench_cameras(shifts, cameras, model, "int8", threads, cameras_seconds))
     base = rows[0]["fps"]
     for r in rows:
         r["speedup_vs_ultralytics"] = round(r["fps"] / base, 2) if (base and r["fps"]) else None
@@ -107,6 +113,9 @@ def print_table(result: dict) -> None:
             notes.append(f"{100 * r['vs_onnx_fp32']:.0f} % of onnx-fp32 fps")
         if "cpu_percent" in r:
             notes.append(f"{r['cpu_percent']:.1f} % of one core")
+        if "keeps_up" in r:
+            notes.append(f"{'keeps up' if r['keeps_up'] else 'FALLS BEHIND'}: lag {r['lag_first_10s_s']:.2f} s "
+                         f"-> {r['lag_last_10s_s']:.2f} s, {r['stream_fps_each']:.1f} fps each")
         if "detector_frames" in r:
             notes.append(f"detector on {r['detector_frames']} frames")
         t.add_row(r["name"], r.get("model", ""), f"{r['fps']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
