@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -81,6 +81,7 @@ class CameraPipeline:
         self.last_frame: Frame | None = None
         self.verdict_counts: dict[str, int] = {}
         self.observe_latency: Callable[[float], None] | None = None  # seconds per detector call
+        self.recent_detect_ms: deque[float] = deque(maxlen=200)  # for the dashboard's system page
 
     # -- per frame ---------------------------------------------------------
     def process(self, frame: Frame) -> None:
@@ -97,8 +98,10 @@ class CameraPipeline:
         if run:
             t0 = time.perf_counter()
             dets = self.detector.detect(img)
+            took = time.perf_counter() - t0
+            self.recent_detect_ms.append(took * 1000)
             if self.observe_latency is not None:
-                self.observe_latency(time.perf_counter() - t0)
+                self.observe_latency(took)
             if len(dets):
                 dets = dets[(dets.confidence >= self.params.min_confidence) & self.zone.contains(dets.center, w, h)]
                 dets = drop_merged(dets, self.params.merged_overlap, self.params.cross_class_iou)

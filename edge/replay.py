@@ -69,7 +69,8 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
                   on_verdict: Callable[[Verdict, CameraPipeline], None] | None = None,
                   progress: bool = True, run: str | None = None,
                   on_order: Callable[[PosEvent], None] | None = None,
-                  queue: OrderQueue | None = None, video_out: Path | None = None) -> ReplayResult:
+                  queue: OrderQueue | None = None, video_out: Path | None = None,
+                  on_start: Callable[[CameraPipeline], None] | None = None) -> ReplayResult:
     import time
 
     events = read_pos(folder / "pos.jsonl")
@@ -87,6 +88,8 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
             on_verdict(v, pipe)
 
     pipe = CameraPipeline(camera, detector, menu, queue, collect, run=run or f"replay:{folder.name}")
+    if on_start is not None:
+        on_start(pipe)
     video = None
     if video_out is not None:
         from edge.replay_video import ReplayVideo
@@ -161,26 +164,40 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
     recorder = Recorder(store, SnapshotWriter(data_dir / "snapshots"), publisher, run=f"replay:{folder.name}")
     queue = OrderQueue()
     web = None
+    hub = None
     if listen:
         from edge.web.app import create_app
+        from edge.web.dashboard import Dashboard
+        from edge.web.live import LiveHub
         from edge.web.server import WebServer
+        from edge.web.system_info import system_info
         from edge.web.token import api_token
 
         clock = {"t": 0.0}
+        hub = LiveHub()
+        model_name = getattr(detector, "path", None)
+        dash = Dashboard(store, data_dir, hub, site, snapshot_root=data_dir / "snapshots",
+                         system=lambda: system_info(hub, store, publisher, str(model_name), data_dir))
         app = create_app(store, api_token(data_dir), shift_menu(folder),
                          on_order=lambda order, cam: queue.add(order, clock["t"]),
-                         on_cancel=queue.cancel)
+                         on_cancel=queue.cancel, dashboard=dash)
         web = WebServer(app, *listen)
         web.start()
-        console.print(f"HTTP API on http://{listen[0]}:{listen[1]} (health: /healthz)")
+        console.print(f"dashboard and HTTP API on http://{listen[0]}:{listen[1]} (health: /healthz)")
     try:
         def on_order(ev) -> None:
             store.put_order(ev.order, camera, source="replay")
             if web is not None:
                 clock["t"] = ev.t
 
-        result = replay_folder(folder, detector, speed, camera=camera, on_verdict=recorder,
-                               on_order=on_order, queue=queue, video_out=video_out)
+        def on_verdict(v, pipe) -> None:
+            recorder(v, pipe)  # stored first: the dashboard never shows what is not in the database
+            if hub is not None:
+                hub.on_verdict(v, pipe)
+
+        result = replay_folder(folder, detector, speed, camera=camera, on_verdict=on_verdict,
+                               on_order=on_order, queue=queue, video_out=video_out,
+                               on_start=hub.attach if hub is not None else None)
     finally:
         if web is not None:
             web.stop()

@@ -26,7 +26,10 @@ from edge.recorder import Recorder
 from edge.store.snapshots import SnapshotWriter
 from edge.store.store import Store
 from edge.web.app import create_app
+from edge.web.dashboard import Dashboard
+from edge.web.live import LiveHub
 from edge.web.server import WebServer, parse_listen
+from edge.web.system_info import system_info
 from edge.web.token import api_token
 from orders.menu import load_menu
 from orders.models import Order
@@ -101,12 +104,15 @@ class Service:
         self.recorder = Recorder(self.store, self.snapshots, self.publisher, self.run_id)
         self.queues: dict[str, OrderQueue] = {}
         self.workers: list[CameraWorker] = []
+        self.hub = LiveHub()
         for cam in cfg.cameras:
             q = OrderQueue()
             for order in self.store.pending_orders(cam.name):  # orders accepted before a restart
                 q.add(order, 0.0)
             self.queues[cam.name] = q
-            pipe = CameraPipeline(cam.name, self.detector, self.menu, q, self.recorder, Zone(cam.zone), run=self.run_id)
+            pipe = CameraPipeline(cam.name, self.detector, self.menu, q, self._on_verdict, Zone(cam.zone),
+                                  run=self.run_id)
+            self.hub.attach(pipe)
             self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe))
         token = cfg.http.api_token or (Path(cfg.http.api_token_file).read_text().strip()
                                        if cfg.http.api_token_file else api_token(self.data_dir))
@@ -115,10 +121,25 @@ class Service:
         self.registry, latency = make_registry(self)
         for w in self.workers:
             w.pipeline.observe_latency = latency.observe
+        model_name = str(getattr(self.detector, "path", d.model or "bundled"))
+        dash = Dashboard(self.store, self.data_dir, self.hub, cfg.site, snapshot_root=self.data_dir / "snapshots",
+                         system=lambda: system_info(self.hub, self.store, self.publisher, model_name, self.data_dir,
+                                                    fps_of=self._fps, reconnects_of=self._reconnects))
         app = create_app(self.store, token, self.menu, on_order=self._route_order, on_cancel=self._cancel,
-                         registry=self.registry, ready=self.ready)
+                         registry=self.registry, ready=self.ready, dashboard=dash)
         self.web = WebServer(app, *parse_listen(cfg.http.listen))
         self._stop = threading.Event()
+
+    def _on_verdict(self, v, pipe: CameraPipeline) -> None:
+        self.recorder(v, pipe)  # stored first: the dashboard never shows what is not in the database
+        self.hub.on_verdict(v, pipe)
+
+    def _fps(self, camera: str) -> float:
+        return next((w.fps() for w in self.workers if w.name == camera), 0.0)
+
+    def _reconnects(self, camera: str) -> int:
+        w = next((w for w in self.workers if w.name == camera), None)
+        return getattr(w.source, "reconnects", 0) if w and w.source else 0
 
     # -- orders from the API or MQTT ----------------------------------------------
     def _route_order(self, order: Order, camera: str | None) -> None:

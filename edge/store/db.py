@@ -91,6 +91,20 @@ MIGRATIONS: list[str] = [
         detail TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # 2: dashboard users (slow salted password hashes) and the indexes its pages query by
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'manager')),
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX trays_camera_created ON trays(camera, created_at);
+    CREATE INDEX alerts_opened ON alerts(opened_at);
+    CREATE INDEX alerts_tray ON alerts(tray_id);
+    CREATE INDEX orders_status ON orders(status, received_at)
+    """,
 ]
 
 

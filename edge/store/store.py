@@ -137,6 +137,27 @@ class Store:
             return {"id": open_row[0], "state": "resolved"}
         return None
 
+    def acknowledge(self, alert_id: int, actor: str, on_behalf_of: str | None = None) -> dict | None:
+        """Mark an open alert acknowledged (audit row and MQTT message in the same transaction);
+        the alert's new state, or None when it was not open."""
+        now = utcnow()
+        who = on_behalf_of or actor
+        with self._lock, self.db.atomic():
+            row = self.db.execute("SELECT a.tray_id, a.camera, a.order_id, a.detail FROM alerts a "
+                                  "WHERE a.id = ? AND a.state = 'open'", [alert_id]).fetchone()
+            if row is None:
+                return None
+            self.db.execute("UPDATE alerts SET state = 'acknowledged', closed_at = ?, closed_by = ? WHERE id = ?",
+                            [now, who, alert_id])
+            self.db.execute("INSERT INTO audit (at, actor, action, target, detail) VALUES (?,?,?,?,?)",
+                            [now, actor, "acknowledge", f"alert:{alert_id}",
+                             json.dumps({"on_behalf_of": on_behalf_of} if on_behalf_of else {})])
+            alert = {"id": alert_id, "state": "acknowledged", "by": who, "at": now}
+            payload = {"schema": "traycheck.alert/1", "camera": row[1], "order_id": row[2],
+                       "verdict": "acknowledged", **json.loads(row[3]), "alert": alert}
+            self._enqueue(f"alert:{alert_id}:acknowledged", f"traycheck/{self.site}/{row[1]}/alert", payload, now)
+        return alert
+
     def _enqueue(self, msg_id: str, topic: str, payload: dict, now: str, retain: bool = False) -> None:
         if not self.use_outbox:
             return

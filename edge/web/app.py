@@ -32,8 +32,9 @@ def _field(loc: tuple) -> str:
 def create_app(store: Store, api_token: str, menu: Menu,
                on_order: Callable[[Order, str | None], None] | None = None,
                on_cancel: Callable[[str], None] | None = None,
-               registry=None, ready: Callable[[], dict] | None = None) -> FastAPI:
-    app = FastAPI(title="TrayCheck", version="0.1", docs_url="/docs", redoc_url=None)
+               registry=None, ready: Callable[[], dict] | None = None, dashboard=None) -> FastAPI:
+    """The box's HTTP app; with ``dashboard`` (an ``edge.web.dashboard.Dashboard``) also the staff pages."""
+    app = FastAPI(title="TrayCheck", version="0.1", docs_url=None, redoc_url=None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,4 +90,8 @@ def create_app(store: Store, api_token: str, menu: Menu,
             raise HTTPException(404, f"order {order_id!r} not found")
         return {"id": order_id, "cancelled": cancelled}
 
+    if dashboard is not None:
+        from edge.web.dashboard import mount_dashboard
+
+        mount_dashboard(app, dashboard)
     return app

@@ -1,0 +1,64 @@
+"""Dashboard users: names, roles (viewer, manager) and password hashes.
+
+On a fresh install there is no default password: the first start creates the
+user ``manager`` with a random password and logs it once.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+
+import sqlite_utils
+
+from edge.errors import UserError
+from edge.store.store import utcnow
+from edge.web.auth import hash_password, verify_password
+
+log = logging.getLogger("traycheck.users")
+ROLES = ("viewer", "manager")
+NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+class Users:
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    def add(self, name: str, role: str, password: str) -> bool:
+        """Create or update a user; True when the user is new."""
+        if not NAME.match(name):
+            raise UserError(f"user name {name!r}: use 1-64 letters, digits or _ . @ -")
+        if role not in ROLES:
+            raise UserError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+        if len(password) < 6:
+            raise UserError("password: at least 6 characters")
+        now = utcnow()
+        with self.db.atomic():
+            exists = self.db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone() is not None
+            if exists:
+                self.db.execute("UPDATE users SET role = ?, password_hash = ?, updated_at = ? WHERE name = ?",
+                                [role, hash_password(password), now, name])
+            else:
+                self.db.execute("INSERT INTO users (name, role, password_hash, created_at, updated_at) "
+                                "VALUES (?,?,?,?,?)", [name, role, hash_password(password), now, now])
+        return not exists
+
+    def check(self, name: str, password: str) -> str | None:
+        """The user's role when the password is right, else None (same work either way)."""
+        row = self.db.execute("SELECT role, password_hash FROM users WHERE name = ?", [name]).fetchone()
+        stored = row[1] if row else "scrypt$16384$8$1$00$00"  # spend the hashing time for unknown names too
+        ok = verify_password(password, stored)
+        return row[0] if (row and ok) else None
+
+    def list(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.db.execute("SELECT name, role FROM users ORDER BY name").fetchall()]
+
+    def ensure_first_manager(self) -> str | None:
+        """On an empty user table, create ``manager`` with a random password; return it (logged once)."""
+        if self.db.execute("SELECT COUNT(*) FROM users").fetchone()[0]:
+            return None
+        password = secrets.token_urlsafe(12)
+        self.add("manager", "manager", password)
+        log.warning("created the first dashboard user 'manager' with password %s "
+                    "(shown once; change it with: traycheck users add manager --role manager)", password)
+        return password

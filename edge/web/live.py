@@ -1,0 +1,108 @@
+"""What the dashboard shows live: each camera's check zone with the counted items
+boxed, the tray on it, and a stream of verdict events for server-sent events.
+
+The pipelines push verdicts (``publish``); browsers subscribe through
+``/api/events``. A subscriber that stops reading loses old events, never blocks
+a pipeline.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edge.detect_video import annotate
+from edge.pipeline import CameraPipeline
+from edge.replay_video import banner_text
+from edge.verdicts import Verdict
+
+
+@dataclass
+class CameraStats:
+    """Camera health the system page shows (filled by whoever owns the source)."""
+
+    started: float = field(default_factory=time.monotonic)
+    reconnects: int = 0
+
+
+class LiveHub:
+    def __init__(self) -> None:
+        self.pipelines: dict[str, CameraPipeline] = {}
+        self.stats: dict[str, CameraStats] = {}
+        self._subs: list[queue.Queue] = []
+        self._lock = threading.Lock()
+        self._jpeg: dict[str, tuple[int, bytes]] = {}
+        self.last_events: dict[str, dict] = {}
+
+    def attach(self, pipe: CameraPipeline) -> None:
+        self.pipelines[pipe.camera] = pipe
+        self.stats.setdefault(pipe.camera, CameraStats())
+
+    # -- verdict events ----------------------------------------------------------
+    def on_verdict(self, v: Verdict, pipe: CameraPipeline) -> None:
+        event = dict(v.record(), banner=banner_text(v), published=time.time())
+        self.last_events[v.camera] = event
+        with self._lock:
+            subs = list(self._subs)
+        for q in subs:
+            try:
+                q.put_nowait(event)
+            except queue.Full:  # a stalled browser: drop its oldest event
+                try:
+                    q.get_nowait()
+                    q.put_nowait(event)
+                except (queue.Empty, queue.Full):
+                    pass
+
+    def subscribe(self) -> queue.Queue:
+        q: queue.Queue = queue.Queue(maxsize=100)
+        with self._lock:
+            self._subs.append(q)
+        return q
+
+    def unsubscribe(self, q: queue.Queue) -> None:
+        with self._lock:
+            if q in self._subs:
+                self._subs.remove(q)
+
+    # -- pictures and state ----------------------------------------------------------
+    def frame_jpeg(self, camera: str, quality: int = 70) -> bytes | None:
+        """The check zone of the latest frame with the counted items boxed (cached per frame)."""
+        pipe = self.pipelines.get(camera)
+        frame = pipe.last_frame if pipe else None
+        if frame is None:
+            return None
+        cached = self._jpeg.get(camera)
+        if cached and cached[0] == frame.index:
+            return cached[1]
+        img = annotate(frame.image, pipe.last_detections, pipe.classes)
+        h, w = img.shape[:2]
+        x0, y0, x1, y1 = pipe.zone.bbox(w, h)
+        ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[y0:y1, x0:x1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            return None
+        self._jpeg[camera] = (frame.index, buf.tobytes())
+        return buf.tobytes()
+
+    def state(self, camera: str) -> dict:
+        """The tray at the station now: order, expected vs seen, latest verdict."""
+        pipe = self.pipelines.get(camera)
+        if pipe is None:
+            return {"camera": camera, "known": False}
+        tray = pipe.tray
+        out: dict = {"camera": camera, "known": True, "state": pipe.tracker.state.value,
+                     "frame_t": pipe.last_frame.t if pipe.last_frame else None, "tray": None}
+        if tray is not None:
+            expected = {}
+            if tray.order is not None:
+                expected = dict(sorted(pipe.menu.expected(tray.order.order.lines()).items()))
+            last = tray.verdicts[-1] if tray.verdicts else None
+            out["tray"] = {"seq": tray.seq, "order_id": tray.order.order.id if tray.order else tray.ticket,
+                           "expected": expected, "seen": tray.counts or {},
+                           "verdict": last.verdict if last else None,
+                           "banner": banner_text(last) if last else None}
+        return out

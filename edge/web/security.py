@@ -1,0 +1,68 @@
+"""Request-level access rules of the dashboard: who is signed in, who may change what.
+
+Pages redirect to the sign-in page without a session; JSON APIs answer 401.
+Every request that changes data needs the session's CSRF token (form field
+``csrf`` or header ``X-CSRF-Token``), else 403. Managers may do everything;
+viewers may watch and acknowledge alerts as themselves.
+"""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import HTTPException, Request
+
+from edge.web.auth import SESSION_COOKIE, Session, Signer
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; the app turns it into a redirect to /login."""
+
+    def __init__(self, next_url: str):
+        self.next_url = next_url
+
+
+def current_session(request: Request) -> Session | None:
+    signer: Signer = request.app.state.signer
+    return signer.load(request.cookies.get(SESSION_COOKIE))
+
+
+def page_session(request: Request) -> Session:
+    """Dependency of every page: the session, or a redirect to the sign-in page."""
+    s = current_session(request)
+    if s is None:
+        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return s
+
+
+def api_session(request: Request) -> Session:
+    """Dependency of the dashboard's JSON endpoints: the session, or 401."""
+    s = current_session(request)
+    if s is None:
+        raise HTTPException(401, "sign in first (POST /login)")
+    return s
+
+
+async def require_csrf(request: Request, session: Session) -> None:
+    """403 unless the request carries this session's CSRF token."""
+    token = request.headers.get("x-csrf-token")
+    if token is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        token = (await request.form()).get("csrf")
+    if not request.app.state.signer.check_csrf(session, token if isinstance(token, str) else None):
+        raise HTTPException(403, "missing or wrong CSRF token (reload the page)")
+
+
+def require_manager(session: Session) -> None:
+    if not session.manager:
+        raise HTTPException(403, "managers only")
+
+
+def login_redirect_target(next_url: str | None) -> str:
+    """Only local paths: a sign-in link must not send staff to another site."""
+    if not next_url or not next_url.startswith("/") or next_url.startswith("//"):
+        return "/"
+    return next_url
+
+
+def login_url(next_url: str) -> str:
+    return f"/login?next={quote(next_url)}"

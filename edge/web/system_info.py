@@ -1,0 +1,33 @@
+"""What the dashboard's system page shows: cameras, broker, outbox, detector, disk, model."""
+from __future__ import annotations
+
+import shutil
+import time
+
+import numpy as np
+from pathlib import Path
+
+from edge.web.live import LiveHub
+
+
+def system_info(hub: LiveHub, store, publisher, model: str, data_dir: Path, fps_of=None,
+                reconnects_of=None) -> dict:
+    cams = []
+    for name, pipe in sorted(hub.pipelines.items()):
+        stats = hub.stats.get(name)
+        f = pipe.last_frame
+        elapsed = time.monotonic() - stats.started if stats else 0.0
+        cams.append({"name": name, "fps": fps_of(name) if fps_of else (pipe.frames / elapsed if elapsed else 0.0),
+                     "last_frame": f"t={f.t:.1f} s of the stream" if f else "none yet",
+                     "reconnects": reconnects_of(name) if reconnects_of else (stats.reconnects if stats else 0),
+                     "detector_ms": f"{np.median(pipe.recent_detect_ms):.1f} ms" if pipe.recent_detect_ms else "-"})
+    disk = shutil.disk_usage(data_dir)
+    db_bytes = sum(p.stat().st_size for p in Path(data_dir).glob("traycheck.db*") if p.is_file())
+    broker = "not configured (everything stays on the box)"
+    if publisher is not None:
+        s = publisher.s
+        broker = f"{s.host}:{s.port} " + ("connected" if publisher.connected.is_set() else "NOT CONNECTED")
+    return {"cameras": cams, "broker": broker, "outbox_length": store.outbox_len() if store.use_outbox else 0,
+            "open_alerts": store.open_alerts(), "model": model,
+            "disk_free": f"{disk.free / 2**30:.1f} GiB of {disk.total / 2**30:.1f} GiB",
+            "database_size": f"{db_bytes / 2**20:.1f} MiB", "data_dir": str(data_dir)}
