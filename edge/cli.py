@@ -14,6 +14,7 @@ import typer
 
 from rich.markup import escape
 
+from edge.cli_users import users_app
 from edge.errors import UserError
 from edge.progress import console, progress_bar
 
@@ -128,6 +129,7 @@ def detect(source: Path = typer.Argument(..., help="a recorded shift folder or a
 
 config_app = typer.Typer(no_args_is_help=True, help="The appliance configuration file.")
 app.add_typer(config_app, name="config")
+app.add_typer(users_app, name="users")
 
 
 @config_app.command("check")

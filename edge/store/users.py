@@ -30,8 +30,8 @@ class Users:
             raise UserError(f"user name {name!r}: use 1-64 letters, digits or _ . @ -")
         if role not in ROLES:
             raise UserError(f"role {role!r}: expected one of {', '.join(ROLES)}")
-        if len(password) < 6:
-            raise UserError("password: at least 6 characters")
+        if len(password) < 4:
+            raise UserError("password: at least 4 characters (a PIN) - longer is better")
         now = utcnow()
         with self.db.atomic():
             exists = self.db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone() is not None
