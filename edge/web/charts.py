@@ -17,7 +17,7 @@ def bar_chart(rows: list[tuple[str, int, int]], labels: tuple[str, str], height:
     group = bar_w * 2 + 14
     width = max(320, group * len(rows) + 40)
     plot_h = height - 40
-    parts = [
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="{escape(labels[0])} per group">']
     for i, (name, a, b) in enumerate(rows):
         x = 30 + i * group
