@@ -3,7 +3,9 @@
 # and dev extras) and run the whole test suite. pytest's "no tests collected" fails too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh "train,dev" ffmpeg mosquitto mosquitto-clients
+# chromium: the dashboard browser tests; debootstrap: the install test in a fresh root filesystem;
+# systemd: systemd-analyze for the unit tests
+scripts/setup.sh "train,dev" ffmpeg mosquitto mosquitto-clients chromium debootstrap systemd
 . .venv/bin/activate
 set +e
 python -m pytest "$@"
