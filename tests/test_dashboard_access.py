@@ -110,3 +110,24 @@ def test_sign_in_never_redirects_to_another_site(server):
         r = c.post("/login", data={"name": "max", "password": "manager-pw", "next": "//evil.example/x"},
                    follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_users_cli_adds_users_and_rejects_bad_input(cli, tmp_path):
+    pw = tmp_path / "pin"
+    pw.write_text("4711\n")
+    ok = cli("users", "add", "kim", "--role", "viewer", "--password-file", pw, "--data-dir", tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    store = Store(tmp_path / "traycheck.db", outbox=False)
+    try:
+        assert Users(store.db).check("kim", "4711") == "viewer"
+        assert Users(store.db).check("kim", "wrong") is None
+        stored = store.db.execute("SELECT password_hash FROM users WHERE name = 'kim'").fetchone()[0]
+        assert stored.startswith("scrypt$") and "4711" not in stored
+    finally:
+        store.close()
+    for args, message in [(["--role", "boss"], "role 'boss'"), (["--password-file", tmp_path / "nope"], "nope"),
+                          ([], "either --config FILE or --data-dir DIR")]:
+        extra = [] if "--password-file" in args else ["--password-file", pw]
+        where = [] if message.startswith("either") else ["--data-dir", tmp_path]
+        r = cli("users", "add", "lee", *args, *extra, *where)
+        assert r.returncode == 2 and message in r.stderr + r.stdout and "Traceback" not in r.stderr, r.stderr
