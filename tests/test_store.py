@@ -100,3 +100,19 @@ def test_database_survives_sigkill_mid_write(tmp_path):
         assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2 * n
         assert conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == n
         conn.close()
+
+
+def test_acknowledge_writes_the_alert_audit_and_mqtt_message_together(tmp_path):
+    s = Store(tmp_path / "t.db", site="resto")
+    rec = {"schema": "traycheck.verdict/1", "id": "v1", "camera": "expo-1", "order_id": "42", "verdict": "mismatch",
+           "missing": {"fries": 1}, "extra": {}, "video_t": 3.0, "at": "2026-11-25T12:00:00.000Z", "tray": 1}
+    s.record_verdict(rec, run="r")
+    alert_id = s.db.execute("SELECT id FROM alerts").fetchone()[0]
+    got = s.acknowledge(alert_id, "max", on_behalf_of="kim")
+    assert got["state"] == "acknowledged" and got["by"] == "kim"
+    msgs = [m for m in s.outbox() if m.msg_id == f"alert:{alert_id}:acknowledged"]
+    assert len(msgs) == 1 and msgs[0].topic == "traycheck/resto/expo-1/alert"
+    assert '"by": "kim"' in msgs[0].payload and '"missing": {"fries": 1}' in msgs[0].payload
+    assert s.db.execute("SELECT actor, target FROM audit").fetchone() == ("max", f"alert:{alert_id}")
+    assert s.acknowledge(alert_id, "max") is None  # only an open alert can be acknowledged
+    s.close()
