@@ -163,7 +163,11 @@ class Service:
             log.warning("MQTT order on %s rejected: %s", topic, exc.errors()[0]["msg"])
             return
         plain = Order(id=o.id, items=o.items)
-        if all(line.sku in self.menu for line in plain.items) and self.store.put_order(plain, o.camera, "mqtt"):
+        unknown = [line.sku for line in plain.items if line.sku not in self.menu]
+        if unknown:
+            log.warning("MQTT order %s on %s rejected: unknown SKU %r (not on the menu)", o.id, topic, unknown[0])
+            return
+        if self.store.put_order(plain, o.camera, "mqtt"):
             self._route_order(plain, o.camera)
 
     # -- lifecycle ---------------------------------------------------------------
