@@ -133,7 +133,8 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
         "files": {"fp32": fp32.name, "int8": int8.name, "pt": pt.name},
         "train": train_settings,
         "calibration": {"frames": calib, "seed": CALIB_SEED, "method": f"Percentile {CALIB_PERCENTILE}",
-                        "per_channel": True, "float_nodes": "stem (model.0-1), Detect box decoding and box-branch output convs"},
+                        "per_channel": True,
+                        "float_nodes": "stem (model.0-1), Detect box decoding and box-branch output convs"},
         "metrics": metrics,
     }
     (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -202,7 +202,8 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
            site: str = typer.Option("site", help="site name in MQTT topics"),
            camera: str = typer.Option("expo-1", help="camera name in verdicts and topics"),
            http: Optional[str] = typer.Option(None, help="serve the HTTP API on HOST:PORT during the replay"),
-           video: Optional[Path] = typer.Option(None, help="write an annotated video (boxes, verdict banner) here")) -> None:
+           video: Optional[Path] = typer.Option(None, help="write an annotated video (boxes, verdict banner) "
+                                                           "here")) -> None:
     """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
     from edge.replay import run_replay
 

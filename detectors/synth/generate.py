@@ -27,7 +27,8 @@ COMBOS = [  # typical orders: (sku, qty) lines
     [("NUGGET_MEAL", 1), ("KETCHUP", 2)], [("WRAP", 1), ("DRINK", 1)], [("SALAD", 1), ("DRINK", 1)],
     [("BURGER", 2), ("FRIES", 1)], [("CHEESEBURGER", 1), ("FRIES", 1), ("SUNDAE", 1)],
     [("CHICKEN_SANDWICH", 1), ("SALAD", 1)], [("NUGGETS", 1), ("SAUCE_MAYO", 2), ("DRINK", 1)],
-    [("WRAP", 2), ("SAUCE_BBQ", 1)], [("BURGER_MEAL", 1), ("SUNDAE", 1)], [("CHEESEBURGER", 1), ("CHICKEN_SANDWICH", 1)],
+    [("WRAP", 2), ("SAUCE_BBQ", 1)], [("BURGER_MEAL", 1), ("SUNDAE", 1)],
+    [("CHEESEBURGER", 1), ("CHICKEN_SANDWICH", 1)],
 ]
 
 

@@ -198,7 +198,8 @@ def _check_semantics(s: Scenario, menu: Menu, root: yaml.Node | None, source: st
                  f"there until {prev_gone:.1f}s (trays never overlap at one station)")
         if tray.fix is not None and tray.fix.at >= tray.dwell:
             fail(("trays", i, "fix", "at"), f"fix at {tray.fix.at}s after rest is not within the dwell ({tray.dwell}s)")
-        placed = tray.placed if tray.placed is not None else menu.expected((l.sku, l.qty) for l in tray.order.items)
+        lines = ((line.sku, line.qty) for line in tray.order.items)
+        placed = tray.placed if tray.placed is not None else menu.expected(lines)
         if sum(placed.values()) > MAX_ITEMS_PER_TRAY:
             fail(("trays", i, "order", "items"), f"the order puts {sum(placed.values())} items on one tray; "
                  f"at most {MAX_ITEMS_PER_TRAY} (give 'placed' explicitly or split the order)")

@@ -146,7 +146,7 @@ def pos_events(loaded: LoadedScenario) -> list[dict]:
         if tray.order.sent == "never":
             continue
         t = max(0.0, round(tray.at + float(tray.order.sent), 3))
-        order = {"id": tray.order.id, "items": [{"sku": l.sku, "qty": l.qty} for l in tray.order.items]}
+        order = {"id": tray.order.id, "items": [{"sku": line.sku, "qty": line.qty} for line in tray.order.items]}
         events.append({"t": t, "type": "order", "order": order})
     return sorted(events, key=lambda e: e["t"])
 
