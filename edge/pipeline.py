@@ -37,7 +37,9 @@ class PipelineParams:
     ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
     no_order_after_s: float = 2.5  # after rest: say "no order" if none could be associated by then
     plausible_errors: int = 2  # FIFO only takes an order within this many item differences
-    fifo_window: int = 2  # FIFO looks at this many of the oldest pending orders
+    fifo_window: int = 2  # FIFO takes a plausible order among this many of the oldest pending ones
+    fifo_exact_window: int = 6  # ...and an order that fits the tray exactly among this many
+    mismatch_confirm_s: float = 0.6  # a first mismatch waits this long after rest (a hand may hide an item)
     tray: TrayParams = TrayParams()
 
 
@@ -53,6 +55,7 @@ class _Tray:
     association: str = ""
     last_verdict: str | None = None
     verdicts: list[Verdict] = field(default_factory=list)
+    hold_until: float | None = None  # a first mismatch waiting for confirmation
 
 
 class CameraPipeline:
@@ -120,6 +123,9 @@ class CameraPipeline:
             tray.ticket = self.reader.read(img, self.zone.bbox(w, h))
         if tray is not None and tray.counts is not None and tray.order is None:
             self._associate(frame.t)
+        if tray is not None and tray.hold_until is not None and frame.t >= tray.hold_until:
+            tray.hold_until = None
+            self._decide(frame.t, confirmed=True)
 
     # -- events --------------------------------------------------------------
     def _on_event(self, ev: TrayEvent, frame: Frame) -> None:
@@ -180,28 +186,35 @@ class CameraPipeline:
     def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
         """The oldest pending order that is plausible for this tray.
 
-        Only the ``fifo_window`` oldest orders are candidates (kitchens serve
-        roughly in order). One that matches the tray exactly wins (two trays
-        swapped); otherwise the oldest one at most ``plausible_errors`` items away. A tray
+        One that matches the tray exactly among the ``fifo_exact_window`` oldest
+        wins (two trays swapped, or orders sent long before their trays are
+        made); otherwise the oldest of the ``fifo_window`` oldest that is at most
+        ``plausible_errors`` items away (kitchens serve roughly in order). A tray
         unlike every pending order gets no order rather than a stranger's (its
         own order was probably never sent), which also keeps that stranger's
         order for its own tray.
         """
         scored = []
-        for p in self.queue.pending()[: self.params.fifo_window]:
+        for k, p in enumerate(self.queue.pending()[: max(self.params.fifo_window, self.params.fifo_exact_window)]):
             m = match(self.menu.expected(p.order.lines()), seen)
             if m.ok:
                 return p
-            scored.append((sum(m.missing.values()) + sum(m.extra.values()), p))
+            if k < self.params.fifo_window:
+                scored.append((sum(m.missing.values()) + sum(m.extra.values()), p))
         plausible = [p for errors, p in scored if errors <= self.params.plausible_errors]
         return plausible[0] if plausible else None
 
-    def _decide(self, t: float) -> None:
+    def _decide(self, t: float, confirmed: bool = False) -> None:
         tray = self.tray
         assert tray is not None and tray.order is not None and tray.counts is not None
         expected = self.menu.expected(tray.order.order.lines())
         m = match(expected, tray.counts)
         kind = m.verdict
+        if kind == "mismatch" and tray.last_verdict is None and not confirmed and tray.rest_t is not None \
+                and t < tray.rest_t + self.params.mismatch_confirm_s:
+            tray.hold_until = tray.rest_t + self.params.mismatch_confirm_s  # the counts may still change
+            return
+        tray.hold_until = None
         if tray.last_verdict == "mismatch" and m.ok:
             kind = "resolved"
         elif tray.last_verdict in ("ok", "resolved") and m.ok:
@@ -222,6 +235,7 @@ class CameraPipeline:
             v.association = "qr-unknown"
         tray.last_verdict = kind if kind != "resolved" else "resolved"
         tray.verdicts.append(v)
+        self.tracker.lock()  # from now on only a touch changes this tray's counts
         self.verdict_counts[kind] = self.verdict_counts.get(kind, 0) + 1
         self.on_verdict(v, self)
 

@@ -65,6 +65,15 @@ class TrayTracker:
         self._window = _Vote(deque(maxlen=params.vote_frames), deque(maxlen=params.vote_frames))
         self._pending_change = 0
         self._votes_since_motion = 0
+        self.locked = False  # set by the owner once a verdict is out: then only a touch changes the counts
+        self._touched = False
+
+    def lock(self) -> None:
+        """A verdict went out for the current counts. From now on a change counts only after
+        motion in the zone (a hand): items do not appear or vanish on a tray nobody touches,
+        so a flickering detection on a still tray must not turn a verdict around."""
+        self.locked = True
+        self._touched = False
 
     @property
     def settled(self) -> bool:
@@ -81,6 +90,7 @@ class TrayTracker:
     def _reset(self) -> None:
         self.rest_t, self.decided = None, None
         self._still = self._moving = self._pending_change = self._votes_since_motion = 0
+        self.locked = self._touched = False
         self._peak_presence = 0.0
         self._window.counts.clear()
         self._window.confs.clear()
@@ -131,6 +141,7 @@ class TrayTracker:
         if self.state in (State.RESTING, State.LEAVING):
             if not still:
                 self._votes_since_motion = 0
+                self._touched = True
                 if self._moving >= p.leave_frames and g.presence < 0.6 * self._peak_presence:
                     self.state = State.LEAVING
                 return ev  # a hand or the tray moving: these frames do not vote
@@ -152,12 +163,15 @@ class TrayTracker:
             if self.decided is None:
                 self.decided = vote
                 ev.append(TrayEvent("counts", t, vote, confidence))
-            elif not np.array_equal(vote, self.decided):
+            elif not np.array_equal(vote, self.decided) and (self._touched or not self.locked):
                 self._pending_change += 1
                 if self._pending_change >= p.change_frames:
                     self.decided = vote
                     self._pending_change = 0
+                    self._touched = False
                     ev.append(TrayEvent("changed", t, vote, confidence))
             else:
                 self._pending_change = 0
+                if self._votes_since_motion >= p.vote_frames:
+                    self._touched = False  # a hand passed and nothing changed
         return ev

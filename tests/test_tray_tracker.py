@@ -115,3 +115,14 @@ def test_settled_only_after_a_full_still_window_since_the_last_motion():
     assert not s.tracker.settled
     s.run(1, STILL, MEAL)
     assert s.tracker.settled
+
+
+def test_after_a_verdict_only_a_touch_changes_the_counts():
+    short = counts(burger=1, fries=1)
+    s = Script().run(15, MOVING, MEAL).run(10, STILL, MEAL)
+    s.tracker.lock()  # the owner sent a verdict for MEAL
+    s.run(15, STILL, short)  # the drink flickers out of the detections: nobody touched the tray
+    assert s.kinds() == ["arrived", "rest", "counts"]
+    s.run(3, HAND, short).run(10, STILL, short)  # a hand takes the drink away
+    assert s.kinds() == ["arrived", "rest", "counts", "changed"]
+    assert s.events[-1].counts.tolist() == short.tolist()
