@@ -173,13 +173,16 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
         from edge.web.system_info import system_info
         from edge.web.token import api_token
 
-        clock = {"t": 0.0}
+        def stream_time() -> float:  # an order over HTTP arrives at the replay's current stream time
+            pipe = next(iter(hub.pipelines.values()), None)
+            return pipe.last_frame.t if pipe is not None and pipe.last_frame is not None else 0.0
+
         hub = LiveHub()
         model_name = getattr(detector, "path", None)
         dash = Dashboard(store, data_dir, hub, site, snapshot_root=data_dir / "snapshots",
                          system=lambda: system_info(hub, store, publisher, str(model_name), data_dir))
         app = create_app(store, api_token(data_dir), shift_menu(folder),
-                         on_order=lambda order, cam: queue.add(order, clock["t"]),
+                         on_order=lambda order, cam: queue.add(order, stream_time()),
                          on_cancel=queue.cancel, dashboard=dash)
         web = WebServer(app, *listen)
         web.start()
@@ -187,8 +190,6 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
     try:
         def on_order(ev) -> None:
             store.put_order(ev.order, camera, source="replay")
-            if web is not None:
-                clock["t"] = ev.t
 
         def on_verdict(v, pipe) -> None:
             recorder(v, pipe)  # stored first: the dashboard never shows what is not in the database
