@@ -20,7 +20,7 @@ from edge.gate import Gate, Zone
 from edge.ticket import TicketReader
 from edge.tray import State, TrayEvent, TrayParams, TrayTracker
 from edge.verdicts import Verdict
-from orders.matching import match
+from orders.matching import match, mistakes
 from orders.menu import Menu
 from orders.queue import OrderQueue, PendingOrder
 
@@ -36,9 +36,8 @@ class PipelineParams:
     ticket_tries: int = 8  # frames tried for a QR code per tray
     ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
     no_order_after_s: float = 2.5  # after rest: say "no order" if none could be associated by then
-    plausible_errors: int = 2  # FIFO only takes an order within this many item differences
-    fifo_window: int = 2  # FIFO takes a plausible order among this many of the oldest pending ones
-    fifo_exact_window: int = 6  # ...and an order that fits the tray exactly among this many
+    plausible_errors: int = 2  # FIFO only takes an order within this many kitchen mistakes
+    fifo_window: int = 6  # FIFO looks at this many of the oldest pending orders
     mismatch_confirm_s: float = 0.6  # a first mismatch waits this long after rest (a hand may hide an item)
     tray: TrayParams = TrayParams()
 
@@ -184,25 +183,22 @@ class CameraPipeline:
         self._decide(t)
 
     def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
-        """The oldest pending order that is plausible for this tray.
+        """The pending order this tray most plausibly belongs to.
 
-        One that matches the tray exactly among the ``fifo_exact_window`` oldest
-        wins (two trays swapped, or orders sent long before their trays are
-        made); otherwise the oldest of the ``fifo_window`` oldest that is at most
-        ``plausible_errors`` items away (kitchens serve roughly in order). A tray
-        unlike every pending order gets no order rather than a stranger's (its
-        own order was probably never sent), which also keeps that stranger's
-        order for its own tray.
+        Among the ``fifo_window`` oldest pending orders (orders can be sent well
+        before their trays are made, so the oldest is not always the next one),
+        the one fewest kitchen mistakes away from the tray wins, the older one on
+        a tie; an exact fit is zero mistakes (two trays served swapped). A tray
+        more than ``plausible_errors`` mistakes from every candidate gets no
+        order rather than a stranger's: its own order was probably never sent,
+        and the stranger's order stays for its own tray.
         """
-        scored = []
-        for k, p in enumerate(self.queue.pending()[: max(self.params.fifo_window, self.params.fifo_exact_window)]):
-            m = match(self.menu.expected(p.order.lines()), seen)
-            if m.ok:
-                return p
-            if k < self.params.fifo_window:
-                scored.append((sum(m.missing.values()) + sum(m.extra.values()), p))
-        plausible = [p for errors, p in scored if errors <= self.params.plausible_errors]
-        return plausible[0] if plausible else None
+        best: tuple[int, int, PendingOrder] | None = None
+        for k, p in enumerate(self.queue.pending()[: self.params.fifo_window]):
+            n = mistakes(match(self.menu.expected(p.order.lines()), seen))
+            if n <= self.params.plausible_errors and (best is None or n < best[0]):
+                best = (n, k, p)
+        return best[2] if best else None
 
     def _decide(self, t: float, confirmed: bool = False) -> None:
         tray = self.tray

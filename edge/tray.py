@@ -34,6 +34,8 @@ class TrayParams:
     vote_frames: int = 5  # still frames voted per decision
     quick_frames: int = 3  # the first decision may come this early when these frames agree exactly
     change_frames: int = 2  # consecutive votes for different counts before a change is reported
+    touch_motion: float = 0.0015  # a slow hand (a worker fixing a tray) moves this much, frame after frame
+    touch_frames: int = 3  # ...for this many frames in a row: the tray was touched
     leave_frames: int = 2  # moving frames with falling presence before "leaving"
 
 
@@ -67,6 +69,7 @@ class TrayTracker:
         self._votes_since_motion = 0
         self.locked = False  # set by the owner once a verdict is out: then only a touch changes the counts
         self._touched = False
+        self._stirring = 0  # frames in a row with faint motion
 
     def lock(self) -> None:
         """A verdict went out for the current counts. From now on a change counts only after
@@ -80,7 +83,7 @@ class TrayTracker:
         """Decided, and a full window of still frames since the last motion agrees: the
         detector may skip frames until something moves again."""
         return self.decided is not None and self._votes_since_motion >= self.p.vote_frames \
-            and self._pending_change == 0
+            and self._pending_change == 0 and self._stirring == 0
 
     @property
     def busy(self) -> bool:
@@ -104,6 +107,9 @@ class TrayTracker:
             self._still_since = t
         self._still = self._still + 1 if still else 0
         self._moving = 0 if still else self._moving + 1
+        self._stirring = self._stirring + 1 if g.motion > p.touch_motion else 0
+        if self._stirring >= p.touch_frames:
+            self._touched = True
         items = counts is not None and counts.sum() > 0
 
         if self.state is State.EMPTY:

@@ -30,3 +30,23 @@ def match(expected: Mapping[str, int], seen: Mapping[str, int]) -> MatchResult:
     missing = {k: exp[k] - got[k] for k in sorted(exp) if exp[k] > got[k]}
     extra = {k: got[k] - exp[k] for k in sorted(got) if got[k] > exp[k]}
     return MatchResult(missing, extra)
+
+
+# Items a kitchen confuses (and the detector's look-alike pairs): one handed out for the other
+# is one mistake, not a missing item plus an extra one.
+LOOKALIKES = frozenset({frozenset({"burger", "cheeseburger"}), frozenset({"chicken_sandwich", "wrap"})})
+
+
+def mistakes(m: MatchResult) -> int:
+    """How many kitchen mistakes explain a mismatch: each missing or extra item is one, but a
+    look-alike handed out instead of the ordered item (cheeseburger for burger) is one in all."""
+    missing, extra = Counter(m.missing), Counter(m.extra)
+    swaps = 0
+    for pair in LOOKALIKES:
+        a, b = sorted(pair)
+        for x, y in ((a, b), (b, a)):
+            n = min(missing[x], extra[y])
+            swaps += n
+            missing[x] -= n
+            extra[y] -= n
+    return swaps + sum(missing.values()) + sum(extra.values())

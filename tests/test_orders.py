@@ -32,3 +32,14 @@ def test_matching_unverifiable_skus_duplicates_and_quantities():
     assert match({}, {}).ok  # an order of ketchup only: nothing to see, nothing wrong
     assert match({}, {"fries": 1}).extra == {"fries": 1}
     assert Order(id=1042, items=[{"sku": "WRAP"}]).id == "1042"
+
+
+def test_mistakes_count_a_lookalike_swap_as_one():
+    from orders.matching import match, mistakes
+
+    order = {"cheeseburger": 1, "chicken_sandwich": 1}
+    assert mistakes(match(order, {"burger": 1, "chicken_sandwich": 1})) == 1  # burger handed out for cheeseburger
+    assert mistakes(match({"salad": 1, "chicken_sandwich": 1}, {"burger": 1, "chicken_sandwich": 1})) == 2
+    assert mistakes(match(order, {"cheeseburger": 1, "wrap": 1, "fries": 1})) == 2  # a swap and an extra
+    assert mistakes(match(order, order)) == 0
+    assert mistakes(match({"burger": 2}, {"cheeseburger": 1})) == 2  # one swapped, one missing
