@@ -119,3 +119,21 @@ def test_replay_video_shows_boxes_and_the_verdict_banner(association_shift, dete
     ok, frame = cap.read()
     b, g, r = frame[5:30, 5:600].reshape(-1, 3).mean(axis=0)
     assert g > 130 and r < 120, (b, g, r)  # the green OK banner
+
+
+@pytest.mark.slow
+def test_fresh_scenarios_of_every_kind(tmp_path, detector):
+    """Shifts the pipeline was not tuned on: one new seed of each kind, rendered here."""
+    from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
+
+    shifts = []
+    for kind in sorted(KINDS):
+        path = tmp_path / f"{kind}.yaml"
+        path.write_text(scenario_yaml(random_scenario(kind, seed=9_001)))
+        folder = render_shift(load_scenario(path), tmp_path / kind)
+        shifts.append(score_shift(folder, replay_folder(folder, detector, progress=False).verdicts))
+    report = summarize(shifts)
+    assert report["trays"] >= 40
+    assert report["initial_accuracy"] >= 95.0 and report["final_accuracy"] >= 95.0, report
+    assert report["mismatch_recall"] >= 95.0 and report["false_alert_rate"] <= 5.0, report
+    assert report["latency_p95_s"] <= 1.0, report
