@@ -10,7 +10,7 @@ from edge.errors import UserError
 
 def load_detector(model: str | Path | None = None, variant: str = "fp32", backend: str | None = None,
                   threads: int = 2, conf: float = 0.25, iou: float = 0.7,
-                  providers: list[str] | None = None) -> Detector:
+                  providers: list[str] | None = None, spin: bool = True) -> Detector:
     path = resolve_model(model, "pt" if backend == "ultralytics" and model is None else variant)
     backend = backend or ("ultralytics" if path.suffix == ".pt" else "onnx")
     if backend == "onnx":
@@ -18,7 +18,7 @@ def load_detector(model: str | Path | None = None, variant: str = "fp32", backen
             raise UserError(f"the onnx backend needs a .onnx model, got {path}")
         from detectors.onnx_backend import OnnxDetector
 
-        return OnnxDetector(path, conf=conf, iou=iou, threads=threads, providers=providers)
+        return OnnxDetector(path, conf=conf, iou=iou, threads=threads, providers=providers, spin=spin)
     if backend == "ultralytics":
         from detectors.ultralytics_backend import UltralyticsDetector
 

@@ -1,7 +1,9 @@
 """``traycheck bench``: detector throughput and latency, every backend on the same frames.
 
 Frames are decoded up front (decoding is not timed) and each backend gets a
-few warm-up calls. Rows follow contract section 5: name, fps, p50_ms, p95_ms.
+few warm-up calls; then the backends take turns over the frames in rounds, so
+the host's slow moments (this is a shared VM) do not favour one of them.
+Rows follow contract section 5: name, fps, p50_ms, p95_ms.
 """
 from __future__ import annotations
 
@@ -40,20 +42,34 @@ def load_frames(source: Path, n: int) -> list[np.ndarray]:
     return [frames[i] for i in idx]
 
 
-def time_detector(name: str, det, frames: list[np.ndarray], quiet: bool) -> dict:
-    for f in frames[:WARMUP]:
-        det.detect(f)
-    lat = []
-    with progress_bar(f"bench {name}", len(frames)) as advance:
-        for f in frames:
-            t0 = time.perf_counter()
+ROUNDS = 5  # the backends take turns in rounds: a slow moment of the host hits all of them alike
+SETTLE_S = 0.3  # pause between turns: one backend's idle worker threads stop spinning before the next
+
+
+def latency_row(name: str, lat_ms: list[float]) -> dict:
+    lat = np.array(lat_ms)
+    return {"name": name, "fps": round(1000 * len(lat) / lat.sum(), 2),
+            "p50_ms": round(float(np.percentile(lat, 50)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2)}
+
+
+def time_detectors(dets: dict[str, object], frames: list[np.ndarray], quiet: bool) -> dict[str, list[float]]:
+    """Per-call latency of every detector on every frame, interleaved in rounds."""
+    for det in dets.values():
+        for f in frames[:WARMUP]:
             det.detect(f)
-            lat.append((time.perf_counter() - t0) * 1000)
-            if not quiet:
-                advance(1)
-    lat_a = np.array(lat)
-    return {"name": name, "fps": round(1000 * len(lat) / lat_a.sum(), 2),
-            "p50_ms": round(float(np.percentile(lat_a, 50)), 2), "p95_ms": round(float(np.percentile(lat_a, 95)), 2)}
+    lat: dict[str, list[float]] = {name: [] for name in dets}
+    chunks = np.array_split(np.arange(len(frames)), ROUNDS)
+    with progress_bar(f"bench {', '.join(dets)}", len(frames) * len(dets)) as advance:
+        for chunk in chunks:
+            for name, det in dets.items():
+                time.sleep(SETTLE_S)
+                for i in chunk:
+                    t0 = time.perf_counter()
+                    det.detect(frames[i])
+                    lat[name].append((time.perf_counter() - t0) * 1000)
+                if not quiet:
+                    advance(len(chunk))
+    return lat
 
 
 def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, quiet: bool = False,
@@ -61,20 +77,25 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
     source = fixture or default_fixture()
     frames = load_frames(source, n)
     plan = [("ultralytics", "pt", "ultralytics"), ("onnx-fp32", "fp32", "onnx"), ("onnx-int8", "int8", "onnx")]
-    rows = []
+    dets, files, errors = {}, {}, {}
     for name, variant, backend in plan:
         path = resolve_model(model, variant)
         try:
-            det = load_detector(path, backend=backend, threads=threads)
+            dets[name] = load_detector(path, backend=backend, threads=threads)
+            files[name] = path.name
         except UserError as exc:
             if backend == "ultralytics":  # the train extra is optional on a box
-                rows.append({"name": name, "fps": None, "p50_ms": None, "p95_ms": None, "error": str(exc)})
+                errors[name] = str(exc)
                 continue
             raise
-        row = time_detector(name, det, frames, quiet)
-        row["model"] = path.name
-        rows.append(row)
-        del det
+    lat = time_detectors(dets, frames, quiet)
+    rows = []
+    for name, _, _ in plan:
+        if name in errors:
+            rows.append({"name": name, "fps": None, "p50_ms": None, "p95_ms": None, "error": errors[name]})
+        else:
+            rows.append(dict(latency_row(name, lat[name]), model=files[name]))
+    del dets
     if pipeline:
         from edge.bench_pipeline import bench_idle, bench_pipeline
 

@@ -7,9 +7,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from detectors.loader import load_detector
+from edge.bench import latency_row
 from edge.capture import FileSource
 from edge.pipeline import CameraPipeline
 from edge.replay import replay_folder
@@ -20,9 +20,7 @@ IDLE_SCENARIO = "name: idle-station\nseed: 1\ntrays: []\n"
 
 
 def _row(name: str, frames: int, seconds: float, frame_ms: list[float]) -> dict:
-    ms = np.array(frame_ms or [0.0])
-    return {"name": name, "fps": round(frames / seconds, 2), "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+    return dict(latency_row(name, frame_ms or [0.0]), fps=round(frames / seconds, 2))
 
 
 def bench_pipeline(fixture: Path, model: str | None, threads: int) -> dict:
