@@ -38,7 +38,7 @@ class PipelineParams:
     no_order_after_s: float = 2.5  # after rest: say "no order" if none could be associated by then
     plausible_errors: int = 2  # FIFO only takes an order within this many kitchen mistakes
     fifo_window: int = 6  # FIFO looks at this many of the oldest pending orders
-    mismatch_confirm_s: float = 0.6  # a first mismatch waits this long after rest (a hand may hide an item)
+    mismatch_confirm_s: float = 0.5  # a first mismatch waits this long after rest (a hand may hide an item)
     tray: TrayParams = TrayParams()
 
 
