@@ -192,9 +192,9 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
             store.put_order(ev.order, camera, source="replay")
 
         def on_verdict(v, pipe) -> None:
-            recorder(v, pipe)  # stored first: the dashboard never shows what is not in the database
-            if hub is not None:
+            if hub is not None:  # the banner first: staff see it at once; the row follows within ms
                 hub.on_verdict(v, pipe)
+            recorder(v, pipe)
 
         result = replay_folder(folder, detector, speed, camera=camera, on_verdict=on_verdict,
                                on_order=on_order, queue=queue, video_out=video_out,

@@ -131,8 +131,8 @@ class Service:
         self._stop = threading.Event()
 
     def _on_verdict(self, v, pipe: CameraPipeline) -> None:
-        self.recorder(v, pipe)  # stored first: the dashboard never shows what is not in the database
-        self.hub.on_verdict(v, pipe)
+        self.hub.on_verdict(v, pipe)  # the banner first: staff see it at once; the row follows within ms
+        self.recorder(v, pipe)
 
     def _fps(self, camera: str) -> float:
         return next((w.fps() for w in self.workers if w.name == camera), 0.0)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -17,13 +18,18 @@ class Verdict:
     extra: dict[str, int]
     video_t: float
     tray_seq: int  # n-th tray seen by this camera in this run
-    at: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    at_unix: float = field(default_factory=time.time)  # when the box decided (the contract's `at` is whole seconds)
     confidence: float = 0.0
     seen: dict[str, int] = field(default_factory=dict)
     expected: dict[str, int] = field(default_factory=dict)
     rest_t: float | None = None
     association: str = ""  # qr | fifo | none
     run: str = ""  # which run of the camera (a replayed shift's name, or the service start): part of the id
+
+    @property
+    def at(self) -> str:
+        """Contract section 4: UTC, whole seconds."""
+        return datetime.fromtimestamp(self.at_unix, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     @property
     def id(self) -> str:
@@ -33,10 +39,9 @@ class Verdict:
 
     def record(self) -> dict:
         d = asdict(self)
-        d.pop("tray_seq")
-        d.pop("run")
         return {"schema": SCHEMA, "id": self.id, **{k: d[k] for k in (
-            "camera", "order_id", "verdict", "missing", "extra", "video_t", "at")},
+            "camera", "order_id", "verdict", "missing", "extra", "video_t")}, "at": self.at,
+            "at_unix": round(self.at_unix, 3),
             "confidence": round(self.confidence, 3), "seen": self.seen, "expected": self.expected,
             "rest_t": None if self.rest_t is None else round(self.rest_t, 3), "association": self.association,
             "tray": self.tray_seq}

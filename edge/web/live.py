@@ -7,6 +7,8 @@ a pipeline.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -19,6 +21,14 @@ from edge.detect_video import annotate
 from edge.pipeline import CameraPipeline
 from edge.replay_video import banner_text
 from edge.verdicts import Verdict
+
+
+def _offer(aq: asyncio.Queue, event: dict) -> None:
+    """Put an event, dropping the oldest when a stalled browser's queue is full."""
+    if aq.full():
+        with contextlib.suppress(asyncio.QueueEmpty):
+            aq.get_nowait()
+    aq.put_nowait(event)
 
 
 @dataclass
@@ -34,6 +44,7 @@ class LiveHub:
         self.pipelines: dict[str, CameraPipeline] = {}
         self.stats: dict[str, CameraStats] = {}
         self._subs: list[queue.Queue] = []
+        self._async_subs: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
         self._lock = threading.Lock()
         self._jpeg: dict[str, tuple[int, bytes]] = {}
         self.last_events: dict[str, dict] = {}
@@ -48,6 +59,12 @@ class LiveHub:
         self.last_events[v.camera] = event
         with self._lock:
             subs = list(self._subs)
+            async_subs = list(self._async_subs)
+        for loop, aq in async_subs:
+            try:
+                loop.call_soon_threadsafe(_offer, aq, event)
+            except RuntimeError:  # that browser's loop is gone
+                self.unsubscribe_async(aq)
         for q in subs:
             try:
                 q.put_nowait(event)
@@ -63,6 +80,18 @@ class LiveHub:
         with self._lock:
             self._subs.append(q)
         return q
+
+    def subscribe_async(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue:
+        """An asyncio queue the pipeline threads fill through the event loop: a browser's
+        event stream wakes the moment a verdict is published, no polling delay."""
+        aq: asyncio.Queue = asyncio.Queue(maxsize=100)
+        with self._lock:
+            self._async_subs.append((loop, aq))
+        return aq
+
+    def unsubscribe_async(self, aq: asyncio.Queue) -> None:
+        with self._lock:
+            self._async_subs = [(lp, q) for lp, q in self._async_subs if q is not aq]
 
     def unsubscribe(self, q: queue.Queue) -> None:
         with self._lock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import queue
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
@@ -13,32 +12,26 @@ from edge.web.auth import Session
 from edge.web.security import api_session
 
 router = APIRouter(prefix="/api")
-POLL_S = 0.05  # how often the event stream looks for new verdicts (well under the 0.5 s budget)
+KEEPALIVE_S = 15.0  # a comment line this often when no verdict comes
 
 
 @router.get("/events", include_in_schema=False)
 async def events(request: Request, session: Session = Depends(api_session)) -> StreamingResponse:
     hub = request.app.state.hub
-    q = hub.subscribe()
+    aq = hub.subscribe_async(asyncio.get_running_loop())
 
     async def stream():
         try:
             yield "retry: 1000\n\n"
-            idle = 0.0
             while not await request.is_disconnected():
                 try:
-                    event = q.get_nowait()
-                except queue.Empty:
-                    await asyncio.sleep(POLL_S)
-                    idle += POLL_S
-                    if idle >= 15:  # a comment keeps proxies and the browser from timing out
-                        idle = 0.0
-                        yield ": keep-alive\n\n"
+                    event = await asyncio.wait_for(aq.get(), timeout=KEEPALIVE_S)
+                except asyncio.TimeoutError:
+                    yield ": keep-alive\n\n"  # keeps proxies and the browser from timing out
                     continue
-                idle = 0.0
                 yield f"event: verdict\ndata: {json.dumps(event)}\n\n"
         finally:
-            hub.unsubscribe(q)
+            hub.unsubscribe_async(aq)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -35,7 +35,7 @@
     banner.textContent = ev.banner;
     banner.className = "banner " + ev.verdict;
     banner.dataset.verdictId = ev.id;
-    banner.dataset.verdictAt = ev.at;  // when the box decided: the tests measure banner delay from it
+    banner.dataset.verdictAt = ev.at_unix;  // when the box decided: the tests measure banner delay from it
     el.querySelector("[data-role=order]").textContent = ev.order_id ? "#" + ev.order_id : "";
     renderCounts(el, ev.expected, ev.seen);
     if (ev.verdict === "mismatch") {
