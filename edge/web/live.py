@@ -1,7 +1,7 @@
 """What the dashboard shows live: each camera's check zone with the counted items
 boxed, the tray on it, and a stream of verdict events for server-sent events.
 
-The pipelines push verdicts (``publish``); browsers subscribe through
+The pipelines push verdicts (``on_verdict``); browsers subscribe through
 ``/api/events``. A subscriber that stops reading loses old events, never blocks
 a pipeline.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,11 +42,9 @@ class LiveHub:
     def __init__(self) -> None:
         self.pipelines: dict[str, CameraPipeline] = {}
         self.stats: dict[str, CameraStats] = {}
-        self._subs: list[queue.Queue] = []
-        self._async_subs: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
+        self._subs: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
         self._lock = threading.Lock()
         self._jpeg: dict[str, tuple[int, bytes]] = {}
-        self.last_events: dict[str, dict] = {}
 
     def attach(self, pipe: CameraPipeline) -> None:
         self.pipelines[pipe.camera] = pipe
@@ -56,47 +53,25 @@ class LiveHub:
     # -- verdict events ----------------------------------------------------------
     def on_verdict(self, v: Verdict, pipe: CameraPipeline) -> None:
         event = dict(v.record(), banner=banner_text(v), published=time.time())
-        self.last_events[v.camera] = event
         with self._lock:
             subs = list(self._subs)
-            async_subs = list(self._async_subs)
-        for loop, aq in async_subs:
+        for loop, aq in subs:
             try:
                 loop.call_soon_threadsafe(_offer, aq, event)
             except RuntimeError:  # that browser's loop is gone
-                self.unsubscribe_async(aq)
-        for q in subs:
-            try:
-                q.put_nowait(event)
-            except queue.Full:  # a stalled browser: drop its oldest event
-                try:
-                    q.get_nowait()
-                    q.put_nowait(event)
-                except (queue.Empty, queue.Full):
-                    pass
+                self.unsubscribe(aq)
 
-    def subscribe(self) -> queue.Queue:
-        q: queue.Queue = queue.Queue(maxsize=100)
-        with self._lock:
-            self._subs.append(q)
-        return q
-
-    def subscribe_async(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue:
+    def subscribe(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue:
         """An asyncio queue the pipeline threads fill through the event loop: a browser's
         event stream wakes the moment a verdict is published, no polling delay."""
         aq: asyncio.Queue = asyncio.Queue(maxsize=100)
         with self._lock:
-            self._async_subs.append((loop, aq))
+            self._subs.append((loop, aq))
         return aq
 
-    def unsubscribe_async(self, aq: asyncio.Queue) -> None:
+    def unsubscribe(self, aq: asyncio.Queue) -> None:
         with self._lock:
-            self._async_subs = [(lp, q) for lp, q in self._async_subs if q is not aq]
-
-    def unsubscribe(self, q: queue.Queue) -> None:
-        with self._lock:
-            if q in self._subs:
-                self._subs.remove(q)
+            self._subs = [(lp, q) for lp, q in self._subs if q is not aq]
 
     # -- pictures and state ----------------------------------------------------------
     def frame_jpeg(self, camera: str, quality: int = 70) -> bytes | None:

@@ -18,7 +18,7 @@ KEEPALIVE_S = 15.0  # a comment line this often when no verdict comes
 @router.get("/events", include_in_schema=False)
 async def events(request: Request, session: Session = Depends(api_session)) -> StreamingResponse:
     hub = request.app.state.hub
-    aq = hub.subscribe_async(asyncio.get_running_loop())
+    aq = hub.subscribe(asyncio.get_running_loop())
 
     async def stream():
         try:
@@ -31,7 +31,7 @@ async def events(request: Request, session: Session = Depends(api_session)) -> S
                     continue
                 yield f"event: verdict\ndata: {json.dumps(event)}\n\n"
         finally:
-            hub.unsubscribe_async(aq)
+            hub.unsubscribe(aq)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
