@@ -49,14 +49,21 @@ class Detector(Protocol):
         ...
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N, 4) and (M, 4) xyxy boxes -> (N, M)."""
+def _area(a: np.ndarray) -> np.ndarray:
+    return np.prod(a[:, 2:] - a[:, :2], axis=1)
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection areas of (N, 4) and (M, 4) xyxy boxes -> (N, M)."""
     tl = np.maximum(a[:, None, :2], b[None, :, :2])
     br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
+    return np.prod(np.clip(br - tl, 0, None), axis=2)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of (N, 4) and (M, 4) xyxy boxes -> (N, M)."""
+    inter = _intersection(a, b)
+    return inter / (_area(a)[:, None] + _area(b)[None, :] - inter + 1e-9)
 
 
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou_thr: float) -> np.ndarray:
@@ -75,11 +82,8 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_thr: float) -> np.ndarray:
 
 def box_overlap_of_smaller(a: np.ndarray) -> np.ndarray:
     """Pairwise intersection over the smaller box's area of (N, 4) xyxy boxes -> (N, N)."""
-    tl = np.maximum(a[:, None, :2], a[None, :, :2])
-    br = np.minimum(a[:, None, 2:], a[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    return inter / (np.minimum(area[:, None], area[None, :]) + 1e-9)
+    area = _area(a)
+    return _intersection(a, a) / (np.minimum(area[:, None], area[None, :]) + 1e-9)
 
 
 def drop_merged(d: Detections, same_class: float = 0.8, any_class_iou: float = 0.7) -> Detections:

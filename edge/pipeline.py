@@ -193,12 +193,12 @@ class CameraPipeline:
         order rather than a stranger's: its own order was probably never sent,
         and the stranger's order stays for its own tray.
         """
-        best: tuple[int, int, PendingOrder] | None = None
-        for k, p in enumerate(self.queue.pending()[: self.params.fifo_window]):
+        best: tuple[int, PendingOrder] | None = None
+        for p in self.queue.pending()[: self.params.fifo_window]:  # oldest first: ties keep the older
             n = mistakes(match(self.menu.expected(p.order.lines()), seen))
             if n <= self.params.plausible_errors and (best is None or n < best[0]):
-                best = (n, k, p)
-        return best[2] if best else None
+                best = (n, p)
+        return best[1] if best else None
 
     def _decide(self, t: float, confirmed: bool = False) -> None:
         tray = self.tray

@@ -95,8 +95,16 @@ class TrayTracker:
         self._still = self._moving = self._pending_change = self._votes_since_motion = 0
         self.locked = self._touched = False
         self._peak_presence = 0.0
+        self._clear_window()
+
+    def _clear_window(self) -> None:
         self._window.counts.clear()
         self._window.confs.clear()
+
+    def _add_vote(self, counts: np.ndarray, conf: float) -> None:
+        self._window.counts.append(counts)
+        self._window.confs.append(conf)
+        self._votes_since_motion += 1
 
     def update(self, t: float, g: GateReading, counts: np.ndarray | None, conf: float) -> list[TrayEvent]:
         """Advance one frame. ``counts``: per-class items in the zone (None if the detector did not run)."""
@@ -128,8 +136,7 @@ class TrayTracker:
 
         if self.state is State.ARRIVING:
             if not still:
-                self._window.counts.clear()  # counts from a pause mid-slide do not describe the tray at rest
-                self._window.confs.clear()
+                self._clear_window()  # counts from a pause mid-slide do not describe the tray at rest
                 self._votes_since_motion = 0
                 return ev
             if self._still >= p.rest_frames and items:
@@ -137,9 +144,7 @@ class TrayTracker:
                 self.rest_t = self._still_since
                 ev.append(TrayEvent("rest", self._still_since))
             elif counts is not None:  # still frames before "rest" already vote
-                self._window.counts.append(counts)
-                self._window.confs.append(conf)
-                self._votes_since_motion += 1
+                self._add_vote(counts, conf)
                 return ev
             else:
                 return ev
@@ -155,9 +160,7 @@ class TrayTracker:
                 self.state = State.RESTING  # it stopped again: same tray
             if counts is None:
                 return ev
-            self._window.counts.append(counts)
-            self._window.confs.append(conf)
-            self._votes_since_motion += 1
+            self._add_vote(counts, conf)
             n = len(self._window.counts)
             stack = np.stack(self._window.counts)
             quick = self.decided is None and n >= p.quick_frames and (stack == stack[0]).all()
