@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,30 @@ def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    """A real Mosquitto on a free loopback port, stopped after the test."""
+    from tests.mqtt_helpers import Broker
+
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+def wait_http_ok(url: str, proc: subprocess.Popen, what: str, timeout: float = 60):
+    """Poll ``url`` until it answers 200 (the response), failing if ``proc`` dies or time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = httpx.get(url, timeout=1)
+            if r.status_code == 200:
+                return r
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, what
+        time.sleep(0.2)

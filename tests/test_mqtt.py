@@ -13,7 +13,7 @@ import pytest
 from edge.mqtt import MqttSettings, Publisher
 from edge.errors import UserError
 from edge.store.store import Store
-from tests.mqtt_helpers import Broker, Collector
+from tests.mqtt_helpers import Collector
 
 pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not
                                 __import__("os").path.exists("/usr/sbin/mosquitto"), reason="needs mosquitto")
@@ -23,14 +23,6 @@ def verdict(i: int) -> dict:
     return {"schema": 1, "id": f"v{i:04d}", "camera": "expo-1", "order_id": str(1000 + i),
             "verdict": "mismatch" if i % 3 == 0 else "ok", "missing": {"fries": 1} if i % 3 == 0 else {},
             "extra": {}, "video_t": float(i), "at": "2026-11-25T12:00:00Z", "tray": i}
-
-
-@pytest.fixture
-def broker(tmp_path):
-    b = Broker(tmp_path)
-    b.start()
-    yield b
-    b.stop()
 
 
 def test_url_parsing():

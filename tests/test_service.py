@@ -12,7 +12,7 @@ import pytest
 
 from edge.config import load_config
 from edge.errors import UserError
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, wait_http_ok
 from tests.mqtt_helpers import free_port
 
 GOOD = """\
@@ -58,15 +58,7 @@ def test_run_serves_health_takes_orders_and_stops_on_sigterm(tmp_path):
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and p.poll() is None, "service did not come up"
-            time.sleep(0.2)
+        wait_http_ok(f"{base}/healthz", p, "service did not come up")
         r = httpx.post(f"{base}/api/orders", json={"id": "42", "items": [{"sku": "WRAP"}]},
                        headers={"Authorization": "Bearer tok"})
         assert r.status_code == 200
@@ -92,16 +84,7 @@ def test_metrics_and_readiness(tmp_path):
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = httpx.get(f"{base}/readyz", timeout=1)
-                if r.status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and p.poll() is None, "service did not get ready"
-            time.sleep(0.2)
+        r = wait_http_ok(f"{base}/readyz", p, "service did not get ready")
         assert r.json()["cameras"] == {"expo-1": True}
         time.sleep(2)
         text = httpx.get(f"{base}/metrics").text

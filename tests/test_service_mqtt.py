@@ -9,12 +9,10 @@ import subprocess
 import sys
 import time
 
-import httpx
 import paho.mqtt.client as mqtt
-import pytest
 
-from tests.conftest import FIXTURES, ROOT
-from tests.mqtt_helpers import Broker, free_port
+from tests.conftest import FIXTURES, ROOT, wait_http_ok
+from tests.mqtt_helpers import free_port
 
 CONFIG = """\
 site: test-site
@@ -28,14 +26,6 @@ http: {{listen: "127.0.0.1:{port}", api_token: tok}}
 """
 
 
-@pytest.fixture
-def broker(tmp_path):
-    b = Broker(tmp_path)
-    b.start()
-    yield b
-    b.stop()
-
-
 def test_orders_published_by_the_pos_over_mqtt(tmp_path, broker):
     port = free_port()
     cfg = tmp_path / "c.yaml"
@@ -45,15 +35,7 @@ def test_orders_published_by_the_pos_over_mqtt(tmp_path, broker):
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pos = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pos-test")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and p.poll() is None, "service did not get ready"
-            time.sleep(0.2)
+        wait_http_ok(f"http://127.0.0.1:{port}/readyz", p, "service did not get ready")
         time.sleep(1.0)  # its MQTT session subscribes in on_connect
         pos.connect("127.0.0.1", broker.port)
         pos.loop_start()
