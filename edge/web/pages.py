@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from edge.store.users import Users
@@ -102,7 +102,7 @@ async def acknowledge(request: Request, alert_id: int, session: Session = Depend
         raise HTTPException(409, f"alert {alert_id} is not open (already acknowledged or resolved)")
     request.app.state.on_change()
     if "application/json" in request.headers.get("accept", ""):
-        return Response(content=__import__("json").dumps(alert), media_type="application/json")
+        return JSONResponse(alert)
     return RedirectResponse(str(form.get("back") or "/alerts"), status_code=303)
 
 

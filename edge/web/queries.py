@@ -21,6 +21,12 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _decoded(tray: dict) -> dict:
+    """A trays row with its JSON columns (per-class counts) as dicts."""
+    tray["seen"], tray["expected"] = json.loads(tray["seen"]), json.loads(tray["expected"])
+    return tray
+
+
 class Reader:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -80,16 +86,13 @@ class Reader:
             rows = self.rows("SELECT * FROM trays WHERE camera = ? ORDER BY created_at DESC LIMIT ?", [camera, limit])
         else:
             rows = self.rows("SELECT * FROM trays ORDER BY created_at DESC LIMIT ?", [limit])
-        for r in rows:
-            r["seen"], r["expected"] = json.loads(r["seen"]), json.loads(r["expected"])
-        return rows
+        return [_decoded(r) for r in rows]
 
     def tray(self, tray_id: int) -> dict | None:
         rows = self.rows("SELECT * FROM trays WHERE id = ?", [tray_id])
         if not rows:
             return None
-        t = rows[0]
-        t["seen"], t["expected"] = json.loads(t["seen"]), json.loads(t["expected"])
+        t = _decoded(rows[0])
         t["verdicts"] = [dict(json.loads(v["record"]), stored_at=v["at"]) for v in self.rows(
             "SELECT record, at FROM verdicts WHERE tray_id = ? ORDER BY video_t, at", [tray_id])]
         t["alerts"] = self.rows("SELECT * FROM alerts WHERE tray_id = ? ORDER BY opened_at", [tray_id])
