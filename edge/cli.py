@@ -14,6 +14,8 @@ import typer
 
 from rich.markup import escape
 
+from edge.cli_data import data_app
+from edge.cli_model import model_app
 from edge.cli_users import users_app
 from edge.errors import UserError
 from edge.progress import console, progress_bar
@@ -130,6 +132,8 @@ def detect(source: Path = typer.Argument(..., help="a recorded shift folder or a
 config_app = typer.Typer(no_args_is_help=True, help="The appliance configuration file.")
 app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
+app.add_typer(data_app, name="data")
+app.add_typer(model_app, name="model")
 
 
 @config_app.command("check")
