@@ -72,25 +72,62 @@ def synth_dataset(n: int = typer.Option(..., "-n", min=1, help="number of images
     console.print(f"wrote {data}")
 
 
+@synth_app.command("stills")
+def synth_stills(dataset: Path = typer.Argument(..., help="ultralytics dataset folder (data.yaml, images/, labels/)"),
+                 out: Path = typer.Option(..., "-o", "--out", help="folder to write the recorded shift to"),
+                 menu: Optional[Path] = typer.Option(None, help="menu YAML (default: one SKU per class)"),
+                 mistakes: float = typer.Option(0.2, min=0.0, max=1.0, help="share of trays with an altered order"),
+                 split: str = typer.Option("val", help="dataset split to take the photos from"),
+                 seed: int = typer.Option(0, help="random seed of the mistakes"),
+                 fps: int = typer.Option(15, min=1, max=60),
+                 rest: float = typer.Option(3.0, min=2.0, max=600.0, help="seconds each tray rests"),
+                 size: Optional[str] = typer.Option(None, help="frame WxH (default: 640 wide, the photos' "
+                                                               "most common aspect)")) -> None:
+    """Turn labelled photos into a recorded shift (one tray per photo) that replay and eval score."""
+    from detectors.synth.stills import run_stills
+
+    run_stills(dataset, out, menu, mistakes, split, seed, fps, rest, size)
+
+
 @app.command()
-def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work folder for data and runs"),
+def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work folder (RUN) for data and runs"),
+          data: Optional[Path] = typer.Option(None, "--data", help="fine-tune on this dataset (from 'data import') "
+                                                                  "instead of rendered trays; writes RUN/best.pt"),
+          from_model: Optional[str] = typer.Option(None, "--from", help="with --data: start from this .pt or "
+                                                                        "bundled model (default: bundled)"),
+          synthetic: int = typer.Option(0, min=0, help="with --data: mix in N rendered trays (classes the "
+                                                        "renderer knows, by name)"),
+          copy_paste: Optional[int] = typer.Option(None, "--copy-paste", min=0,
+                                                   help="with --data: extra copy-paste images (default: as many "
+                                                        "as training photos; 0: none)"),
           images: int = typer.Option(1500, min=8, help="training images to render"),
           val_images: int = typer.Option(150, min=4, help="validation images (a different seed)"),
-          epochs: int = typer.Option(40, min=1),
-          hours: Optional[float] = typer.Option(None, help="time budget; overrides epochs"),
-          imgsz: int = typer.Option(320, help="training image size"),
+          epochs: Optional[int] = typer.Option(None, min=1, help="default 40 (rendered) / 60 (--data)"),
+          hours: Optional[float] = typer.Option(None, min=0.01, help="CPU time budget in hours; the schedule "
+                                                                     "is fitted into it"),
+          imgsz: Optional[int] = typer.Option(None, min=64, help="training image size (default 320 rendered, "
+                                                                  "416 --data)"),
           batch: int = typer.Option(16, min=1),
           seed: int = typer.Option(0),
           model_yaml: Optional[Path] = typer.Option(None, "--model-yaml", help="model YAML (default: bundled)"),
           weights: Optional[Path] = typer.Option(None, help="fine-tune these .pt weights instead of the YAML"),
           lr0: Optional[float] = typer.Option(None, help="initial learning rate (AdamW); default: automatic"),
           mosaic: float = typer.Option(1.0, min=0.0, max=1.0, help="mosaic augmentation probability")) -> None:
-    """Render a dataset and train the detector with ultralytics (needs the train extra)."""
+    """Train the detector with ultralytics (needs the train extra): on a site's own photos (--data),
+    or on rendered trays."""
+    if data is not None:
+        from detectors.finetune import FinetuneSettings, finetune
+
+        best = finetune(FinetuneSettings(data=str(data), from_model=from_model, hours=hours, epochs=epochs or 60,
+                                         imgsz=imgsz or 416, batch=batch, seed=seed, copy_paste=copy_paste,
+                                         synthetic=synthetic), out)
+        console.print(f"best weights: {best}\nnext: traycheck export {best} --name NAME --out-dir DIR --data {data}")
+        return
     from detectors.synth.dataset import write_dataset
     from detectors.train import DEFAULT_MODEL_YAML, TrainSettings, train as run_train
 
-    s = TrainSettings(model_yaml=str(model_yaml or DEFAULT_MODEL_YAML), imgsz=imgsz, images=images,
-                      val_images=val_images, epochs=epochs, hours=hours, batch=batch, seed=seed,
+    s = TrainSettings(model_yaml=str(model_yaml or DEFAULT_MODEL_YAML), imgsz=imgsz or 320, images=images,
+                      val_images=val_images, epochs=epochs or 40, hours=hours, batch=batch, seed=seed,
                       init_weights=str(weights) if weights else None, lr0=lr0, mosaic=mosaic)
 
     def make_data(d: Path, n: int, sd: int, vf: float) -> Path:
@@ -141,8 +178,11 @@ def config_check(file: Path = typer.Argument(..., help="config YAML")) -> None:
     """Validate a config file without starting anything."""
     from edge.config import load_config
 
+    from edge.model_store import check_config_model
+
     cfg = load_config(file)
-    console.print(f"{file}: ok ({len(cfg.cameras)} cameras, site {cfg.site})")
+    model = check_config_model(cfg, file)  # the active model loads and its classes cover the menu
+    console.print(f"{file}: ok ({len(cfg.cameras)} cameras, site {cfg.site}, {model})")
 
 
 @app.command()
@@ -207,14 +247,17 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
            camera: str = typer.Option("expo-1", help="camera name in verdicts and topics"),
            http: Optional[str] = typer.Option(None, help="serve the HTTP API on HOST:PORT during the replay"),
            video: Optional[Path] = typer.Option(None, help="write an annotated video (boxes, verdict banner) "
-                                                           "here")) -> None:
+                                                           "here"),
+           menu: Optional[Path] = typer.Option(None, help="menu YAML to use instead of the shift's "
+                                                          "(its classes must be the model's)")) -> None:
     """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
     from edge.replay import run_replay
 
     if (mqtt or http) and data_dir is None:
         raise UserError("--mqtt and --http need --data-dir (everything is stored before it is sent or shown)")
     result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads,
-                        data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera, http=http, video_out=video)
+                        data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera, http=http, video_out=video,
+                        menu_file=menu)
     kinds: dict[str, int] = {}
     for r in result.verdicts:
         kinds[r["verdict"]] = kinds.get(r["verdict"], 0) + 1
@@ -229,11 +272,14 @@ def eval_cmd(path: Path = typer.Argument(..., help="a recorded shift folder, or 
              verdicts: Optional[Path] = typer.Option(None, help="verdict records to score (default: replay now)"),
              json_out: bool = typer.Option(False, "--json", help="print the JSON object only"),
              model: Optional[str] = typer.Option(None), int8: bool = typer.Option(False, "--int8"),
-             threads: int = typer.Option(2, min=1)) -> None:
+             threads: int = typer.Option(2, min=1),
+             menu: Optional[Path] = typer.Option(None, help="menu YAML for the replay instead of each "
+                                                            "shift's")) -> None:
     """Score verdicts against truth.jsonl: accuracy, mismatch recall, false alerts, latency."""
     from edge.eval_report import evaluate_path, print_report
 
-    report = evaluate_path(path, verdicts, model, "int8" if int8 else "fp32", threads, quiet=json_out)
+    report = evaluate_path(path, verdicts, model, "int8" if int8 else "fp32", threads, quiet=json_out,
+                           menu_file=menu)
     if json_out:
         sys.stdout.write(json.dumps(report) + "\n")
     else:

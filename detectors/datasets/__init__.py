@@ -1,0 +1,1 @@
+"""Labelled photos: read labelling-tool exports, validate, deduplicate, group and split them."""
