@@ -52,3 +52,14 @@ def load_metadata(model: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise UserError(f"model metadata {path}: unreadable ({exc})") from None
+
+
+def family_name(model: Path) -> str:
+    """``dir/NAME.int8.onnx`` -> ``NAME``: the name a model family goes by in messages and pointers."""
+    return metadata_path(Path(model)).name.removesuffix(".json")
+
+
+def model_label(detector: object) -> str:
+    """``model NAME`` for a loaded detector (its file's family name), for menu errors."""
+    path = getattr(detector, "path", None)
+    return f"model {family_name(Path(path))}" if path else "the model"

@@ -25,8 +25,12 @@ def shift_folders(path: Path) -> list[Path]:
 
 
 def evaluate_path(path: Path, verdicts: Path | None, model: str | None, variant: str, threads: int,
-                  quiet: bool = False) -> dict:
+                  quiet: bool = False, menu_file: Path | None = None) -> dict:
+    """Score verdicts (given, or replayed now with the model and the shift's menu or ``menu_file``)."""
+    from orders.menu import load_menu
+
     folders = shift_folders(path)
+    menu = load_menu(menu_file) if menu_file is not None else None
     if verdicts is not None and len(folders) > 1:
         raise UserError("--verdicts scores one shift; give a shift folder, not a folder of shifts")
     detector = None
@@ -38,7 +42,7 @@ def evaluate_path(path: Path, verdicts: Path | None, model: str | None, variant:
             records = read_jsonl(verdicts)
         else:
             detector = detector or load_detector(model, variant, threads=threads)
-            records = replay_folder(folder, detector, None, progress=not quiet).verdicts
+            records = replay_folder(folder, detector, None, progress=not quiet, menu=menu).verdicts
         scored.append(score_shift(folder, records))
     report = summarize(scored)
     report["per_shift"] = [summarize([s]) | {"shift": s["shift"]} for s in scored]

@@ -2,7 +2,8 @@
 
 The shift's video is the camera and its ``pos.jsonl`` the POS: each order is
 handed to the pipeline when the stream reaches its time. A scenario file is
-rendered to a temporary shift first.
+rendered to a temporary shift first. The menu is the shift's (its scenario.yaml
+may name one) or ``--menu``; either must name only the model's classes.
 """
 from __future__ import annotations
 
@@ -65,16 +66,30 @@ def prepare(source: Path, tmp: Path) -> Path:
     raise UserError(f"{source}: expected a recorded shift folder or a scenario .yaml")
 
 
+def checked_menu(folder: Path, detector: Detector, menu: Menu | None = None) -> Menu:
+    """``menu`` (from --menu) or the shift's own, checked against the model's classes."""
+    from detectors.model_info import model_label
+
+    own = menu is None
+    menu = shift_menu(folder) if own else menu
+    try:
+        menu.check_classes(detector.classes, model_label(detector))
+    except UserError as exc:
+        raise UserError(f"{exc}{' (--menu FILE replays with another menu)' if own else ''}") from None
+    return menu
+
+
 def replay_folder(folder: Path, detector: Detector, speed: float | None = None, camera: str = "expo-1",
                   on_verdict: Callable[[Verdict, CameraPipeline], None] | None = None,
                   progress: bool = True, run: str | None = None,
                   on_order: Callable[[PosEvent], None] | None = None,
                   queue: OrderQueue | None = None, video_out: Path | None = None,
-                  on_start: Callable[[CameraPipeline], None] | None = None) -> ReplayResult:
+                  on_start: Callable[[CameraPipeline], None] | None = None,
+                  menu: Menu | None = None) -> ReplayResult:
     import time
 
     events = read_pos(folder / "pos.jsonl")
-    menu = shift_menu(folder)
+    menu = checked_menu(folder, detector, menu)
     for ev in events:  # unknown SKUs are bad input, found before anything runs
         for sku, _ in ev.order.lines():
             menu.classes_of(sku)
@@ -126,7 +141,7 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
 def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, model: str | None = None,
                variant: str = "fp32", threads: int = 2, data_dir: Path | None = None, mqtt_url: str | None = None,
                site: str = "site", camera: str = "expo-1", http: str | None = None,
-               video_out: Path | None = None) -> ReplayResult:
+               video_out: Path | None = None, menu_file: Path | None = None) -> ReplayResult:
     """Replay a shift; with ``data_dir`` store everything, with ``mqtt_url`` also publish (store-and-forward)."""
     from edge.mqtt import MqttSettings
 
@@ -134,14 +149,16 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
 
     settings = MqttSettings.from_url(mqtt_url, site) if mqtt_url else None  # bad URL: fail before any work
     listen = parse_listen(http) if http else None
+    menu = load_menu(menu_file) if menu_file is not None else None
     detector = load_detector(model, variant, threads=threads)
     with tempfile.TemporaryDirectory() as tmp:
         folder = prepare(source, Path(tmp))
+        menu = checked_menu(folder, detector, menu)  # before a database or a server is opened
         if data_dir is None:
-            result = replay_folder(folder, detector, speed, camera=camera, video_out=video_out)
+            result = replay_folder(folder, detector, speed, camera=camera, video_out=video_out, menu=menu)
         else:
             result = _replay_stored(folder, detector, speed, Path(data_dir), settings, site, camera, listen,
-                                    video_out)
+                                    video_out, menu)
     if verdicts_path is not None:
         verdicts_path.parent.mkdir(parents=True, exist_ok=True)
         verdicts_path.write_text("".join(json.dumps(r) + "\n" for r in result.verdicts))
@@ -150,7 +167,7 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
 
 def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_dir: Path,
                    settings, site: str, camera: str, listen: tuple[str, int] | None,
-                   video_out: Path | None = None) -> ReplayResult:
+                   video_out: Path | None = None, menu: Menu | None = None) -> ReplayResult:
     from edge.mqtt import Publisher
     from edge.progress import console
     from edge.recorder import Recorder
@@ -181,7 +198,7 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
         model_name = getattr(detector, "path", None)
         dash = Dashboard(store, data_dir, hub, site, snapshot_root=data_dir / "snapshots",
                          system=lambda: system_info(hub, store, publisher, str(model_name), data_dir))
-        app = create_app(store, api_token(data_dir), shift_menu(folder),
+        app = create_app(store, api_token(data_dir), menu or shift_menu(folder),
                          on_order=lambda order, cam: queue.add(order, stream_time()),
                          on_cancel=queue.cancel, dashboard=dash)
         web = WebServer(app, *listen)
@@ -198,7 +215,7 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
 
         result = replay_folder(folder, detector, speed, camera=camera, on_verdict=on_verdict,
                                on_order=on_order, queue=queue, video_out=video_out,
-                               on_start=hub.attach if hub is not None else None)
+                               on_start=hub.attach if hub is not None else None, menu=menu)
     finally:
         if web is not None:
             web.stop()

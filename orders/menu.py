@@ -2,18 +2,21 @@
 
 A SKU maps to a multiset of visual classes (``BURGER_MEAL`` -> burger, fries,
 drink) or to nothing (``KETCHUP``: not visually checked). The default menu is
-the one of the scenario contract, section 2; a menu file can add SKUs.
+the one of the scenario contract, section 2 (it names the bundled demo model's
+classes); a menu file adds SKUs to it or, with ``include_default: false``,
+replaces it. The class names are checked against the model that will look at
+the trays (``Menu.check_classes``): the model, not this module, says which
+classes exist.
 """
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from detectors.classes import CLASSES
 from edge.errors import UserError
 
 DEFAULT_MENU: dict[str, tuple[str, ...]] = {
@@ -38,9 +41,12 @@ DEFAULT_MENU: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Menu:
-    """SKU -> visual classes, validated against the detector's class list."""
+    """SKU -> visual classes. ``source`` names it in errors; ``default_skus`` are the SKUs that
+    came from the default menu (a model without the demo classes cannot check those)."""
 
     skus: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_MENU))
+    source: str = "default menu"
+    default_skus: frozenset[str] = frozenset(DEFAULT_MENU)
 
     def __contains__(self, sku: object) -> bool:
         return sku in self.skus
@@ -60,41 +66,73 @@ class Menu:
                 out[cls] += qty
         return out
 
+    def check_classes(self, classes: Sequence[str], model: str = "the model") -> None:
+        """Refuse a menu naming a class the model does not detect: such an item could never be
+        seen, so every order with it would be a false alert. ``model`` names the list's owner in
+        the message ("model traycheck-v8n"). The menu file's own SKUs are checked first; a
+        default SKU failing gets the hint to leave the defaults out."""
+        known = set(classes)
+        own = [s for s in self.skus if s not in self.default_skus]
+        for sku in own + [s for s in self.skus if s in self.default_skus]:
+            for i, cls in enumerate(self.skus[sku]):
+                if cls in known:
+                    continue
+                msg = (f"{self.source}: skus.{sku}[{i}]: visual class {cls!r} is not one of "
+                       f"{model}'s classes ({', '.join(classes)})")
+                if sku in self.default_skus:
+                    msg += ("; the default menu's SKUs name the demo model's classes: give a menu file "
+                            "with 'include_default: false' and your own SKUs")
+                raise UserError(msg)
 
-def load_menu(ref: str | Path | None, base_dir: Path | None = None) -> Menu:
-    """Load ``default`` (or None) or a YAML menu file that adds/overrides SKUs.
+
+def load_menu(ref: str | Path | None, base_dir: Path | None = None, classes: Sequence[str] | None = None,
+              model: str = "the model") -> Menu:
+    """Load ``default`` (or None) or a YAML menu file that adds/overrides SKUs; with ``classes``
+    (the model's class list) also check every class name against it.
 
     File format::
 
+        include_default: true  # false: only the SKUs below (a site with its own model)
         skus:
           VEGGIE_WRAP: [wrap]
           BIG_MEAL: [burger, burger, fries, drink]
           NAPKINS: []          # not visually checked
     """
-    if ref is None or ref == "default":
-        return Menu()
-    path = Path(ref)
+    menu = Menu() if ref is None or ref == "default" else _read_menu_file(Path(ref), base_dir)
+    if classes is not None:
+        menu.check_classes(classes, model)
+    return menu
+
+
+def _read_menu_file(path: Path, base_dir: Path | None) -> Menu:
     if base_dir is not None and not path.is_absolute():
         path = base_dir / path
+    src = f"menu file {path}"
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise UserError(f"menu file {path}: cannot read ({exc.strerror})") from None
+        raise UserError(f"{src}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"menu file {path}: not valid YAML ({exc})") from None
+        raise UserError(f"{src}: not valid YAML ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("skus"), dict):
-        raise UserError(f"menu file {path}: expected a mapping with key 'skus: {{SKU: [classes]}}'")
-    skus = dict(DEFAULT_MENU)
-    for sku, classes in data["skus"].items():
-        if classes is None:
-            classes = []
-        if not isinstance(sku, str) or not isinstance(classes, list):
-            raise UserError(f"menu file {path}: skus.{sku}: expected a list of visual classes")
-        for cls in classes:
-            if cls not in CLASSES:
-                raise UserError(
-                    f"menu file {path}: skus.{sku}: unknown visual class {cls!r} "
-                    f"(known: {', '.join(CLASSES)})"
-                )
-        skus[sku] = tuple(classes)
-    return Menu(skus)
+        raise UserError(f"{src}: expected a mapping with key 'skus: {{SKU: [classes]}}'")
+    unknown = sorted(set(data) - {"skus", "include_default"}, key=str)
+    if unknown:
+        raise UserError(f"{src}: {unknown[0]}: unknown key (known: include_default, skus)")
+    include = data.get("include_default", True)
+    if not isinstance(include, bool):
+        raise UserError(f"{src}: include_default: expected true or false (got {include!r})")
+    skus = dict(DEFAULT_MENU) if include else {}
+    for sku, items in data["skus"].items():
+        if items is None:
+            items = []
+        if not isinstance(sku, str) or not isinstance(items, list):
+            raise UserError(f"{src}: skus.{sku}: expected a list of visual classes")
+        for i, cls in enumerate(items):
+            if not isinstance(cls, str) or not cls:
+                raise UserError(f"{src}: skus.{sku}[{i}]: expected a visual class name (got {cls!r})")
+        skus[sku] = tuple(items)
+    if not skus:
+        raise UserError(f"{src}: skus: no SKUs (include_default is false and the file lists none)")
+    defaults = frozenset(s for s in DEFAULT_MENU if include and s not in data["skus"])
+    return Menu(skus, src, defaults)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from detectors.classes import CLASSES
 from orders.menu import Menu, load_menu
 from edge.errors import UserError
 
@@ -25,7 +26,7 @@ def test_menu_file_adds_skus(tmp_path):
 
 
 @pytest.mark.parametrize("text,match", [
-    ("skus:\n  X: [pizza]\n", "skus.X: unknown visual class 'pizza'"),
+    ("skus:\n  X: [pizza]\n", r"skus\.X\[0\]: visual class 'pizza' is not one of model m's classes \(burger, "),
     ("skus: [1, 2]\n", "expected a mapping"),
     ("skus:\n  X: burger\n", "skus.X: expected a list"),
     ("skus: {X: [burger\n", "not valid YAML"),
@@ -34,6 +35,6 @@ def test_bad_menu_files(tmp_path, text, match):
     p = tmp_path / "menu.yaml"
     p.write_text(text)
     with pytest.raises(UserError, match=match):
-        load_menu(p)
+        load_menu(p, classes=CLASSES, model="model m")
     with pytest.raises(UserError, match="cannot read"):
         load_menu(tmp_path / "missing.yaml")

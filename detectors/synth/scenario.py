@@ -177,7 +177,7 @@ def parse_scenario(text: str, source: str = "<scenario>", base_dir: Path | None 
         msg = err["msg"].removeprefix("Value error, ")
         more = f" (and {len(exc.errors()) - 1} more errors)" if len(exc.errors()) > 1 else ""
         raise UserError(f"{source}: line {line}: {_fmt_loc(loc)}: {msg}{more}") from None
-    menu = load_menu(scenario.menu, base_dir)
+    menu = load_menu(scenario.menu, base_dir, classes=CLASSES, model="the renderer")  # it draws the demo ten
     _check_semantics(scenario, menu, root, source)
     return LoadedScenario(scenario, menu, None, text)
 
