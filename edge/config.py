@@ -98,6 +98,7 @@ class HttpConfig(_Strict):
 
 class DetectorConfig(_Strict):
     model: str | None = None  # bundled name or .onnx path; default: the bundled model
+    model_dir: str | None = None  # installed models + active.json (beats ``model``); default: <data_dir>/models
     int8: bool = False
     threads: int = Field(2, ge=1, le=64)
     providers: list[str] | None = None

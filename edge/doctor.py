@@ -39,14 +39,16 @@ def _camera(name: str, source: str, timeout: float = 15.0) -> tuple[bool, str]:
 
 
 def _model(cfg: Config) -> tuple[bool, str]:
+    """The model the service would start with (installed or detector.model), and its classes
+    covering the menu: a menu naming a class the model lacks fails here, as at start."""
     import numpy as np
 
-    from detectors.loader import load_detector
     from edge.errors import UserError
+    from edge.model_store import config_menu, load_active
 
     try:
-        det = load_detector(cfg.detector.model, "int8" if cfg.detector.int8 else "fp32",
-                            threads=cfg.detector.threads, providers=cfg.detector.providers)
+        det, _ = load_active(cfg, threads=cfg.detector.threads)
+        config_menu(cfg, det)
     except UserError as exc:
         return False, str(exc)
     frame = np.full((480, 640, 3), 128, np.uint8)
@@ -55,7 +57,7 @@ def _model(cfg: Config) -> tuple[bool, str]:
     for _ in range(10):
         det.detect(frame)
     ms = (time.perf_counter() - t0) * 100
-    return True, f"{getattr(det, 'path', '')} ({ms:.1f} ms/frame, {len(det.classes)} classes)"
+    return True, f"{getattr(det, 'path', '')} ({ms:.1f} ms/frame, {len(det.classes)} classes, menu covered)"
 
 
 def _broker(cfg: Config) -> tuple[bool, str]:

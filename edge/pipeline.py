@@ -8,6 +8,7 @@ the same verdicts as real time.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -84,9 +85,42 @@ class CameraPipeline:
         self.verdict_counts: dict[str, int] = {}
         self.observe_latency: Callable[[float], None] | None = None  # seconds per detector call
         self.recent_detect_ms: deque[float] = deque(maxlen=200)  # for the dashboard's system page
+        self._next_model: tuple[Detector, Menu] | None = None  # a model switch waiting for its frame
+        self._switch_lock = threading.Lock()
+
+    # -- model switch (SIGHUP) -------------------------------------------------
+    def switch_model(self, detector: Detector, menu: Menu) -> None:
+        """Use ``detector`` and ``menu`` from the next frame on (called from another thread).
+
+        Same class list: the next frame, trays in view keep their state. Another class list:
+        the tracker's count vectors and the tray's counts mean other classes, so the switch
+        waits until the station is empty; no tray loses its verdict either way."""
+        with self._switch_lock:
+            self._next_model = (detector, menu)
+
+    @property
+    def switch_pending(self) -> bool:
+        return self._next_model is not None
+
+    def _apply_switch(self) -> None:
+        with self._switch_lock:
+            detector, menu = self._next_model  # type: ignore[misc]
+            same = tuple(detector.classes) == tuple(self.classes)
+            if not same and (self.tray is not None or self.tracker.state is not State.EMPTY):
+                return
+            self._next_model = None
+        changed, self.detector, self.menu = detector is not self.detector, detector, menu
+        if not same:
+            self.classes = detector.classes
+            self.tracker = TrayTracker(len(self.classes), self.params.tray)
+            self.last_detections = Detections.empty()
+        if changed:
+            log.info("%s: now detecting with %s", self.camera, getattr(detector, "path", detector))
 
     # -- per frame ---------------------------------------------------------
     def process(self, frame: Frame) -> None:
+        if self._next_model is not None:
+            self._apply_switch()
         img = frame.image
         h, w = img.shape[:2]
         self.frames += 1

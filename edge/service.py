@@ -15,10 +15,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from detectors.detections import Detector
 from detectors.loader import load_detector
+from detectors.model_info import family_name, resolve_model
 from edge.capture import FileSource, LiveSource, open_source
 from edge.config import Config
 from edge.gate import Zone
+from edge.errors import UserError
+from edge.model_store import active_model, config_menu, probe
 from edge.mqtt import MqttSettings, Publisher
 from edge.notify import notify, watchdog_interval
 from edge.pipeline import CameraPipeline
@@ -31,7 +35,6 @@ from edge.web.live import LiveHub
 from edge.web.server import WebServer, parse_listen
 from edge.web.system_info import system_info
 from edge.web.token import api_token
-from orders.menu import load_menu
 from orders.models import Order
 from orders.queue import OrderQueue
 
@@ -88,11 +91,11 @@ class Service:
         self._reload = threading.Event()
         self.data_dir = Path(cfg.data_dir)
         self.run_id = "run:" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        # the model first: its classes are the ones the menu may name (refused before anything opens)
+        self.detector, self.model_key, self.active_name = self._load_model(cfg)
+        self.menu = config_menu(cfg, self.detector, config_path)
         self.store = Store(self.data_dir / "traycheck.db", site=cfg.site, outbox=cfg.mqtt is not None)
         self.snapshots = SnapshotWriter(self.data_dir / "snapshots", cfg.retention.min_free_mb)
-        self.menu = load_menu(cfg.menu)
-        d = cfg.detector
-        self.detector = load_detector(d.model, "int8" if d.int8 else "fp32", threads=d.threads, providers=d.providers)
         self.publisher = None
         if cfg.mqtt:
             m = cfg.mqtt
@@ -121,14 +124,36 @@ class Service:
         self.registry, latency = make_registry(self)
         for w in self.workers:
             w.pipeline.observe_latency = latency.observe
-        model_name = str(getattr(self.detector, "path", d.model or "bundled"))
         dash = Dashboard(self.store, self.data_dir, self.hub, cfg.site, snapshot_root=self.data_dir / "snapshots",
-                         system=lambda: system_info(self.hub, self.store, self.publisher, model_name, self.data_dir,
-                                                    fps_of=self._fps, reconnects_of=self._reconnects))
+                         system=lambda: system_info(self.hub, self.store, self.publisher, self.model_name(),
+                                                    self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects))
         app = create_app(self.store, token, self.menu, on_order=self._route_order, on_cancel=self._cancel,
                          registry=self.registry, ready=self.ready, dashboard=dash)
         self.web = WebServer(app, *parse_listen(cfg.http.listen))
         self._stop = threading.Event()
+
+    @staticmethod
+    def _model_key(cfg: Config) -> tuple[str, tuple, str | None]:
+        """(model file, what identifies the file and its settings, installed name or None) for
+        ``cfg``: the model directory's active model, else the config's ``detector.model``."""
+        d = cfg.detector
+        ref, name = active_model(cfg)
+        path = resolve_model(ref, "int8" if d.int8 else "fp32")
+        st = path.stat()
+        return str(path), (str(path.resolve()), st.st_mtime_ns, st.st_size, d.threads, tuple(d.providers or ())), name
+
+    def _load_model(self, cfg: Config) -> tuple[Detector, tuple, str | None]:
+        path, key, name = self._model_key(cfg)
+        d = cfg.detector
+        det = load_detector(path, threads=d.threads, providers=d.providers)
+        probe(det, f"model file {path}")
+        return det, key, name
+
+    def model_name(self) -> str:
+        """The active model for the system page: name, where it comes from, file, classes."""
+        det = self.detector
+        where = "installed" if self.active_name else "detector.model"
+        return f"{family_name(det.path)} ({where}: {det.path}; {len(det.classes)} classes: {', '.join(det.classes)})"
 
     def _on_verdict(self, v, pipe: CameraPipeline) -> None:
         self.hub.on_verdict(v, pipe)  # the banner first: staff see it at once; the row follows within ms
@@ -221,29 +246,61 @@ class Service:
         self._reload.set()
 
     def reload(self) -> None:
-        """SIGHUP: re-read the config; apply the menu, retention and log level. A config that
-        fails validation is refused and the running one stays (never a restart loop on a bad edit)."""
+        """SIGHUP: re-read the config and the active-model pointer; apply the menu, the model,
+        retention and the log level. A config that fails validation, a model that does not load
+        or a menu naming a class the model lacks is refused: the running config and model stay
+        (never a restart loop on a bad edit), and a refused pointer is set back to the running model."""
         from edge.config import load_config
-        from edge.errors import UserError
 
         if self.config_path is None:
             return
         try:
             new = load_config(self.config_path)
-            menu = load_menu(new.menu)
         except UserError as exc:
             log.error("reload refused, keeping the running config: %s", exc)
             return
+        try:
+            _, key, name = self._model_key(new)
+            detector = self.detector if key == self.model_key else self._load_model(new)[0]
+            menu = config_menu(new, detector, self.config_path)
+        except UserError as exc:
+            log.error("reload refused, keeping the running config and model %s: %s",
+                      family_name(self.detector.path), exc)
+            self._point_back(new, str(exc))
+            return
         for w in self.workers:
-            w.pipeline.menu = menu
-        self.menu = menu
+            w.pipeline.switch_model(detector, menu)
+        if detector is not self.detector:
+            log.info("model switched to %s (%s); the cameras change over between frames",
+                     family_name(detector.path), detector.path)
+        self.detector, self.model_key, self.active_name, self.menu = detector, key, name, menu
         logging.getLogger().setLevel(new.log_level.upper())
         if [c.model_dump() for c in new.cameras] != [c.model_dump() for c in self.cfg.cameras] \
-                or new.mqtt != self.cfg.mqtt or new.http != self.cfg.http or new.detector != self.cfg.detector:
-            log.warning("reload: camera, MQTT, HTTP and detector changes take effect at the next restart")
+                or new.mqtt != self.cfg.mqtt or new.http != self.cfg.http:
+            log.warning("reload: camera, MQTT and HTTP changes take effect at the next restart")
         self.cfg = self.cfg.model_copy(update={"menu": new.menu, "retention": new.retention,
-                                               "log_level": new.log_level})
-        log.info("reloaded %s (menu, retention, log level)", self.config_path)
+                                               "log_level": new.log_level, "detector": new.detector})
+        log.info("reloaded %s (menu, model, retention, log level)", self.config_path)
+
+    def _point_back(self, new: Config, reason: str) -> None:
+        """If the pointer names a model other than the running one (the one just refused, or an
+        unreadable pointer), make it name the running one, so it says what is really active."""
+        from edge.model_store import model_dir, read_pointer, write_pointer
+
+        folder = model_dir(new)
+        try:
+            try:
+                ptr = read_pointer(folder) or {}
+            except UserError:
+                ptr = {"name": "(unreadable pointer)"}
+            if ptr.get("name") == self.active_name:
+                return
+            write_pointer(folder, self.active_name, ptr.get("previous"), refused=ptr.get("name"),
+                          refused_because=reason)
+            log.error("active model pointer %s set back to the running model %s", folder / "active.json",
+                      self.active_name or "detector.model")
+        except (OSError, UserError) as exc:
+            log.error("could not set the active model pointer back: %s", exc)
 
     def stop(self) -> None:
         for w in self.workers:
