@@ -105,6 +105,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX alerts_tray ON alerts(tray_id);
     CREATE INDEX orders_status ON orders(status, received_at)
     """,
+    # 3: learning from the live box: the detector's boxes of each tray's snapshot (JSON, crop pixels, with the
+    # class names of the model that drew them) and the manager's "counted wrong" flag
+    """
+    ALTER TABLE trays ADD COLUMN boxes TEXT;
+    ALTER TABLE trays ADD COLUMN flagged_at TEXT;
+    ALTER TABLE trays ADD COLUMN flagged_by TEXT;
+    ALTER TABLE trays ADD COLUMN flag_note TEXT
+    """,
 ]
 
 

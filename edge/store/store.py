@@ -85,21 +85,26 @@ class Store:
         return Order(id=order_id, items=[{"sku": s, "qty": q} for s, q in lines])
 
     # -- verdicts --------------------------------------------------------------
-    def record_verdict(self, record: dict, run: str, snapshot: str | None = None) -> bool:
-        """Store a verdict record with its tray, alert and outbox rows; False if it was stored before."""
+    def record_verdict(self, record: dict, run: str, snapshot: str | None = None, boxes: dict | None = None) -> bool:
+        """Store a verdict record with its tray, alert and outbox rows; False if it was stored before.
+
+        ``boxes`` (``edge.store.snapshots.zone_boxes``) belong to ``snapshot``: they replace the tray's
+        boxes only together with a new snapshot."""
         now = utcnow()
         cam = record["camera"]
         with self._lock, self.db.atomic():
             if self.db.execute("SELECT 1 FROM verdicts WHERE id = ?", [record["id"]]).fetchone():
                 return False
             self.db.execute(
-                "INSERT INTO trays (camera, run, seq, order_id, rest_t, verdict, seen, expected, snapshot, "
-                "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "INSERT INTO trays (camera, run, seq, order_id, rest_t, verdict, seen, expected, snapshot, boxes, "
+                "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (camera, run, seq) DO UPDATE SET order_id = excluded.order_id, "
                 "verdict = excluded.verdict, seen = excluded.seen, expected = excluded.expected, "
+                "boxes = CASE WHEN excluded.snapshot IS NULL THEN trays.boxes ELSE excluded.boxes END, "
                 "snapshot = COALESCE(excluded.snapshot, trays.snapshot), updated_at = excluded.updated_at",
                 [cam, run, record.get("tray", 0), record.get("order_id"), record.get("rest_t"), record["verdict"],
-                 json.dumps(record.get("seen", {})), json.dumps(record.get("expected", {})), snapshot, now, now])
+                 json.dumps(record.get("seen", {})), json.dumps(record.get("expected", {})), snapshot,
+                 json.dumps(boxes) if snapshot and boxes is not None else None, now, now])
             tray_id = self.db.execute("SELECT id FROM trays WHERE camera = ? AND run = ? AND seq = ?",
                                       [cam, run, record.get("tray", 0)]).fetchone()[0]
             payload = dict(record, snapshot=snapshot) if snapshot else record
@@ -157,6 +162,27 @@ class Store:
                        "verdict": "acknowledged", **json.loads(row[3]), "alert": alert}
             self._enqueue(f"alert:{alert_id}:acknowledged", f"traycheck/{self.site}/{row[1]}/alert", payload, now)
         return alert
+
+    def flag_tray(self, tray_id: int, actor: str, flagged: bool = True, note: str | None = None) -> dict | None:
+        """Mark a tray "counted wrong" (or clear the mark) with an optional note, audited in the same
+        transaction; flagged trays are exported first for labelling. The tray's flag state, or None
+        when there is no such tray."""
+        now = utcnow()
+        note = (note or "").strip() or None
+        with self._lock, self.db.atomic():
+            if self.db.execute("SELECT 1 FROM trays WHERE id = ?", [tray_id]).fetchone() is None:
+                return None
+            if flagged:
+                self.db.execute("UPDATE trays SET flagged_at = ?, flagged_by = ?, flag_note = ? WHERE id = ?",
+                                [now, actor, note, tray_id])
+            else:
+                self.db.execute("UPDATE trays SET flagged_at = NULL, flagged_by = NULL, flag_note = NULL "
+                                "WHERE id = ?", [tray_id])
+            self.db.execute("INSERT INTO audit (at, actor, action, target, detail) VALUES (?,?,?,?,?)",
+                            [now, actor, "flag counted wrong" if flagged else "unflag", f"tray:{tray_id}",
+                             json.dumps({"note": note} if note else {})])
+        return {"id": tray_id, "flagged": flagged, "by": actor if flagged else None, "at": now if flagged else None,
+                "note": note if flagged else None}
 
     def _enqueue(self, msg_id: str, topic: str, payload: dict, now: str, retain: bool = False) -> None:
         if not self.use_outbox:
