@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from edge.store.snapshots import annotated_jpeg
 from edge.store.users import Users
 from edge.web.auth import SESSION_COOKIE, SESSION_HOURS, Session
 from edge.web.charts import bar_chart
@@ -19,6 +21,7 @@ from edge.web.security import (current_session, login_redirect_target, page_sess
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter()
+NOTE_MAX = 500  # characters of a "counted wrong" note
 
 
 def render(request: Request, name: str, session: Session | None, **ctx) -> HTMLResponse:
@@ -128,16 +131,44 @@ def tray(request: Request, tray_id: int, session: Session = Depends(page_session
     return render(request, "tray.html", session, tray=t)
 
 
+@router.post("/trays/{tray_id}/flag", include_in_schema=False)
+async def flag_tray(request: Request, tray_id: int, session: Session = Depends(page_session)) -> Response:
+    """A manager marks a tray "counted wrong" (``action=flag``, optional ``note``) or clears it
+    (``action=unflag``); flagged trays go first into ``traycheck data export`` for labelling."""
+    await require_csrf(request, session)
+    require_manager(session)
+    form = await request.form()
+    action = str(form.get("action") or "flag")
+    if action not in ("flag", "unflag"):
+        raise HTTPException(422, f"action={action!r}: expected flag or unflag")
+    note = str(form.get("note") or "").strip()
+    if len(note) > NOTE_MAX:
+        raise HTTPException(422, f"note: at most {NOTE_MAX} characters (has {len(note)})")
+    state = request.app.state.store.flag_tray(tray_id, session.user, action == "flag", note)
+    if state is None:
+        raise HTTPException(404, f"tray {tray_id}: not found")
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(state)
+    return RedirectResponse(f"/trays/{tray_id}", status_code=303)
+
+
 @router.get("/snapshots/{tray_id}.jpg", include_in_schema=False)
 def snapshot(request: Request, tray_id: int, session: Session = Depends(page_session)) -> Response:
-    rows = request.app.state.reader.rows("SELECT snapshot FROM trays WHERE id = ?", [tray_id])
+    """The tray's zone crop with the detector's boxes drawn (stored clean, boxed here)."""
+    rows = request.app.state.reader.rows("SELECT snapshot, boxes FROM trays WHERE id = ?", [tray_id])
     root = request.app.state.snapshot_root
     if not rows or not rows[0]["snapshot"] or root is None:
         raise HTTPException(404, "no snapshot for this tray")
     path = (root / rows[0]["snapshot"]).resolve()
     if root.resolve() not in path.parents or not path.is_file():
         raise HTTPException(404, "no snapshot for this tray")
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+    headers = {"Cache-Control": "private, max-age=86400"}
+    if rows[0]["boxes"] is None:  # stored before schema 3: the boxes are drawn into the file
+        return FileResponse(path, media_type="image/jpeg", headers=headers)
+    jpeg = annotated_jpeg(path, json.loads(rows[0]["boxes"]))
+    if jpeg is None:
+        raise HTTPException(404, "no snapshot for this tray")
+    return Response(jpeg, media_type="image/jpeg", headers=headers)
 
 
 # -- shift report --------------------------------------------------------------------------
