@@ -16,8 +16,10 @@ from edge.errors import UserError
 class VideoWriter:
     """Context manager: ``with VideoWriter(path, w, h, fps) as vw: vw.write(frame)``."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: int, crf: int = 28, max_kbps: int = 250):
+    def __init__(self, path: Path, width: int, height: int, fps: int, crf: int = 28, max_kbps: int = 250,
+                 threads: int = 0):
         self.path = Path(path)
+        self.threads = threads  # x264 is repeatable for a given thread count; 0 = ffmpeg's choice (per machine)
         self.size = (width, height)
         self.fps = fps
         self.crf = crf
@@ -33,7 +35,8 @@ class VideoWriter:
                    "-s", f"{w}x{h}", "-r", str(self.fps), "-i", "-",
                    "-c:v", "libx264", "-preset", "medium", "-crf", str(self.crf), "-pix_fmt", "yuv420p",
                    *(["-maxrate", f"{self.max_kbps}k", "-bufsize", f"{self.max_kbps * 8}k"] if self.max_kbps else []),
-                   "-g", str(self.fps * 2), "-movflags", "+faststart", str(self.path)]
+                   "-g", str(self.fps * 2), *(["-threads", str(self.threads)] if self.threads else []),
+                   "-movflags", "+faststart", str(self.path)]
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         else:
             self._cv = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
