@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import cv2
+import numpy as np
 
 from detectors.classes import CLASSES
 from detectors.letterbox import Letterboxer
@@ -25,18 +27,27 @@ CALIB_PERCENTILE = 99.999
 
 
 class _FrameReader:
-    """CalibrationDataReader over rendered training-like frames."""
+    """CalibrationDataReader over rendered training-like frames, or a dataset's own photos."""
 
-    def __init__(self, name: str, n: int, seed: int, input_hw: tuple[int, int]):
+    def __init__(self, name: str, n: int, seed: int, input_hw: tuple[int, int], photos: list[Path] | None = None):
         from detectors.synth.dataset import render_sample
 
         lb = Letterboxer(input_hw)
         self.name = name
         self.blobs = []
-        with progress_bar("Rendering calibration frames", n) as advance:
-            for i in range(n):
-                self.blobs.append(lb(render_sample(seed, i)[0])[0].copy())
-                advance(1)
+        if photos:
+            picks = photos[:: max(1, len(photos) // n)][:n]  # spread over the set, not its first shots
+            with progress_bar(f"Reading {len(picks)} calibration photos", len(picks)) as advance:
+                for p in picks:
+                    img = cv2.imread(str(p))
+                    if img is not None:
+                        self.blobs.append(lb(img)[0].copy())
+                    advance(1)
+        else:
+            with progress_bar("Rendering calibration frames", n) as advance:
+                for i in range(n):
+                    self.blobs.append(lb(render_sample(seed, i)[0])[0].copy())
+                    advance(1)
         self._it = iter(self.blobs)
 
     def get_next(self):
@@ -64,14 +75,15 @@ def float_nodes(model_path: Path) -> list[str]:
     return stem + decode + box_out
 
 
-def quantize_int8(fp32: Path, out: Path, calib: int, seed: int = CALIB_SEED) -> Path:
+def quantize_int8(fp32: Path, out: Path, calib: int, seed: int = CALIB_SEED,
+                  photos: list[Path] | None = None) -> Path:
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     sess = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
-    reader = _FrameReader(inp.name, calib, seed, (inp.shape[2], inp.shape[3]))
+    reader = _FrameReader(inp.name, calib, seed, (inp.shape[2], inp.shape[3]), photos)
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
@@ -83,59 +95,115 @@ def quantize_int8(fp32: Path, out: Path, calib: int, seed: int = CALIB_SEED) -> 
     return out
 
 
-def validate(model: Path, data_yaml: Path, imgsz: tuple[int, int]) -> dict[str, float]:
-    """mAP50 and mAP50-95 from ultralytics' own ``val`` on the model file."""
+def validate(model: Path, data_yaml: Path, imgsz: tuple[int, int], per_class: bool = False) -> dict:
+    """mAP50 and mAP50-95 from ultralytics' own ``val`` on the model file (and per class)."""
     from detectors.train import require_ultralytics
 
     YOLO = require_ultralytics()
     with tempfile.TemporaryDirectory() as tmp:
         r = YOLO(str(model), task="detect").val(data=str(data_yaml), imgsz=list(imgsz), batch=1, device="cpu",
                                                 plots=False, verbose=False, project=tmp, name="val")
-    return {"mAP50": round(float(r.box.map50), 4), "mAP50-95": round(float(r.box.map), 4)}
+    out: dict = {"mAP50": round(float(r.box.map50), 4), "mAP50-95": round(float(r.box.map), 4)}
+    if per_class:
+        out["per_class"] = {r.names[int(c)]: {"AP50": round(float(r.box.ap50[k]), 4),
+                                              "AP50-95": round(float(r.box.ap[k]), 4)}
+                            for k, c in enumerate(r.box.ap_class_index)}
+    return out
+
+
+def input_hw_for(imgsz: int, photos: list[Path]) -> tuple[int, int]:
+    """The fixed ONNX input for photos of this shape: ``imgsz`` wide, rows for the median aspect
+    rounded up to the stride (4:3 at 384 -> 288 x 384), so no pixel is wasted on padding."""
+    ratios = []
+    for p in photos[:: max(1, len(photos) // 50)]:
+        img = cv2.imread(str(p), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+        if img is not None:
+            ratios.append(img.shape[0] / img.shape[1])
+    ratio = min(1.0, float(np.median(ratios))) if ratios else 1.0
+    return int(np.ceil(imgsz * ratio / 32) * 32), int(imgsz)
 
 
 def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: int, val_seed: int,
-               settings: Path | None) -> dict:
-    """Write <name>.onnx, <name>.int8.onnx, <name>.pt and <name>.json into ``out_dir``."""
-    from detectors.synth.dataset import write_dataset
+               settings: Path | None, data: Path | None = None) -> dict:
+    """Write <name>.onnx, <name>.int8.onnx, <name>.pt and <name>.json into ``out_dir``.
+
+    Without ``data`` the model is the demo model (the ten rendered classes), calibrated and scored on
+    renders. With ``data`` (a dataset from ``data import``), INT8 is calibrated on the dataset's own
+    training photos and both files are scored on its val split, per class.
+    """
     from detectors.train import require_ultralytics
 
     weights = Path(weights)
     if not weights.is_file():
         raise UserError(f"weights file {weights}: not found")
+    ds = _dataset(data) if data is not None else None
     YOLO = require_ultralytics()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = YOLO(str(weights))
     classes = [model.names[i] for i in sorted(model.names)]
-    if tuple(classes) != CLASSES:
-        raise UserError(f"{weights}: classes {classes} differ from the bundled class list")
-    onnx_tmp = Path(model.export(format="onnx", imgsz=list(INPUT_HW), simplify=True, dynamic=False,
+    if ds is None and tuple(classes) != CLASSES:
+        raise UserError(f"{weights}: classes {classes} differ from the bundled class list; "
+                        "pass --data DATASET to calibrate and score on that dataset")
+    if ds is not None and classes != ds["classes"]:
+        raise UserError(f"{weights}: classes {classes} differ from the dataset's {ds['classes']}")
+    input_hw = INPUT_HW
+    if ds is not None:
+        imgsz = int((getattr(model, "ckpt", None) or {}).get("train_args", {}).get("imgsz", INPUT_HW[1]))
+        input_hw = input_hw_for(imgsz, ds["train"] + ds["val"])
+    onnx_tmp = Path(model.export(format="onnx", imgsz=list(input_hw), simplify=True, dynamic=False,
                                  half=False, device="cpu", verbose=False))
     fp32 = out_dir / f"{name}.onnx"
     shutil.move(str(onnx_tmp), fp32)
     fast_dfl(fp32)
-    int8 = quantize_int8(fp32, out_dir / f"{name}.int8.onnx", calib)
+    int8 = quantize_int8(fp32, out_dir / f"{name}.int8.onnx", calib, photos=ds["train"] if ds else None)
     pt = out_dir / f"{name}.pt"
     if weights.resolve() != pt.resolve():
         shutil.copy(weights, pt)
-    with tempfile.TemporaryDirectory() as tmp:
-        with progress_bar(f"Rendering {val_images} validation trays (seed {val_seed})", val_images) as advance:
-            data = write_dataset(Path(tmp) / "val", val_images, val_seed, 1.0, advance)
-        metrics = {"val_seed": val_seed, "val_images": val_images,
-                   "fp32": validate(fp32, data, INPUT_HW), "int8": validate(int8, data, INPUT_HW)}
+    if ds is not None:
+        metrics = {"dataset": str(ds["root"]), "dataset_hash": ds["hash"], "val_images": len(ds["val"]),
+                   "fp32": validate(fp32, ds["yaml"], input_hw, True), "int8": validate(int8, ds["yaml"], input_hw,
+                                                                                          True)}
+    else:
+        metrics = _render_metrics(fp32, int8, val_images, val_seed)
     train_settings = json.loads(Path(settings).read_text()) if settings else {}
+    if not train_settings and (weights.parent / "settings.json").is_file():
+        train_settings = json.loads((weights.parent / "settings.json").read_text())
     meta = {
         "name": name,
         "classes": classes,
-        "imgsz": list(INPUT_HW),
+        "imgsz": list(input_hw),
         "input": "NCHW float32 RGB 0..1, letterboxed (pad 114), fixed shape",
         "files": {"fp32": fp32.name, "int8": int8.name, "pt": pt.name},
         "train": train_settings,
         "calibration": {"frames": calib, "seed": CALIB_SEED, "method": f"Percentile {CALIB_PERCENTILE}",
+                        "source": f"dataset {ds['root']} (train split)" if ds else "rendered trays",
                         "per_channel": True,
                         "float_nodes": "stem (model.0-1), Detect box decoding and box-branch output convs"},
         "metrics": metrics,
     }
     (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def _render_metrics(fp32: Path, int8: Path, val_images: int, val_seed: int) -> dict:
+    from detectors.synth.dataset import write_dataset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with progress_bar(f"Rendering {val_images} validation trays (seed {val_seed})", val_images) as advance:
+            data = write_dataset(Path(tmp) / "val", val_images, val_seed, 1.0, advance)
+        return {"val_seed": val_seed, "val_images": val_images,
+                "fp32": validate(fp32, data, INPUT_HW), "int8": validate(int8, data, INPUT_HW)}
+
+
+def _dataset(data: Path) -> dict:
+    """Class names, photos per split and hash of a dataset folder (or its data.yaml)."""
+    from detectors.datasets.importer import load_manifest
+    from detectors.finetune import split_images, read_dataset
+
+    yml, d, classes = read_dataset(Path(data))
+    train, val = split_images(yml, d, "train"), split_images(yml, d, "val")
+    if not val:
+        raise UserError(f"--data {data}: the val split has no images to score the model on")
+    return {"yaml": yml, "root": yml.parent, "classes": classes, "train": train or val, "val": val,
+            "hash": load_manifest(yml.parent).get("hash")}

@@ -57,7 +57,7 @@ def read_dataset(data: Path) -> tuple[Path, dict, list[str]]:
     return yml, d, classes
 
 
-def _split_images(yml: Path, d: dict, split: str) -> list[Path]:
+def split_images(yml: Path, d: dict, split: str) -> list[Path]:
     base = Path(d.get("path") or yml.parent)
     base = base if base.is_absolute() and base.is_dir() else yml.parent
     folder = base / str(d.get(split, f"images/{split}"))
@@ -100,10 +100,24 @@ def _synthetic(n: int, classes: list[str], out_dir: Path, seed: int) -> list[Pat
     return written
 
 
+def _use_all_cores(model) -> None:
+    """ultralytics trains on CPU with cores - 1 threads (1 on a 2-core box: half the machine idle);
+    the box is ours while it trains, so take every core at the start of each epoch."""
+    import os
+
+    import torch
+
+    def take(_trainer) -> None:
+        torch.set_num_threads(os.cpu_count() or 1)
+
+    for event in ("on_train_start", "on_train_epoch_start"):
+        model.add_callback(event, take)
+
+
 def finetune(s: FinetuneSettings, run: Path) -> Path:
     """Train; write RUN/best.pt and RUN/settings.json; return RUN/best.pt."""
     yml, d, classes = read_dataset(Path(s.data))
-    train_imgs, val_imgs = _split_images(yml, d, "train"), _split_images(yml, d, "val")
+    train_imgs, val_imgs = split_images(yml, d, "train"), split_images(yml, d, "val")
     if not train_imgs:
         raise UserError(f"--data {s.data}: the train split has no images")
     if not val_imgs:
@@ -134,6 +148,7 @@ def finetune(s: FinetuneSettings, run: Path) -> Path:
     else:  # a new class head; the rest of the network is transferred
         console.print(f"new class head: {len(start_classes)} -> {len(classes)} classes ({', '.join(classes)})")
         model = YOLO(str(_model_yaml(len(classes), run / "model.yaml"))).load(str(start))
+    _use_all_cores(model)
     extra_args: dict = {"time": s.hours} if s.hours else {}
     console.print(f"training on {len(train_imgs)} photos + {len(extra)} extra images, validating on "
                   f"{len(val_imgs)}; imgsz {s.imgsz}" + (f", budget {s.hours} h" if s.hours else ""))

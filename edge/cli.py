@@ -145,12 +145,17 @@ def export(weights: Path = typer.Argument(..., help="trained .pt weights"),
            calib: int = typer.Option(200, min=8, help="rendered frames to calibrate INT8 on"),
            val_images: int = typer.Option(300, min=10, help="validation images (fresh seed) to score both files"),
            val_seed: int = typer.Option(777_777, help="seed of the validation set; never used in training"),
-           settings: Optional[Path] = typer.Option(None, help="settings.json of the training run")) -> None:
+           settings: Optional[Path] = typer.Option(None, help="settings.json of the training run (default: the "
+                                                              "one beside the weights)"),
+           data: Optional[Path] = typer.Option(None, "--data", help="a site's dataset: calibrate INT8 on its "
+                                                                    "photos, score both on its val split")) -> None:
     """Export ONNX fp32 and static INT8, score both with ultralytics val, write the metadata JSON."""
     from detectors.export import export_all
     from detectors.model_info import MODELS_DIR
 
-    meta = export_all(weights, name, out_dir or MODELS_DIR, calib, val_images, val_seed, settings)
+    if data is not None and out_dir is None:
+        raise UserError("--data needs --out-dir DIR: a site's model family does not go into the bundled models")
+    meta = export_all(weights, name, out_dir or MODELS_DIR, calib, val_images, val_seed, settings, data)
     console.print_json(json.dumps(meta["metrics"]))
 
 

@@ -59,3 +59,40 @@ def test_rewritten_dfl_matches_torch(cli, tmp_path):
         torch_out = model(torch.from_numpy(blob))[0].numpy()
     assert onnx_out.shape == torch_out.shape
     np.testing.assert_allclose(onnx_out, torch_out, rtol=1e-3, atol=2e-3)
+
+
+@pytest.mark.slow
+def test_finetune_on_a_sites_own_classes_and_export(cli, tmp_path):
+    """Photos in a labelling tool's export -> data import -> train --data (a new class head) ->
+    export --data: the family carries the dataset's classes, its hash and per-class AP of both files."""
+    pytest.importorskip("ultralytics")
+    from tests.labelled_sets import shots, write_cvat_yolo
+
+    site_classes = ["soup", "roll", "juice", "cake", "apple", "tea", "plate", "bowl", "cup", "jam"]
+    src = write_cvat_yolo(tmp_path / "cvat", shots(trays=8, per_tray=2, seed=11), classes=site_classes)
+    proc = cli("data", "import", src, "-o", tmp_path / "ds", "--drop", "jam", "--map", "cup=juice",
+               "--val-fraction", "0.3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((tmp_path / "ds/manifest.json").read_text())
+    classes = manifest["classes"]
+    assert classes == ["soup", "roll", "juice", "cake", "apple", "tea", "plate", "bowl"]
+    proc = cli("train", "--data", tmp_path / "ds", "-o", tmp_path / "run", "--synthetic", "4")
+    assert proc.returncode == 2 and "has none of them" in proc.stderr  # renders cannot be named in these classes
+    proc = cli("train", "--data", tmp_path / "ds", "-o", tmp_path / "run", "--epochs", "1", "--imgsz", "160",
+               "--batch", "8", "--copy-paste", "4")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "new class head: 10 -> 8 classes" in " ".join(proc.stderr.split())
+    settings = json.loads((tmp_path / "run/settings.json").read_text())
+    assert settings["dataset_hash"] == manifest["hash"] and settings["extra_images"] == 4
+    proc = cli("export", tmp_path / "run/best.pt", "--name", "site", "--out-dir", tmp_path / "models",
+               "--data", tmp_path / "ds", "--calib", "8")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((tmp_path / "models/site.json").read_text())
+    assert meta["classes"] == classes and meta["imgsz"] == [128, 160]  # 4:3 photos at 160 wide
+    assert meta["metrics"]["dataset_hash"] == manifest["hash"]
+    for variant in ("fp32", "int8"):
+        m = meta["metrics"][variant]
+        assert 0.0 <= m["mAP50"] <= 1.0 and set(m["per_class"]) <= set(classes)
+        det = OnnxDetector(tmp_path / "models" / meta["files"][variant])
+        assert det.classes == tuple(classes) and det.input_hw == (128, 160)
+    assert "dataset" in meta["calibration"]["source"]

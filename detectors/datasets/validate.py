@@ -48,11 +48,12 @@ def check_image(item: LabelledImage, problems: list[Problem]) -> CheckedImage | 
         problems.append(Problem(str(path), f"unreadable ({exc.strerror})", True))
         return None
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE) if data else None
-    if img is None:
-        problems.append(Problem(str(path), "not a decodable image", True))
-        return None
-    if truncated(data, path.suffix.lower()):
+    if img is not None and truncated(data, path.suffix.lower()):
         problems.append(Problem(str(path), "truncated image file", True))
+        return None
+    if img is None:
+        problems.append(Problem(str(path), "truncated image file" if data[:2] == b"\xff\xd8" and
+                                truncated(data, ".jpg") else "not a decodable image", True))
         return None
     h, w = img.shape[:2]
     xyxy = item.xyxy.copy()
