@@ -1,0 +1,171 @@
+"""Two models on the same labelled photos: every figure of ``traycheck model compare``.
+
+Each model runs once per photo at a low confidence (0.001, as ultralytics'
+``val`` does) so AP sees the whole precision/recall curve; the figures at the
+operating threshold are that output filtered at ``conf`` (exactly what the
+detector gives at ``conf``: NMS only lets a stronger box suppress a weaker
+one). Speed is timed in a second call per photo at the operating threshold,
+the models alternating which goes first, after a warm-up.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from detectors.detections import Detector
+from detectors.evaluation.dataset import LabelledSet, load_labelled
+from detectors.evaluation.metrics import Scorer
+from edge.errors import UserError
+
+AP_CONF = 0.001  # as ultralytics val: AP needs the low-confidence tail of the curve
+AP_MAX_DET = 300
+WARMUP = 3
+
+
+@dataclass
+class WrongImage:
+    """A photo a model counted wrong: its detections at the operating threshold (label space)."""
+
+    index: int  # into LabelledSet.images
+    xyxy: np.ndarray
+    conf: np.ndarray
+    cls: np.ndarray
+    pred_counts: np.ndarray
+    gt_counts: np.ndarray
+
+
+@dataclass
+class ModelRun:
+    """One model under comparison: its detector, class mapping, scores and timings."""
+
+    ref: str  # as the user named it
+    name: str  # shown in tables and the report
+    path: Path
+    detector: Detector
+    labels: tuple[str, ...]  # dataset classes, then the model's classes the dataset lacks
+    to_label: np.ndarray  # model class id -> label index
+    scorer: Scorer
+    times_ms: list[float] = field(default_factory=list)
+    wrong: list[WrongImage] = field(default_factory=list)
+
+
+@dataclass
+class Comparison:
+    result: dict  # the JSON object of ``--json``
+    data: LabelledSet
+    runs: list[ModelRun]
+
+
+def _load(ref: str, which: str, threads: int):
+    from detectors.loader import load_detector
+    from detectors.model_info import resolve_model
+
+    try:
+        path = resolve_model(ref)
+        det = load_detector(path, threads=threads, conf=AP_CONF)
+    except UserError as exc:
+        raise UserError(f"model {which} ({ref}): {exc}") from None
+    det.max_det = AP_MAX_DET  # both backends read it per call
+    return path, det
+
+
+def _mapping(model_classes: tuple[str, ...], names: tuple[str, ...]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Label space (dataset names + the model's extra names) and model id -> label index, matched by name."""
+    extra = tuple(c for c in model_classes if c not in names)
+    labels = names + extra
+    index = {n: i for i, n in enumerate(labels)}
+    return labels, np.array([index[c] for c in model_classes], np.int64)
+
+
+@contextmanager
+def operating(det: Detector, conf: float) -> Iterator[None]:
+    """The detector as the appliance runs it (threshold ``conf``, 100 boxes) for the duration."""
+    old = det.conf, det.max_det  # type: ignore[attr-defined]
+    det.conf, det.max_det = conf, 100  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        det.conf, det.max_det = old  # type: ignore[attr-defined]
+
+
+def read_image(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise UserError(f"image {path}: OpenCV cannot read it")
+    return img
+
+
+def compare_models(ref_a: str, ref_b: str, dataset: Path, split: str = "val", conf: float = 0.25,
+                   threads: int = 2, progress: Callable[[str, int], object] | None = None) -> Comparison:
+    """Score both models on the dataset's labelled photos of ``split``.
+
+    ``progress(label, total)`` is a context manager yielding ``advance(n)`` (edge.progress.progress_bar).
+    """
+    if not 0.0 < conf < 1.0:
+        raise UserError(f"--conf {conf}: must be between 0 and 1")
+    loaded = [_load(ref_a, "A", threads), _load(ref_b, "B", threads)]
+    data = load_labelled(dataset, split, fallback_names=tuple(loaded[0][1].classes))
+    names = [ref_a, ref_b] if ref_a != ref_b else [f"{ref_a} (A)", f"{ref_b} (B)"]
+    runs = []
+    for ref, name, (path, det) in zip((ref_a, ref_b), names, loaded):
+        labels, to_label = _mapping(tuple(det.classes), data.names)
+        runs.append(ModelRun(ref, name, path, det, labels, to_label, Scorer(labels, len(data.names), conf)))
+
+    first = read_image(data.images[0].path)
+    for run in runs:
+        run.detector.detect(first)
+        with operating(run.detector, conf):
+            for _ in range(WARMUP):
+                run.detector.detect(first)
+
+    ctx = progress(f"Scoring {len(data.images)} photos", len(data.images)) if progress else _no_progress()
+    with ctx as advance:
+        for i, item in enumerate(data.images):
+            img = first if i == 0 else read_image(item.path)
+            h, w = img.shape[:2]
+            gt_xyxy = item.boxes * np.array([w, h, w, h], np.float32)
+            for run in runs:
+                _score(run, i, img, gt_xyxy, item.classes, conf)
+            for run in (runs if i % 2 == 0 else runs[::-1]):
+                with operating(run.detector, conf):
+                    t0 = time.perf_counter()
+                    run.detector.detect(img)
+                    run.times_ms.append((time.perf_counter() - t0) * 1000)
+            advance(1)
+    return Comparison(_result(data, split, conf, threads, runs), data, runs)
+
+
+def _score(run: ModelRun, i: int, img: np.ndarray, gt_xyxy: np.ndarray, gt_cls: np.ndarray, conf: float) -> None:
+    d = run.detector.detect(img)
+    cls = run.to_label[d.class_id]
+    right = run.scorer.add(d.xyxy, d.confidence, cls, gt_xyxy, gt_cls)
+    if not right:
+        on = d.confidence > conf
+        run.wrong.append(WrongImage(i, d.xyxy[on], d.confidence[on], cls[on],
+                                    run.scorer.pred_counts[-1], run.scorer.gt_counts[-1]))
+
+
+@contextmanager
+def _no_progress() -> Iterator[Callable[[int], None]]:
+    yield lambda n=1: None
+
+
+def _result(data: LabelledSet, split: str, conf: float, threads: int, runs: list[ModelRun]) -> dict:
+    out: dict = {"dataset": data.source, "split": split, "class_names_from": data.names_from,
+                 "images": len(data.images), "unlabelled_skipped": data.unlabelled,
+                 "conf": conf, "iou": 0.5, "ap_conf": AP_CONF, "threads": threads}
+    for key, run in zip(("a", "b"), runs):
+        s = run.scorer.summary()
+        model_classes = set(run.detector.classes)
+        for name, row in s["per_class"].items():
+            row["in_model"] = name in model_classes
+        out[key] = {"model": run.name, "file": str(run.path), "classes": list(run.detector.classes),
+                    **s, "ms_per_frame": round(float(np.median(run.times_ms)), 2),
+                    "wrong_count_images": len(run.wrong)}
+    return out

@@ -1,0 +1,311 @@
+"""``traycheck model compare``: metrics on hand-made cases, datasets, the command, the report, bad input.
+
+Real components only: the bundled ONNX models, rendered trays, files on disk.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from detectors.evaluation.dataset import load_labelled
+from detectors.evaluation.metrics import IOU_THRESHOLDS, Scorer, coco_ap, match_predictions, ultralytics_ap
+from edge.errors import UserError
+
+CLASSES3 = ("burger", "fries", "drink")
+BOX = np.array([[10, 10, 60, 60], [100, 10, 150, 60], [200, 10, 250, 60], [10, 100, 60, 150]], np.float32)
+GT_CLS = np.array([0, 0, 1, 2])
+
+
+def _score(images: list[tuple], labels=CLASSES3, conf: float = 0.25) -> dict:
+    """Scorer over hand-made images: each (pred_xyxy, pred_conf, pred_cls, gt_xyxy, gt_cls)."""
+    s = Scorer(labels, 3, conf)
+    for px, pc, pk, gx, gk in images:
+        s.add(np.asarray(px, np.float32).reshape(-1, 4), np.asarray(pc, np.float32), np.asarray(pk, np.int64),
+              np.asarray(gx, np.float32).reshape(-1, 4), np.asarray(gk, np.int64))
+    return s.summary()
+
+
+def _perfect() -> tuple:
+    return BOX, np.array([0.9, 0.8, 0.7, 0.6]), GT_CLS, BOX, GT_CLS
+
+
+# ---- metrics on hand-made predictions ------------------------------------------------------------------------
+
+def test_perfect_predictions_score_one() -> None:
+    r = _score([_perfect(), _perfect()])
+    assert r["map50"] == 1.0 and r["map50_95"] == 1.0
+    assert r["count_accuracy"] == 1.0 and r["precision"] == 1.0 and r["recall"] == 1.0
+    assert r["per_class"]["burger"] == {"ap50": 1.0, "ap50_95": 1.0, "precision": 1.0, "recall": 1.0,
+                                        "count_accuracy": 1.0, "gt": 4}
+    m = np.array(r["confusion"]["matrix"])
+    assert r["confusion"]["labels"] == [*CLASSES3, "background"]
+    assert np.array_equal(m, np.diag([4, 2, 2, 0]))
+
+
+def test_one_missing_box_drops_count_accuracy_exactly() -> None:
+    # 4 photos; on the last one the model misses one of the two burgers
+    miss = (BOX[1:], np.array([0.8, 0.7, 0.6]), GT_CLS[1:], BOX, GT_CLS)
+    r = _score([_perfect(), _perfect(), _perfect(), miss])
+    assert r["count_accuracy"] == 0.75  # 3 of 4 photos counted right
+    assert r["per_class"]["burger"]["count_accuracy"] == 0.75
+    assert r["per_class"]["fries"]["count_accuracy"] == 1.0
+    assert r["per_class"]["burger"]["recall"] == 0.875  # 7 of 8 burgers found
+    assert r["per_class"]["burger"]["precision"] == 1.0
+    # COCO 101-point AP: precision 1 up to recall 7/8, nothing beyond: recall points 0.00..0.87 -> 88 of 101
+    assert r["per_class"]["burger"]["ap50"] == round(88 / 101, 4)
+    assert np.array(r["confusion"]["matrix"])[0, 3] == 1  # one burger missed -> background column
+
+
+def test_extra_box_and_operating_threshold() -> None:
+    extra_box = np.array([[300, 300, 350, 350]], np.float32)
+    high = (np.vstack([BOX, extra_box]), np.array([0.9, 0.8, 0.7, 0.6, 0.5]), np.append(GT_CLS, 1), BOX, GT_CLS)
+    low = (np.vstack([BOX, extra_box]), np.array([0.9, 0.8, 0.7, 0.6, 0.1]), np.append(GT_CLS, 1), BOX, GT_CLS)
+    r = _score([high, low])
+    # the false fries (0.5) counts on photo 1; below the 0.25 threshold (0.1) it does not count on photo 2
+    assert r["count_accuracy"] == 0.5
+    assert r["per_class"]["fries"]["precision"] == 0.6667  # 2 right of 3 above the threshold
+    # the false box scores below every true fries box, so the ranking (AP) is still perfect
+    assert r["per_class"]["fries"]["ap50"] == 1.0
+    assert np.array(r["confusion"]["matrix"])[3, 1] == 1  # background row: one false fries
+
+
+def test_look_alike_lands_off_the_diagonal() -> None:
+    swapped = (BOX, np.array([0.9, 0.8, 0.7, 0.6]), np.array([0, 2, 1, 2]), BOX, GT_CLS)  # 2nd burger read as drink
+    r = _score([swapped])
+    m = np.array(r["confusion"]["matrix"])
+    assert m[0, 2] == 1 and m[0, 0] == 1
+    assert r["per_class"]["drink"]["precision"] == 0.5
+    assert r["count_accuracy"] == 0.0
+
+
+def test_match_is_greedy_by_confidence_and_per_threshold() -> None:
+    gt = np.array([[0, 0, 100, 100]], np.float32)
+    # IoU of the loose box with the truth: 100*100 / (100*120) = 0.833
+    preds = np.array([[0, 0, 100, 120], [0, 0, 100, 100]], np.float32)
+    tp = match_predictions(preds, np.array([0.9, 0.5]), np.array([0, 0]), gt, np.array([0]))
+    # the more confident box takes the truth at every threshold it passes (0.50..0.80);
+    # from 0.85 on only the exact box is good enough
+    assert tp[0].tolist() == [t <= 0.8334 for t in IOU_THRESHOLDS]
+    assert tp[1].tolist() == [t > 0.8334 for t in IOU_THRESHOLDS]
+    # a box of another class never matches
+    assert not match_predictions(gt, np.array([0.9]), np.array([1]), gt, np.array([0])).any()
+
+
+def test_ap_interpolations() -> None:
+    recall, precision = np.array([0.5, 1.0]), np.array([1.0, 1.0])
+    assert coco_ap(recall, precision) == 1.0
+    assert round(ultralytics_ap(recall, precision), 4) == 0.995  # ultralytics' mAP tops out at 0.995
+    assert abs(coco_ap(np.array([0.5]), np.array([1.0])) - 51 / 101) < 1e-12  # recall points 0.00..0.50
+
+
+# ---- datasets ----------------------------------------------------------------------------------------------
+
+def _photo(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((48, 64, 3), 128, np.uint8))
+
+
+def test_plain_folder_with_labels_beside_or_in_labels(tmp_path: Path) -> None:
+    _photo(tmp_path / "a" / "one.jpg")
+    (tmp_path / "a" / "one.txt").write_text("1 0.5 0.5 0.5 0.5\n0 0.1 0.1 0.3 0.1 0.3 0.3\n")  # box + polygon
+    _photo(tmp_path / "a" / "unlabelled.jpg")
+    (tmp_path / "a" / "classes.txt").write_text("burger\nfries\n")
+    s = load_labelled(tmp_path / "a")
+    assert s.names == ("burger", "fries") and s.unlabelled == 1 and len(s.images) == 1
+    np.testing.assert_allclose(s.images[0].boxes, [[0.25, 0.25, 0.75, 0.75], [0.1, 0.1, 0.3, 0.3]], atol=1e-6)
+    assert s.images[0].classes.tolist() == [1, 0]
+
+    _photo(tmp_path / "b" / "images" / "x.png")
+    (tmp_path / "b" / "labels").mkdir()
+    (tmp_path / "b" / "labels" / "x.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    s = load_labelled(tmp_path / "b" / "images", fallback_names=("drink",))
+    assert s.names == ("drink",) and len(s.images) == 1 and "model A" in s.names_from
+
+
+def test_bad_label_line_names_file_and_line(tmp_path: Path) -> None:
+    _photo(tmp_path / "p.jpg")
+    (tmp_path / "p.txt").write_text("0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "classes.txt").write_text("burger\n")
+    with pytest.raises(UserError, match=r"p\.txt:2: class 7"):
+        load_labelled(tmp_path)
+
+
+# ---- the command on rendered trays -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    """15 val photos (``synth dataset -n 30 --seed 5 --val-fraction 0.5``); one label gets a sauce the photo
+    lacks, so both models count that photo wrong whatever they see."""
+    from detectors.synth.dataset import write_dataset
+
+    out = tmp_path_factory.mktemp("compare") / "ds"
+    write_dataset(out, 30, 5, 0.5)
+    label = sorted((out / "labels" / "val").glob("*.txt"))[0]
+    label.write_text(label.read_text() + "9 0.02 0.02 0.02 0.02\n")
+    return out
+
+
+def _hand_count_accuracy(ds: Path, model: str) -> float:
+    """Share of val photos where the detector at conf 0.25 counts every class right: computed directly."""
+    from detectors.loader import load_detector
+
+    det = load_detector(model, conf=0.25)
+    right = total = 0
+    for img in sorted((ds / "images" / "val").glob("*.jpg")):
+        label = ds / "labels" / "val" / (img.stem + ".txt")
+        gt = [int(line.split()[0]) for line in label.read_text().splitlines() if line.strip()]
+        counts = det.detect(cv2.imread(str(img))).counts(10)
+        right += int(np.array_equal(counts, np.bincount(gt, minlength=10)))
+        total += 1
+    return right / total
+
+
+def test_compare_bundled_fp32_vs_int8(rendered: Path, tmp_path: Path, cli) -> None:
+    report = tmp_path / "report"
+    p = cli("model", "compare", "traycheck-v8n", "traycheck-v8n.int8", "--data", rendered, "--json",
+            "--report", report)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["images"] == 15 and r["split"] == "val"
+    assert r["a"]["model"] == "traycheck-v8n" and r["b"]["model"] == "traycheck-v8n.int8"
+    assert r["b"]["file"].endswith("traycheck-v8n.int8.onnx")
+    for key in ("a", "b"):
+        m = r[key]
+        assert set(m) >= {"model", "classes", "per_class", "map50", "map50_95", "count_accuracy", "ms_per_frame",
+                          "images", "confusion"}
+        assert m["map50"] > 0.9, m["map50"]  # the bundled model on its own renders
+        assert 0.0 <= m["count_accuracy"] < 1.0  # the doctored photo is always wrong
+        assert m["ms_per_frame"] > 0
+        assert list(m["per_class"]) == m["classes"]
+        assert set(m["per_class"]["burger"]) == {"ap50", "ap50_95", "precision", "recall", "count_accuracy", "gt",
+                                                 "in_model"}
+        cm = np.array(m["confusion"]["matrix"])
+        assert m["confusion"]["labels"][-1] == "background"
+        # every truth box is either paired with a detection or missed: the truth rows add up to the labels
+        assert cm[:10].sum(axis=1).tolist() == [m["per_class"][c]["gt"] for c in m["classes"]]
+        assert m["wrong_count_images"] >= 1
+    assert r["a"]["count_accuracy"] == round(_hand_count_accuracy(rendered, "traycheck-v8n"), 4)
+    assert r["b"]["count_accuracy"] == round(_hand_count_accuracy(rendered, "traycheck-v8n.int8"), 4)
+
+    page = (report / "index.html").read_text()
+    assert "traycheck-v8n.int8" in page and "traycheck-v8n" in page
+    assert "<svg" in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    doctored = sorted((rendered / "images" / "val").glob("*.jpg"))[0].stem
+    for key in ("a", "b"):
+        shots = sorted((report / "wrong" / key).glob("*.jpg"))
+        assert len(shots) == r[key]["wrong_count_images"]
+        assert any(doctored in s.name for s in shots)
+        for s in shots:
+            assert f"wrong/{key}/{s.name}" in page
+            assert cv2.imread(str(s)) is not None
+
+
+def test_table_output(rendered: Path, cli) -> None:
+    p = cli("model", "compare", "traycheck-v8n", "traycheck-v8n.int8", "--data", rendered / "data.yaml",
+            "--conf", "0.5")
+    assert p.returncode == 0, p.stderr
+    for text in ("A AP50", "B AP50-95", "count acc", "cheeseburger", "ms/frame", "conf 0.5"):
+        assert text in p.stdout
+
+
+def test_classes_matched_by_name_and_escaped(rendered: Path, tmp_path: Path) -> None:
+    """A dataset whose class the model lacks (and whose name is HTML) scores 0 there, and the page escapes it."""
+    from detectors.evaluation.compare import compare_models
+    from detectors.evaluation.report_html import write_report
+
+    ds = tmp_path / "ds"
+    shutil.copytree(rendered, ds)
+    data = yaml.safe_load((ds / "data.yaml").read_text())
+    names = dict(data["names"])
+    names[0], names[1] = names[1], names[0]  # reorder: matched by name, not by id
+    names[9] = "<i>dip</i>"
+    for label in (ds / "labels" / "val").glob("*.txt"):  # swap ids 0 and 1 in the labels to keep them true
+        lines = [line.split() for line in label.read_text().splitlines() if line.strip()]
+        label.write_text("".join(" ".join([{"0": "1", "1": "0"}.get(f[0], f[0]), *f[1:]]) + "\n" for f in lines))
+    data.update(names=names, path=str(ds))
+    (ds / "data.yaml").write_text(yaml.safe_dump(data))
+    cmp = compare_models("traycheck-v8n", "traycheck-v8n.int8", ds)
+    a = cmp.result["a"]
+    assert a["per_class"]["<i>dip</i>"]["in_model"] is False and a["per_class"]["<i>dip</i>"]["ap50"] == 0.0
+    assert a["per_class"]["burger"]["ap50"] > 0.9 and a["per_class"]["cheeseburger"]["ap50"] > 0.9
+    assert "sauce" in a["confusion"]["labels"]  # the model's own class, kept as an extra label
+    page = write_report(cmp, tmp_path / "rep").read_text()
+    assert "&lt;i&gt;dip&lt;/i&gt;" in page and "<i>dip</i>" not in page
+
+
+# ---- bad input -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["no-dataset", "no-labels", "no-split", "unknown-model"])
+def test_bad_input_is_one_line(case: str, tmp_path: Path, cli) -> None:
+    data, model, expect = tmp_path / "missing", "traycheck-v8n", "not found"
+    if case == "no-labels":
+        data = tmp_path / "photos"
+        _photo(data / "a.jpg")
+        expect = "no labelled images"
+    elif case == "no-split":
+        data = tmp_path / "ds"
+        data.mkdir()
+        (data / "data.yaml").write_text(yaml.safe_dump({"path": str(data), "train": "images/train",
+                                                         "names": {0: "burger"}}))
+        expect = "no 'val' split"
+    elif case == "unknown-model":
+        model, expect = "no-such-model", "model A (no-such-model)"
+    p = cli("model", "compare", model, "traycheck-v8n.int8", "--data", data)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and expect in lines[0], p.stderr
+    assert "Traceback" not in p.stderr
+
+
+# ---- agreement with ultralytics' own val ------------------------------------------------------------------------
+
+def _ultralytics_val(model: Path, data_yaml: Path) -> tuple[float, float]:
+    from ultralytics import YOLO
+
+    with tempfile.TemporaryDirectory() as tmp:
+        r = YOLO(str(model), task="detect").val(data=str(data_yaml), imgsz=[256, 320], batch=1, device="cpu",
+                                                plots=False, verbose=False, project=tmp, name="val")
+    return float(r.box.map50), float(r.box.map)
+
+
+@pytest.mark.slow
+def test_ap_agrees_with_ultralytics_val(tmp_path: Path) -> None:
+    """Our mAP against ultralytics' on renders as they are, and blurred until the model struggles."""
+    pytest.importorskip("ultralytics")
+    from detectors.evaluation.compare import compare_models
+    from detectors.model_info import resolve_model
+    from detectors.synth.dataset import write_dataset
+
+    ds = tmp_path / "ds"
+    write_dataset(ds, 60, 31, 1.0)
+    blurred = tmp_path / "blurred"
+    shutil.copytree(ds, blurred)
+    for p in (blurred / "images" / "val").glob("*.jpg"):  # 1/12 resolution and back: classes get confused
+        img = cv2.imread(str(p))
+        h, w = img.shape[:2]
+        cv2.imwrite(str(p), cv2.resize(cv2.resize(img, (w // 12, h // 12), interpolation=cv2.INTER_AREA), (w, h)))
+    data = yaml.safe_load((blurred / "data.yaml").read_text())
+    (blurred / "data.yaml").write_text(yaml.safe_dump({**data, "path": str(blurred)}))
+
+    model = resolve_model("traycheck-v8n")
+    measured = {}
+    for name, folder in (("renders", ds), ("blurred", blurred)):
+        u50, u = _ultralytics_val(model, folder / "data.yaml")
+        cmp = compare_models("traycheck-v8n", "traycheck-v8n.int8", folder)
+        ours = cmp.result["a"]
+        same_interp = cmp.runs[0].scorer.summary(ap_fn=ultralytics_ap)
+        measured[name] = (u50, u, ours["map50"], ours["map50_95"], same_interp["map50"], same_interp["map50_95"])
+    print("ultralytics mAP50, mAP50-95 | ours (COCO) | ours with ultralytics' interpolation:", measured)
+    u50, u, c50, c, i50, i = measured["renders"]
+    assert abs(c50 - u50) <= 0.02 and abs(c - u) <= 0.02
+    u50, u, c50, c, i50, i = measured["blurred"]
+    assert u50 < 0.95  # the blurred set really is hard, so agreement means something
+    assert abs(i50 - u50) <= 0.02 and abs(i - u) <= 0.02
+    assert abs(c50 - u50) <= 0.04  # COCO's step interpolation reads lower where precision falls off
