@@ -284,6 +284,8 @@ def write_stills(shift: StillsShift, out: Path, progress: Progress = None) -> li
     from detectors.synth.video import VideoWriter
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"-o {out}: is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
     with VideoWriter(out / "video.mp4", shift.w, shift.h, shift.fps, crf=20, max_kbps=0, threads=1) as vw:
         for i in range(shift.n_frames):
