@@ -84,6 +84,16 @@ class CameraWorker:
         self.thread.join(timeout=5)
 
 
+class _CurrentMenu:
+    """What the POS API checks SKUs against: the service's menu of the moment (SIGHUP may change it)."""
+
+    def __init__(self, svc: "Service"):
+        self.svc = svc
+
+    def __contains__(self, sku: object) -> bool:
+        return sku in self.svc.menu
+
+
 class Service:
     def __init__(self, cfg: Config, config_path: Path | None = None):
         self.cfg = cfg
@@ -93,6 +103,7 @@ class Service:
         self.run_id = "run:" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         # the model first: its classes are the ones the menu may name (refused before anything opens)
         self.detector, self.model_key, self.active_name = self._load_model(cfg)
+        self.active_previous = self._previous(cfg)  # what rollback goes back to from the running model
         self.menu = config_menu(cfg, self.detector, config_path)
         self.store = Store(self.data_dir / "traycheck.db", site=cfg.site, outbox=cfg.mqtt is not None)
         self.snapshots = SnapshotWriter(self.data_dir / "snapshots", cfg.retention.min_free_mb)
@@ -127,7 +138,7 @@ class Service:
         dash = Dashboard(self.store, self.data_dir, self.hub, cfg.site, snapshot_root=self.data_dir / "snapshots",
                          system=lambda: system_info(self.hub, self.store, self.publisher, self.model_name(),
                                                     self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects))
-        app = create_app(self.store, token, self.menu, on_order=self._route_order, on_cancel=self._cancel,
+        app = create_app(self.store, token, _CurrentMenu(self), on_order=self._route_order, on_cancel=self._cancel,
                          registry=self.registry, ready=self.ready, dashboard=dash)
         self.web = WebServer(app, *parse_listen(cfg.http.listen))
         self._stop = threading.Event()
@@ -273,6 +284,7 @@ class Service:
         if detector is not self.detector:
             log.info("model switched to %s (%s); the cameras change over between frames",
                      family_name(detector.path), detector.path)
+            self.active_previous = self._previous(new)
         self.detector, self.model_key, self.active_name, self.menu = detector, key, name, menu
         logging.getLogger().setLevel(new.log_level.upper())
         if [c.model_dump() for c in new.cameras] != [c.model_dump() for c in self.cfg.cameras] \
@@ -281,6 +293,15 @@ class Service:
         self.cfg = self.cfg.model_copy(update={"menu": new.menu, "retention": new.retention,
                                                "log_level": new.log_level, "detector": new.detector})
         log.info("reloaded %s (menu, model, retention, log level)", self.config_path)
+
+    @staticmethod
+    def _previous(cfg: Config) -> str | None:
+        from edge.model_store import model_dir, read_pointer
+
+        try:
+            return (read_pointer(model_dir(cfg)) or {}).get("previous")
+        except UserError:
+            return None
 
     def _point_back(self, new: Config, reason: str) -> None:
         """If the pointer names a model other than the running one (the one just refused, or an
@@ -295,7 +316,7 @@ class Service:
                 ptr = {"name": "(unreadable pointer)"}
             if ptr.get("name") == self.active_name:
                 return
-            write_pointer(folder, self.active_name, ptr.get("previous"), refused=ptr.get("name"),
+            write_pointer(folder, self.active_name, self.active_previous, refused=ptr.get("name"),
                           refused_because=reason)
             log.error("active model pointer %s set back to the running model %s", folder / "active.json",
                       self.active_name or "detector.model")
