@@ -87,7 +87,7 @@ def box_overlap_of_smaller(a: np.ndarray) -> np.ndarray:
 
 
 def drop_merged(d: Detections, same_class: float = 0.8, any_class_iou: float = 0.7) -> Detections:
-    """Drop boxes that duplicate a better-scored box, for counting items.
+    """Drop boxes that duplicate a better-scored box, for counting items (strongest first).
 
     Per-class NMS leaves two kinds of duplicates that would inflate a count:
     two touching items of one class (two sauce tubs side by side) can also come
@@ -98,12 +98,18 @@ def drop_merged(d: Detections, same_class: float = 0.8, any_class_iou: float = 0
     of the smaller box of a stronger same-class detection, or has an IoU of
     ``any_class_iou`` with a stronger detection of any class.
     """
+    return d[merged_keep(d, same_class, any_class_iou)]
+
+
+def merged_keep(d: Detections, same_class: float = 0.8, any_class_iou: float = 0.7) -> np.ndarray:
+    """Indices into ``d`` of the boxes ``drop_merged`` keeps, strongest first."""
+    order = np.argsort(-d.confidence, kind="stable")
     if len(d) < 2:
-        return d
-    d = d[np.argsort(-d.confidence, kind="stable")]
-    same = d.class_id[:, None] == d.class_id[None, :]
-    dup = ((box_overlap_of_smaller(d.xyxy) >= same_class) & same) | (box_iou(d.xyxy, d.xyxy) >= any_class_iou)
-    keep = np.ones(len(d), bool)
-    for i in range(1, len(d)):  # greedy, strongest first: only a kept box can make another a duplicate
+        return order
+    s = d[order]
+    same = s.class_id[:, None] == s.class_id[None, :]
+    dup = ((box_overlap_of_smaller(s.xyxy) >= same_class) & same) | (box_iou(s.xyxy, s.xyxy) >= any_class_iou)
+    keep = np.ones(len(s), bool)
+    for i in range(1, len(s)):  # greedy, strongest first: only a kept box can make another a duplicate
         keep[i] = not (dup[i, :i] & keep[:i]).any()
-    return d[keep]
+    return order[keep]

@@ -73,13 +73,20 @@ def time_detectors(dets: dict[str, object], frames: list[np.ndarray], quiet: boo
 
 
 def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, quiet: bool = False,
-              pipeline: bool = True, cameras: int = 0, cameras_seconds: float = 60.0) -> dict:
+              pipeline: bool = True, cameras: int = 0, cameras_seconds: float = 60.0,
+              also: list[str] | None = None) -> dict:
+    """``also``: more model families (DIR/NAME) whose fp32 and INT8 files take turns in the same rounds
+    on the same frames, so a site's model is timed beside the bundled one in one run."""
     source = fixture or default_fixture()
     frames = load_frames(source, n)
-    plan = [("ultralytics", "pt", "ultralytics"), ("onnx-fp32", "fp32", "onnx"), ("onnx-int8", "int8", "onnx")]
+    plan = [("ultralytics", "pt", "ultralytics", model), ("onnx-fp32", "fp32", "onnx", model),
+            ("onnx-int8", "int8", "onnx", model)]
+    for ref in also or []:
+        label = Path(ref).name
+        plan += [(f"{label}-fp32", "fp32", "onnx", ref), (f"{label}-int8", "int8", "onnx", ref)]
     dets, files, errors = {}, {}, {}
-    for name, variant, backend in plan:
-        path = resolve_model(model, variant)
+    for name, variant, backend, ref in plan:
+        path = resolve_model(ref, variant)
         try:
             dets[name] = load_detector(path, backend=backend, threads=threads)
             files[name] = path.name
@@ -90,7 +97,7 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
             raise
     lat = time_detectors(dets, frames, quiet)
     rows = []
-    for name, _, _ in plan:
+    for name, *_ in plan:
         if name in errors:
             rows.append({"name": name, "fps": None, "p50_ms": None, "p95_ms": None, "error": errors[name]})
         else:

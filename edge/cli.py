@@ -301,13 +301,15 @@ def bench(json_out: bool = typer.Option(False, "--json", help="print the JSON ob
                                               help="skip the pipeline, idle and cameras rows"),
           cameras: int = typer.Option(4, min=0, help="cameras replaying fixtures in real time in one process "
                                                      "(row cameras-N; 0 skips it)"),
-          cameras_seconds: float = typer.Option(60.0, min=15.0, help="how long the cameras row runs")) -> None:
+          cameras_seconds: float = typer.Option(60.0, min=15.0, help="how long the cameras row runs"),
+          also: list[str] = typer.Option([], "--also", help="another model family DIR/NAME (e.g. a site's): its "
+                                                            "fp32 and INT8 timed in the same rounds (repeat)")) -> None:
     """Speed: ONNX fp32, ONNX INT8 and ultralytics predict on the same frames; the pipeline; an idle
     camera; N cameras in real time in one process."""
     from edge.bench import print_table, run_bench
 
     result = run_bench(fixture, frames, threads, model, quiet=json_out, pipeline=not detectors_only,
-                       cameras=0 if detectors_only else cameras, cameras_seconds=cameras_seconds)
+                       cameras=0 if detectors_only else cameras, cameras_seconds=cameras_seconds, also=also)
     if json_out:
         sys.stdout.write(json.dumps(result) + "\n")
     else:

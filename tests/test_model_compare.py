@@ -153,7 +153,9 @@ def rendered(tmp_path_factory) -> Path:
 
 
 def _hand_count_accuracy(ds: Path, model: str) -> float:
-    """Share of val photos where the detector at conf 0.25 counts every class right: computed directly."""
+    """Share of val photos where the detector at conf 0.25 counts every class right, with the appliance's
+    duplicate rule (one item read twice is one item): computed directly."""
+    from detectors.detections import drop_merged
     from detectors.loader import load_detector
 
     det = load_detector(model, conf=0.25)
@@ -161,7 +163,7 @@ def _hand_count_accuracy(ds: Path, model: str) -> float:
     for img in sorted((ds / "images" / "val").glob("*.jpg")):
         label = ds / "labels" / "val" / (img.stem + ".txt")
         gt = [int(line.split()[0]) for line in label.read_text().splitlines() if line.strip()]
-        counts = det.detect(cv2.imread(str(img))).counts(10)
+        counts = drop_merged(det.detect(cv2.imread(str(img)))).counts(10)
         right += int(np.array_equal(counts, np.bincount(gt, minlength=10)))
         total += 1
     return right / total
@@ -309,3 +311,14 @@ def test_ap_agrees_with_ultralytics_val(tmp_path: Path) -> None:
     assert u50 < 0.95  # the blurred set really is hard, so agreement means something
     assert abs(i50 - u50) <= 0.02 and abs(i - u) <= 0.02
     assert abs(c50 - u50) <= 0.04  # COCO's step interpolation reads lower where precision falls off
+
+
+def test_counts_skip_the_items_the_appliance_would_not_count() -> None:
+    """``counted`` masks detections the appliance drops as duplicates: they still rank for AP, never count."""
+    dup = np.array([[12, 10, 52, 50]], np.float32)  # one item read a second time, as another class
+    xyxy = np.vstack([BOX, dup])
+    conf, cls = np.array([0.9, 0.8, 0.7, 0.6, 0.55]), np.append(GT_CLS, 2)
+    s = Scorer(CLASSES3, 3, 0.25)
+    assert s.add(xyxy, conf, cls, BOX, GT_CLS) is False  # counted as is: one drink too many
+    s = Scorer(CLASSES3, 3, 0.25)
+    assert s.add(xyxy, conf, cls, BOX, GT_CLS, counted=np.array([True] * 4 + [False])) is True

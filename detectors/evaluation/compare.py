@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from detectors.detections import Detector
+from detectors.detections import Detector, merged_keep
 from detectors.evaluation.dataset import LabelledSet, load_labelled
 from detectors.evaluation.metrics import Scorer
 from edge.errors import UserError
@@ -144,9 +144,13 @@ def compare_models(ref_a: str, ref_b: str, dataset: Path, split: str = "val", co
 def _score(run: ModelRun, i: int, img: np.ndarray, gt_xyxy: np.ndarray, gt_cls: np.ndarray, conf: float) -> None:
     d = run.detector.detect(img)
     cls = run.to_label[d.class_id]
-    right = run.scorer.add(d.xyxy, d.confidence, cls, gt_xyxy, gt_cls)
+    # count as the appliance counts: one item read twice (two classes, or a box over two) is one item
+    on = d.confidence > conf
+    items = np.zeros(len(d), bool)
+    items[np.flatnonzero(on)[merged_keep(d[on])]] = True
+    right = run.scorer.add(d.xyxy, d.confidence, cls, gt_xyxy, gt_cls, counted=items)
     if not right:
-        on = d.confidence > conf
+        on = items
         run.wrong.append(WrongImage(i, d.xyxy[on], d.confidence[on], cls[on],
                                     run.scorer.pred_counts[-1], run.scorer.gt_counts[-1]))
 

@@ -151,15 +151,19 @@ class Scorer:
         self.confusion = np.zeros((len(labels) + 1, len(labels) + 1), np.int64)
 
     def add(self, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray,
-            gt_xyxy: np.ndarray, gt_cls: np.ndarray) -> bool:
-        """Score one image (boxes in pixels, classes in the label space); True when its counts are right."""
+            gt_xyxy: np.ndarray, gt_cls: np.ndarray, counted: np.ndarray | None = None) -> bool:
+        """Score one image (boxes in pixels, classes in the label space); True when its counts are right.
+
+        ``counted``: a mask of the detections that count as items (default: all); counts use the
+        detections above the operating threshold within it."""
         self._tp.append(match_predictions(xyxy, conf, cls, gt_xyxy, gt_cls))
         self._conf.append(conf)
         self._cls.append(cls)
         on = conf > self.conf
         confusion_update(self.confusion, xyxy[on], cls[on], gt_xyxy, gt_cls)
         d = self.n_dataset
-        pred = np.bincount(cls[on], minlength=len(self.labels))[:d]
+        items = on if counted is None else on & counted
+        pred = np.bincount(cls[items], minlength=len(self.labels))[:d]
         gt = np.bincount(gt_cls, minlength=d)[:d]
         self.pred_counts.append(pred)
         self.gt_counts.append(gt)
