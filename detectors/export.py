@@ -24,6 +24,7 @@ from edge.progress import console, progress_bar
 INPUT_HW = (256, 320)  # a 4:3 frame at 320 wide: 240 rows + 2 x 8 rows of padding (stride 32)
 CALIB_SEED = 555_555
 CALIB_PERCENTILE = 99.999
+OPERATING_CONF = 0.25  # a site model's operating threshold: model compare measures count accuracy here
 
 
 class _FrameReader:
@@ -182,6 +183,8 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
                         "float_nodes": "stem (model.0-1), Detect box decoding and box-branch output convs"},
         "metrics": metrics,
     }
+    if ds is not None:  # the appliance counts items at the threshold the site's figures are measured at
+        meta["operating_conf"] = OPERATING_CONF
     (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 

@@ -58,6 +58,9 @@ class OnnxDetector:
             raise UserError(f"model file {path}: needs a fixed input shape, has {inp.shape}")
         self.input_hw = (h, w)
         self.classes = self._classes(path)
+        # the threshold a site model's figures were measured at; None: the pipeline's own default
+        conf_meta = load_metadata(path).get("operating_conf")
+        self.operating_conf: float | None = float(conf_meta) if isinstance(conf_meta, (int, float)) else None
         self.conf, self.iou, self.max_det = conf, iou, max_det
         self._local = threading.local()  # one letterbox canvas per thread: cameras share the session
         self.path = path

@@ -30,7 +30,8 @@ log = logging.getLogger("traycheck.pipeline")
 
 @dataclass(frozen=True)
 class PipelineParams:
-    min_confidence: float = 0.45  # detections below this do not count as items on the tray
+    min_confidence: float = 0.45  # detections below this do not count as items (unless the model's metadata
+    # names its own operating threshold, 'operating_conf': the one its count accuracy was measured at)
     merged_overlap: float = 0.8  # a box this much over a stronger same-class box is a duplicate
     cross_class_iou: float = 0.7  # a box this close to a stronger box of another class is the same item
     settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
@@ -139,7 +140,8 @@ class CameraPipeline:
             if self.observe_latency is not None:
                 self.observe_latency(took)
             if len(dets):
-                dets = dets[(dets.confidence >= self.params.min_confidence) & self.zone.contains(dets.center, w, h)]
+                floor = getattr(self.detector, "operating_conf", None) or self.params.min_confidence
+                dets = dets[(dets.confidence >= floor) & self.zone.contains(dets.center, w, h)]
                 dets = drop_merged(dets, self.params.merged_overlap, self.params.cross_class_iou)
             self.last_detections = dets
             self.detected_frames += 1

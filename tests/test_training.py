@@ -89,10 +89,11 @@ def test_finetune_on_a_sites_own_classes_and_export(cli, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((tmp_path / "models/site.json").read_text())
     assert meta["classes"] == classes and meta["imgsz"] == [128, 160]  # 4:3 photos at 160 wide
+    assert meta["operating_conf"] == 0.25  # the pipeline counts items at the threshold the figures use
     assert meta["metrics"]["dataset_hash"] == manifest["hash"]
     for variant in ("fp32", "int8"):
         m = meta["metrics"][variant]
         assert 0.0 <= m["mAP50"] <= 1.0 and set(m["per_class"]) <= set(classes)
         det = OnnxDetector(tmp_path / "models" / meta["files"][variant])
-        assert det.classes == tuple(classes) and det.input_hw == (128, 160)
+        assert det.classes == tuple(classes) and det.input_hw == (128, 160) and det.operating_conf == 0.25
     assert "dataset" in meta["calibration"]["source"]
