@@ -33,7 +33,7 @@ class FinetuneSettings:
     from_model: str | None = None  # .pt weights or a bundled model name; default: the bundled model
     hours: float | None = None  # ultralytics 'time': the LR schedule is fitted into this budget
     epochs: int = 60  # used when no --hours; with --hours an upper bound the budget recomputes
-    imgsz: int = 416
+    imgsz: int = 384  # 4:3 photos -> 288x384 input; 480 scored lower on the canteen set (docs/own-menu.md)
     batch: int = 16
     seed: int = 0
     copy_paste: int | None = None  # extra copy-paste images; None: as many as the real training photos

@@ -106,7 +106,7 @@ def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work
           hours: Optional[float] = typer.Option(None, min=0.01, help="CPU time budget in hours; the schedule "
                                                                      "is fitted into it"),
           imgsz: Optional[int] = typer.Option(None, min=64, help="training image size (default 320 rendered, "
-                                                                  "416 --data)"),
+                                                                  "384 --data)"),
           batch: int = typer.Option(16, min=1),
           seed: int = typer.Option(0),
           model_yaml: Optional[Path] = typer.Option(None, "--model-yaml", help="model YAML (default: bundled)"),
@@ -119,7 +119,7 @@ def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work
         from detectors.finetune import FinetuneSettings, finetune
 
         best = finetune(FinetuneSettings(data=str(data), from_model=from_model, hours=hours, epochs=epochs or 60,
-                                         imgsz=imgsz or 416, batch=batch, seed=seed, copy_paste=copy_paste,
+                                         imgsz=imgsz or 384, batch=batch, seed=seed, copy_paste=copy_paste,
                                          synthetic=synthetic), out)
         console.print(f"best weights: {best}\nnext: traycheck export {best} --name NAME --out-dir DIR --data {data}")
         return
