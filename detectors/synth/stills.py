@@ -36,6 +36,7 @@ LEAD_S = 1.0  # empty counter before the first tray: the gate learns the empty s
 GAP_S = 1.0  # empty counter between a tray gone and the next one arriving
 ORDER_LEAD_S = 0.5  # the POS sends an order this long before its tray arrives (the previous one is gone)
 TAIL_S = 1.0
+CRF = 14  # near-lossless H.264, no bitrate cap: a stills shift measures the photos, not the codec
 WIDTH = 640  # default frame width; the height follows the photos' most common aspect
 GREYS = (56, 128, 200)  # candidate empty-counter greys
 PRESENCE_DELTA = 0.2  # a photo pixel this far (relative) from the grey counts as "something there"
@@ -287,7 +288,7 @@ def write_stills(shift: StillsShift, out: Path, progress: Progress = None) -> li
     if out.exists() and not out.is_dir():
         raise UserError(f"-o {out}: is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    with VideoWriter(out / "video.mp4", shift.w, shift.h, shift.fps, crf=20, max_kbps=0, threads=1) as vw:
+    with VideoWriter(out / "video.mp4", shift.w, shift.h, shift.fps, crf=CRF, max_kbps=0, threads=1) as vw:
         for i in range(shift.n_frames):
             vw.write(shift.frame(i))
             if progress:
