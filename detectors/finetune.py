@@ -132,7 +132,7 @@ def finetune(s: FinetuneSettings, run: Path) -> Path:
     shutil.rmtree(aug, ignore_errors=True)
     n_cp = len(train_imgs) if s.copy_paste is None else s.copy_paste
     with progress_bar(f"Copy-paste: {n_cp} extra training images", n_cp) as advance:
-        extra = write_copy_paste(train_imgs, aug, n_cp, s.seed, progress=advance)
+        extra = write_copy_paste(train_imgs, aug, n_cp, len(classes), s.seed, progress=advance)
     if s.synthetic:
         extra += _synthetic(s.synthetic, classes, aug, s.seed)
     (run / "train.txt").write_text("".join(f"{p}\n" for p in train_imgs + extra))

@@ -15,17 +15,17 @@ import cv2
 import numpy as np
 
 from detectors.datasets.validate import MIN_BOX_PX
+from detectors.evaluation.dataset import read_label_file
 
 MAX_OVERLAP = 0.15  # a pasted crop may cover at most this share of an existing box (and vice versa)
 
 
-def _read_labels(lbl: Path, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = [ln.split() for ln in lbl.read_text().splitlines() if ln.strip()] if lbl.is_file() else []
-    if not rows:
+def _read_labels(lbl: Path, w: int, h: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes in pixels and class ids of a YOLO label file (none when the photo has no file)."""
+    if not lbl.is_file():
         return np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
-    a = np.array(rows, np.float32)
-    cx, cy, bw, bh = a[:, 1] * w, a[:, 2] * h, a[:, 3] * w, a[:, 4] * h
-    return np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1), a[:, 0].astype(np.int64)
+    xyxy, ids = read_label_file(lbl, n_classes)
+    return (np.asarray(xyxy, np.float32).reshape(-1, 4) * np.float32([w, h, w, h])), np.asarray(ids, np.int64)
 
 
 def _overlap(box: np.ndarray, boxes: np.ndarray) -> float:
@@ -46,7 +46,7 @@ def label_path(img: Path) -> Path:
     return Path(*parts[:i], "labels", *parts[i + 1:]).with_suffix(".txt")
 
 
-def write_copy_paste(images: list[Path], out_dir: Path, n: int, seed: int = 0, max_paste: int = 3,
+def write_copy_paste(images: list[Path], out_dir: Path, n: int, n_classes: int, seed: int = 0, max_paste: int = 3,
                      progress: Callable[[int], None] | None = None) -> list[Path]:
     """Write ``n`` augmented images (+ YOLO labels) under ``out_dir/images|labels/cp``; their paths."""
     rng = np.random.default_rng(seed)
@@ -57,7 +57,7 @@ def write_copy_paste(images: list[Path], out_dir: Path, n: int, seed: int = 0, m
         if img is None:
             continue
         h, w = img.shape[:2]
-        xyxy, ids = _read_labels(label_path(p), w, h)
+        xyxy, ids = _read_labels(label_path(p), w, h, n_classes)
         loaded.append((p, img, xyxy, ids))
         for b, k in zip(xyxy.round().astype(int), ids):
             x0, y0, x1, y1 = np.clip(b, 0, [w, h, w, h])
