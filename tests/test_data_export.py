@@ -1,14 +1,15 @@
 """Learning from the live box, end to end on real parts: a real replay of the lunch-rush
 shift fills a data directory (clean zone snapshots, the detector's boxes in the
 database); a manager flags a tray "counted wrong" over real HTTP (uvicorn on
-loopback, CSRF, roles); ``traycheck data export`` (a real subprocess) writes YOLO
-and COCO for a labelling tool, flagged trays first, and leaves the database as it
-was."""
+loopback, CSRF, roles; the form itself in headless Chromium); ``traycheck data
+export`` (a real subprocess) writes YOLO and COCO for a labelling tool, flagged
+trays first, and leaves the database as it was."""
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import shutil
 import sqlite3
 from collections import Counter
 from datetime import datetime, timezone
@@ -361,3 +362,34 @@ def test_a_yolo_export_imports_back(box, flagged, tmp_path):
     assert imported == exported  # every tray back, every box under its class
     assert len({im["group"] for im in manifest["images"]}) == len(trays)  # one group per tray: split by tray
     assert len(list((dataset / "images").rglob("*.jpg"))) == len(trays)
+
+
+# -- the flag form in a real browser --------------------------------------------------------------------
+def test_the_flag_form_in_chromium(box, flagged):
+    playwright = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(chromium).exists(), "chromium is not installed (apt-get install chromium)"
+    tray = trays_in_db(box["db"])[7]["id"]
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(120_000)  # a loaded 2-core box
+        page.goto(f"{box['base']}/trays/{tray}")
+        page.fill("input[name=name]", "max")
+        page.fill("input[name=password]", "manager-pw")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{box['base']}/trays/{tray}")
+        page.wait_for_function("() => document.querySelector('img.snapshot').complete")
+        assert page.evaluate("document.querySelector('img.snapshot').naturalWidth") > 0  # boxes drawn, a real JPEG
+        page.fill("form.flag-form input[name=note]", "fries hidden under the wrap")
+        page.click("form.flag-form button.flag")
+        page.wait_for_selector("p.flagged")
+        assert "fries hidden under the wrap" in page.inner_text("p.flagged")
+        page.goto(f"{box['base']}/trays")
+        assert page.locator(f"tr.flagged a[href='/trays/{tray}']").count() == 1
+        page.goto(f"{box['base']}/trays/{tray}")
+        page.click("form.flag-form button.unflag")
+        page.wait_for_selector("form.flag-form button.flag")
+        assert page.locator("p.flagged").count() == 0
+        browser.close()
+    assert box["store"].db.execute("SELECT flagged_at FROM trays WHERE id = ?", [tray]).fetchone()[0] is None
