@@ -18,7 +18,7 @@ from pathlib import Path
 from detectors.detections import Detector
 from detectors.loader import load_detector
 from detectors.model_info import family_name, resolve_model
-from edge.capture import FileSource, LiveSource, open_source
+from edge.camera_worker import CameraWorker
 from edge.config import Config
 from edge.gate import Zone
 from edge.errors import UserError
@@ -39,49 +39,6 @@ from orders.models import Order
 from orders.queue import OrderQueue
 
 log = logging.getLogger("traycheck.service")
-
-
-class CameraWorker:
-    def __init__(self, name: str, source_ref: str, speed: float | None, pipeline: CameraPipeline):
-        self.name = name
-        self.source_ref = source_ref
-        self.speed = speed
-        self.pipeline = pipeline
-        self.source: FileSource | LiveSource | None = None
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"camera {name}", daemon=True)
-        self.last_progress = time.monotonic()
-        self._recent: list[float] = []  # monotonic times of recent frames, for fps
-
-    def fps(self, window: float = 60.0) -> float:
-        now = time.monotonic()
-        recent = [t for t in self._recent if now - t <= window]
-        if len(recent) < 2:
-            return 0.0
-        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
-
-    def _run(self) -> None:
-        while not self.stop_event.is_set():
-            self.source = open_source(self.source_ref, self.speed)
-            for frame in self.source.frames():
-                if self.stop_event.is_set():
-                    break
-                try:
-                    self.pipeline.process(frame)
-                except Exception:  # one bad frame must not end the camera
-                    log.exception("camera %s: frame %d failed", self.name, frame.index)
-                self.last_progress = time.monotonic()
-                self._recent.append(self.last_progress)
-                if len(self._recent) > 2000:
-                    del self._recent[:1000]
-            if isinstance(self.source, FileSource) and not self.stop_event.is_set():
-                log.info("camera %s: end of file, starting it again", self.name)
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        if self.source is not None:
-            self.source.stop()
-        self.thread.join(timeout=5)
 
 
 class _CurrentMenu:
