@@ -110,6 +110,10 @@ class RetentionConfig(_Strict):
     every_minutes: float = Field(60, gt=0)
 
 
+class OrdersConfig(_Strict):
+    expire_minutes: float = Field(30, gt=0)  # a pending order no station served by then is closed as expired
+
+
 class Config(_Strict):
     site: str = "site"
     data_dir: str = "/var/lib/traycheck"
@@ -119,6 +123,7 @@ class Config(_Strict):
     mqtt: MqttConfig | None = None
     http: HttpConfig = HttpConfig()
     retention: RetentionConfig = RetentionConfig()
+    orders: OrdersConfig = OrdersConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     _site = field_validator("site")(_check_name)

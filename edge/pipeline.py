@@ -23,7 +23,7 @@ from edge.tray import State, TrayEvent, TrayParams, TrayTracker
 from edge.verdicts import Verdict
 from orders.matching import match, mistakes
 from orders.menu import Menu
-from orders.queue import OrderQueue, PendingOrder
+from orders.registry import PendingOrder, StationOrders
 
 log = logging.getLogger("traycheck.pipeline")
 
@@ -60,7 +60,7 @@ class _Tray:
 
 
 class CameraPipeline:
-    def __init__(self, camera: str, detector: Detector, menu: Menu, queue: OrderQueue,
+    def __init__(self, camera: str, detector: Detector, menu: Menu, queue: StationOrders,
                  on_verdict: Callable[[Verdict, "CameraPipeline"], None], zone: Zone | None = None,
                  params: PipelineParams = PipelineParams(), run: str = ""):
         self.camera = camera
@@ -192,6 +192,8 @@ class CameraPipeline:
             self._emit(tray, "no_order", {}, {}, t)  # an order that turns up later still gets checked
         if tray.ticket is not None:
             p = self.queue.get(tray.ticket)
+            if p is not None and not self._on_menu(p):
+                p = None
             if p is None:
                 p = self._fifo_taken.pop(tray.ticket, None)  # a ticket beats an earlier guess: reclaim it
                 if p is None:
@@ -216,6 +218,10 @@ class CameraPipeline:
             while len(self._fifo_taken) > 20:
                 self._fifo_taken.pop(next(iter(self._fifo_taken)))
         tray.order = self.queue.take(p.order.id)
+        if tray.order is None:  # another station took it a moment ago: look again on the next frame
+            tray.association = ""
+            self._fifo_taken.pop(p.order.id, None)
+            return
         self._decide(t)
 
     def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
@@ -231,10 +237,21 @@ class CameraPipeline:
         """
         best: tuple[int, PendingOrder] | None = None
         for p in self.queue.pending()[: self.params.fifo_window]:  # oldest first: ties keep the older
+            if not self._on_menu(p):
+                continue
             n = mistakes(match(self.menu.expected(p.order.lines()), seen))
             if n <= self.params.plausible_errors and (best is None or n < best[0]):
                 best = (n, p)
         return best[1] if best else None
+
+    def _on_menu(self, p: PendingOrder) -> bool:
+        """Whether the menu knows every SKU of ``p``; if not, it is set aside (logged once), so an
+        order the menu lost on a reload never fails a frame. The registry does this on reload too."""
+        if all(sku in self.menu for sku, _ in p.order.lines()):
+            return True
+        for closed in self.queue.registry.set_aside(self.menu.__contains__):
+            log.warning("%s: order %s %s", self.camera, closed.order.id, closed.reason)
+        return False
 
     def _decide(self, t: float, confirmed: bool = False) -> None:
         tray = self.tray

@@ -17,7 +17,8 @@ import yaml
 
 from detectors.detections import Detector
 from detectors.loader import load_detector
-from edge.capture import FileSource
+from edge.capture import FileSource, Frame
+from edge.config import Config
 from edge.errors import UserError
 from edge.pipeline import CameraPipeline
 from edge.progress import progress_bar
@@ -165,65 +166,92 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
     return result
 
 
+def replay_config(folder: Path, speed: float | None, data_dir: Path, settings, site: str, camera: str,
+                  listen: tuple[str, int] | None) -> Config:
+    """The appliance config of a stored replay: the shift's video is the one camera."""
+    from pydantic import ValidationError
+
+    from edge.config import CameraConfig, HttpConfig, MqttConfig
+
+    try:
+        mqtt = None if settings is None else MqttConfig(
+            host=settings.host, port=settings.port, username=settings.username, password=settings.password,
+            ca_file=settings.ca_file, cert_file=settings.cert_file, key_file=settings.key_file)
+        return Config(site=site, data_dir=str(data_dir), mqtt=mqtt,
+                      cameras=[CameraConfig(name=camera, source=str(shift_video(folder)), speed=speed)],
+                      http=HttpConfig(listen=f"{listen[0]}:{listen[1]}") if listen else HttpConfig())
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = {"site": "--site", "name": "--camera"}.get(str(e["loc"][-1]), ".".join(map(str, e["loc"])))
+        raise UserError(f"{where}: {e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})") from None
+
+
 def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_dir: Path,
                    settings, site: str, camera: str, listen: tuple[str, int] | None,
                    video_out: Path | None = None, menu: Menu | None = None) -> ReplayResult:
-    from edge.mqtt import Publisher
+    """The shift through the appliance's one wiring (``edge.service.Service``): the same store,
+    recorder, MQTT, order registry, metrics and HTTP endpoints as ``traycheck run``, with the
+    shift's video as the camera and its ``pos.jsonl`` as the POS, at the shift's stream times."""
+    import time
+
     from edge.progress import console
-    from edge.recorder import Recorder
-    from edge.store.snapshots import SnapshotWriter
-    from edge.store.store import Store
+    from edge.service import Service
 
-    store = Store(data_dir / "traycheck.db", site=site, outbox=settings is not None)
-    publisher = Publisher(settings, store) if settings else None
-    if publisher:
-        publisher.start()
-    recorder = Recorder(store, SnapshotWriter(data_dir / "snapshots"), publisher, run=f"replay:{folder.name}")
-    queue = OrderQueue()
-    web = None
-    hub = None
-    if listen:
-        from edge.web.app import create_app
-        from edge.web.dashboard import Dashboard
-        from edge.web.live import LiveHub
-        from edge.web.server import WebServer
-        from edge.web.system_info import system_info
-        from edge.web.token import api_token
+    events = read_pos(folder / "pos.jsonl")
+    menu = checked_menu(folder, detector, menu)
+    for ev in events:
+        for sku, _ in ev.order.lines():
+            menu.classes_of(sku)
+    cfg = replay_config(folder, speed, data_dir, settings, site, camera, listen)
+    svc = Service(cfg, run_id=f"replay:{folder.name}", detector=detector, menu=menu, serve_http=listen is not None,
+                  restore_orders=False, once=True)
+    worker = svc.workers[0]
+    pipe = worker.pipeline
+    records: list[dict] = []
+    frame_ms: list[float] = []
+    svc.verdict_listeners.append(lambda v, _pipe: records.append(v.record()))
+    next_event = 0
 
-        def stream_time() -> float:  # an order over HTTP arrives at the replay's current stream time
-            pipe = next(iter(hub.pipelines.values()), None)
-            return pipe.last_frame.t if pipe is not None and pipe.last_frame is not None else 0.0
+    def pos_script(frame: Frame) -> None:  # each order reaches the box when the stream reaches its time
+        nonlocal next_event
+        while next_event < len(events) and events[next_event].t <= frame.t:
+            ev = events[next_event]
+            svc.store.put_order(ev.order, camera, source="replay")
+            svc._route_order(ev.order, camera, ev.t)
+            next_event += 1
 
-        hub = LiveHub()
-        model_name = getattr(detector, "path", None)
-        dash = Dashboard(store, data_dir, hub, site, snapshot_root=data_dir / "snapshots",
-                         system=lambda: system_info(hub, store, publisher, str(model_name), data_dir))
-        app = create_app(store, api_token(data_dir), menu or shift_menu(folder),
-                         on_order=lambda order, cam: queue.add(order, stream_time()),
-                         on_cancel=queue.cancel, dashboard=dash)
-        web = WebServer(app, *listen)
-        web.start()
-        console.print(f"dashboard and HTTP API on http://{listen[0]}:{listen[1]} (health: /healthz)")
+    video = None
+    v = FileSource(shift_video(folder), None).video  # (its size, rate and length)
+    v.cap.release()
+    if video_out is not None:
+        from edge.replay_video import ReplayVideo
+
+        video = ReplayVideo(Path(video_out), v.width, v.height, v.fps)
+    t0 = time.perf_counter()
     try:
-        def on_order(ev) -> None:
-            store.put_order(ev.order, camera, source="replay")
+        with progress_bar(f"Replaying {folder.name}", v.frame_count) as advance:
+            def after(frame: Frame, seconds: float) -> None:
+                frame_ms.append(seconds * 1000)
+                if video is not None:
+                    video(frame, pipe)
+                advance(1)
 
-        def on_verdict(v, pipe) -> None:
-            if hub is not None:  # the banner first: staff see it at once; the row follows within ms
-                hub.on_verdict(v, pipe)
-            recorder(v, pipe)
-
-        result = replay_folder(folder, detector, speed, camera=camera, on_verdict=on_verdict,
-                               on_order=on_order, queue=queue, video_out=video_out,
-                               on_start=hub.attach if hub is not None else None, menu=menu)
+            worker.before_frame, worker.after_frame = pos_script, after
+            svc.start()
+            if listen:
+                console.print(f"dashboard and HTTP API on http://{listen[0]}:{listen[1]} (health: /healthz)")
+            while not worker.finished.wait(0.2):
+                pass
+        pipe.finish(worker.last_t or 0.0)
     finally:
-        if web is not None:
-            web.stop()
-        if publisher:
-            if not publisher.connected.wait(timeout=2.0):
-                console.print(f"MQTT broker {settings.host}:{settings.port} did not answer: "
-                              f"{store.outbox_len()} messages kept in {data_dir / 'traycheck.db'}; "
-                              "the next process started on this data directory delivers them")
-            publisher.stop(flush_s=10.0)
-        store.close()
-    return result
+        if video is not None:
+            video.close()
+        if svc.publisher and not svc.publisher.connected.wait(timeout=2.0):
+            console.print(f"MQTT broker {settings.host}:{settings.port} did not answer: "
+                          f"{svc.store.outbox_len()} messages kept in {data_dir / 'traycheck.db'}; "
+                          "the next process started on this data directory delivers them")
+        svc.stop(flush_s=10.0)
+    if worker.failed_frames:
+        raise RuntimeError(f"replay: {worker.failed_frames} frames failed in the pipeline (see the log above)")
+    return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
+                        frame_ms)

@@ -1,5 +1,8 @@
-"""The appliance process (``traycheck run``): cameras, one shared detector, storage,
-MQTT and the HTTP API, until SIGTERM/SIGINT.
+"""The one wiring of the appliance: cameras, one shared detector, the order registry of
+all stations, storage, MQTT and the HTTP API, built from one config. ``traycheck run``
+runs it with the config's live cameras until SIGTERM/SIGINT; ``traycheck replay
+--data-dir`` runs the very same object with a recorded shift as its camera and the
+shift's POS script feeding orders at their stream times (``edge.replay``).
 
 One thread per camera runs its pipeline on the newest frames; the ONNX session
 is shared (it is thread-safe, and on a 2-core box two sessions would only
@@ -36,7 +39,8 @@ from edge.web.server import WebServer, parse_listen
 from edge.web.system_info import system_info
 from edge.web.token import api_token
 from orders.models import Order
-from orders.queue import OrderQueue
+from orders.menu import Menu
+from orders.registry import ClosedOrder, OrderRegistry
 
 log = logging.getLogger("traycheck.service")
 
@@ -52,16 +56,25 @@ class _CurrentMenu:
 
 
 class Service:
-    def __init__(self, cfg: Config, config_path: Path | None = None):
+    def __init__(self, cfg: Config, config_path: Path | None = None, *, run_id: str | None = None,
+                 detector: Detector | None = None, menu: Menu | None = None, serve_http: bool = True,
+                 restore_orders: bool = True, once: bool = False):
+        """``detector``/``menu``: already loaded and checked (replay); ``serve_http=False``: no HTTP
+        server; ``restore_orders=False``: pending orders of earlier runs stay in the database only
+        (a replay's POS script is the whole truth); ``once``: file cameras end at end of file."""
         self.cfg = cfg
         self.config_path = config_path
         self._reload = threading.Event()
         self.data_dir = Path(cfg.data_dir)
-        self.run_id = "run:" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        self.run_id = run_id or "run:" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         # the model first: its classes are the ones the menu may name (refused before anything opens)
-        self.detector, self.model_key, self.active_name = self._load_model(cfg)
+        if detector is None:
+            self.detector, self.model_key, self.active_name = self._load_model(cfg)
+        else:
+            self.detector, self.model_key, self.active_name = detector, ("given", id(detector)), None
         self.active_previous = self._previous(cfg)  # what rollback goes back to from the running model
-        self.menu = config_menu(cfg, self.detector, config_path)
+        self.menu = menu if menu is not None else config_menu(cfg, self.detector, config_path)
+        self.verdict_listeners: list = []  # more callables (verdict, pipeline) after storage (replay's record)
         self.store = Store(self.data_dir / "traycheck.db", site=cfg.site, outbox=cfg.mqtt is not None)
         self.snapshots = SnapshotWriter(self.data_dir / "snapshots", cfg.retention.min_free_mb)
         self.publisher = None
@@ -73,18 +86,18 @@ class Service:
                                                     ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file),
                                        self.store, subs)
         self.recorder = Recorder(self.store, self.snapshots, self.publisher, self.run_id)
-        self.queues: dict[str, OrderQueue] = {}
+        self.orders = OrderRegistry(cfg.orders.expire_minutes * 60, on_closed=self._on_closed)
+        if restore_orders:
+            for order, camera in self.store.pending_orders_routed():  # orders accepted before a restart
+                self.orders.add(order, camera if camera in self.camera_names else None, 0.0)
+            self.orders.set_aside(self.menu.__contains__)  # the menu may have changed meanwhile
         self.workers: list[CameraWorker] = []
         self.hub = LiveHub()
         for cam in cfg.cameras:
-            q = OrderQueue()
-            for order in self.store.pending_orders(cam.name):  # orders accepted before a restart
-                q.add(order, 0.0)
-            self.queues[cam.name] = q
-            pipe = CameraPipeline(cam.name, self.detector, self.menu, q, self._on_verdict, Zone(cam.zone),
-                                  run=self.run_id)
+            pipe = CameraPipeline(cam.name, self.detector, self.menu, self.orders.station(cam.name),
+                                  self._on_verdict, Zone(cam.zone), run=self.run_id)
             self.hub.attach(pipe)
-            self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe))
+            self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe, once=once))
         token = cfg.http.api_token or (Path(cfg.http.api_token_file).read_text().strip()
                                        if cfg.http.api_token_file else api_token(self.data_dir))
         from edge.metrics import make_registry
@@ -96,8 +109,8 @@ class Service:
                          system=lambda: system_info(self.hub, self.store, self.publisher, self.model_name(),
                                                     self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects))
         app = create_app(self.store, token, _CurrentMenu(self), on_order=self._route_order, on_cancel=self._cancel,
-                         registry=self.registry, ready=self.ready, dashboard=dash)
-        self.web = WebServer(app, *parse_listen(cfg.http.listen))
+                         registry=self.registry, ready=self.ready, dashboard=dash, cameras=self.camera_names)
+        self.web = WebServer(app, *parse_listen(cfg.http.listen)) if serve_http else None
         self._stop = threading.Event()
 
     @staticmethod
@@ -123,9 +136,23 @@ class Service:
         where = "installed" if self.active_name else "detector.model"
         return f"{family_name(det.path)} ({where}: {det.path}; {len(det.classes)} classes: {', '.join(det.classes)})"
 
+    @property
+    def camera_names(self) -> list[str]:
+        return [c.name for c in self.cfg.cameras]
+
     def _on_verdict(self, v, pipe: CameraPipeline) -> None:
         self.hub.on_verdict(v, pipe)  # the banner first: staff see it at once; the row follows within ms
         self.recorder(v, pipe)
+        for listener in self.verdict_listeners:
+            listener(v, pipe)
+
+    def _on_closed(self, closed: ClosedOrder) -> None:
+        """An order the registry gave up on (expired, set aside): the database says so, for the dashboard."""
+        log.warning("order %s %s", closed.order.id, closed.reason)
+        try:
+            self.store.close_order(closed.order.id, closed.reason)
+        except Exception:  # the registry has let it go already; the row stays pending until the next start
+            log.exception("order %s: could not mark it closed in the database", closed.order.id)
 
     def _fps(self, camera: str) -> float:
         return next((w.fps() for w in self.workers if w.name == camera), 0.0)
@@ -135,15 +162,16 @@ class Service:
         return getattr(w.source, "reconnects", 0) if w and w.source else 0
 
     # -- orders from the API or MQTT ----------------------------------------------
-    def _route_order(self, order: Order, camera: str | None) -> None:
-        for w in self.workers:
-            if camera is None or camera == w.name:
-                f = w.pipeline.last_frame
-                self.queues[w.name].add(order, f.t if f else 0.0)
+    def _route_order(self, order: Order, camera: str | None, t: float | None = None) -> None:
+        """Hand an accepted (stored) order to the registry: for ``camera``, or any station when None."""
+        if t is None:  # received now: the stream time of its station (of the first one when any may serve it)
+            w = next((w for w in self.workers if camera in (None, w.name)), None)
+            f = w.pipeline.last_frame if w else None
+            t = f.t if f else 0.0
+        self.orders.add(order, camera, t)
 
     def _cancel(self, order_id: str) -> None:
-        for q in self.queues.values():
-            q.cancel(order_id)
+        self.orders.cancel(order_id)
 
     def _on_mqtt_order(self, topic: str, payload: bytes) -> None:
         from pydantic import ValidationError
@@ -160,12 +188,17 @@ class Service:
         if unknown:
             log.warning("MQTT order %s on %s rejected: unknown SKU %r (not on the menu)", o.id, topic, unknown[0])
             return
+        if o.camera is not None and o.camera not in self.camera_names:
+            log.warning("MQTT order %s on %s rejected: camera %r is not configured (cameras: %s)", o.id, topic,
+                        o.camera, ", ".join(self.camera_names))
+            return
         if self.store.put_order(plain, o.camera, "mqtt"):
             self._route_order(plain, o.camera)
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
-        self.web.start()
+        if self.web is not None:
+            self.web.start()
         if self.publisher:
             self.publisher.start()
         for w in self.workers:
@@ -199,6 +232,7 @@ class Service:
             if time.monotonic() >= next_purge:
                 self.retention()
                 next_purge = time.monotonic() + every
+            self.orders.expire()  # (also checked whenever a station looks for an order)
             if ping and self.healthy():
                 notify("WATCHDOG=1")
             if self._reload.is_set():
@@ -238,6 +272,7 @@ class Service:
             return
         for w in self.workers:
             w.pipeline.switch_model(detector, menu)
+        self.orders.set_aside(menu.__contains__)  # orders the new menu cannot check: set aside, logged
         if detector is not self.detector:
             log.info("model switched to %s (%s); the cameras change over between frames",
                      family_name(detector.path), detector.path)
@@ -280,12 +315,13 @@ class Service:
         except (OSError, UserError) as exc:
             log.error("could not set the active model pointer back: %s", exc)
 
-    def stop(self) -> None:
+    def stop(self, flush_s: float = 5.0) -> None:
         for w in self.workers:
             w.stop()
         if self.publisher:
-            self.publisher.stop(flush_s=5.0)
-        self.web.stop()
+            self.publisher.stop(flush_s=flush_s)
+        if self.web is not None:
+            self.web.stop()
         self.store.close()
 
 

@@ -113,6 +113,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE trays ADD COLUMN flagged_by TEXT;
     ALTER TABLE trays ADD COLUMN flag_note TEXT
     """,
+    # 4: orders the box gave up on (expired unserved, set aside by a new menu) are 'cancelled' with the reason
+    """
+    ALTER TABLE orders ADD COLUMN closed_reason TEXT
+    """,
 ]
 
 

@@ -77,6 +77,22 @@ class Store:
             "ORDER BY received_at, id", [camera, camera]).fetchall()
         return [self.order(r[0]) for r in rows]  # type: ignore[misc]
 
+    def pending_orders_routed(self) -> list[tuple[Order, str | None]]:
+        """Every pending order with the camera it was routed to (None: any station), oldest first."""
+        with self._lock:
+            rows = self.db.execute("SELECT id, camera FROM orders WHERE status = 'pending' "
+                                   "ORDER BY received_at, id").fetchall()
+            out = [(self.order(r[0]), r[1]) for r in rows]
+        return [(o, cam) for o, cam in out if o is not None]
+
+    def close_order(self, order_id: str, reason: str) -> bool:
+        """The box gave up on a pending order (expired, set aside): closed with its reason, kept for the
+        dashboard; a later POST of the same id does not reopen it."""
+        with self._lock, self.db.atomic():
+            cur = self.db.execute("UPDATE orders SET status = 'cancelled', closed_reason = ?, updated_at = ? "
+                                  "WHERE id = ? AND status = 'pending'", [reason, utcnow(), order_id])
+            return cur.rowcount > 0
+
     def order(self, order_id: str) -> Order | None:
         lines = self.db.execute("SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no",
                                 [order_id]).fetchall()

@@ -19,7 +19,7 @@ from orders.models import Order
 
 
 class OrderIn(Order):
-    """An order from the POS; ``camera`` routes it to one station (default: all)."""
+    """An order from the POS; ``camera`` routes it to one station (default: any station may serve it)."""
 
     camera: str | None = Field(None, max_length=64)
 
@@ -32,8 +32,10 @@ def _field(loc: tuple) -> str:
 def create_app(store: Store, api_token: str, menu: Menu,
                on_order: Callable[[Order, str | None], None] | None = None,
                on_cancel: Callable[[str], None] | None = None,
-               registry=None, ready: Callable[[], dict] | None = None, dashboard=None) -> FastAPI:
-    """The box's HTTP app; with ``dashboard`` (an ``edge.web.dashboard.Dashboard``) also the staff pages."""
+               registry=None, ready: Callable[[], dict] | None = None, dashboard=None,
+               cameras: list[str] | None = None) -> FastAPI:
+    """The box's HTTP app; with ``dashboard`` (an ``edge.web.dashboard.Dashboard``) also the staff pages.
+    ``cameras``: the stations an order may name (an order for any other is refused, 422)."""
     app = FastAPI(title="TrayCheck", version="0.1", docs_url=None, redoc_url=None)
 
     @app.exception_handler(RequestValidationError)
@@ -73,6 +75,8 @@ def create_app(store: Store, api_token: str, menu: Menu,
             field = unknown[0]
             sku = order.items[int(field.split(".")[1])].sku
             raise HTTPException(422, f"{field}: unknown SKU {sku!r} (not on the menu)")
+        if order.camera is not None and cameras is not None and order.camera not in cameras:
+            raise HTTPException(422, f"camera: unknown camera {order.camera!r} (this box has: {', '.join(cameras)})")
         plain = Order(id=order.id, items=order.items)
         changed = store.put_order(plain, order.camera, source="api")
         if changed and on_order:
