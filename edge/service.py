@@ -197,10 +197,17 @@ class Service:
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
+        self.start_io()
+        self.start_cameras()
+
+    def start_io(self) -> None:
+        """HTTP and MQTT: the box takes orders from here on."""
         if self.web is not None:
             self.web.start()
         if self.publisher:
             self.publisher.start()
+
+    def start_cameras(self) -> None:
         for w in self.workers:
             w.thread.start()
         log.info("traycheck running: %d cameras, HTTP on %s", len(self.workers), self.cfg.http.listen)
