@@ -103,6 +103,9 @@ def test_replay_verdicts_mqtt_and_dashboard_use_the_model_classes(tmp_path, site
             assert c.post("/login", data={"name": "manager", "password": password}).status_code == 303
             system = c.get("/system").text
             assert "site-menu.onnx" in system
+            metrics = c.get("/metrics")  # a replay serves what `run` serves: it is the same wiring
+            assert metrics.status_code == 200 and 'traycheck_frames_total{camera="expo-1"}' in metrics.text
+            assert "cameras" in c.get("/readyz").json()
             deadline = time.monotonic() + 300
             page = ""
             while not re.search(r"\d+ (dip|smashburger|wedges|soda)", page):  # a stored tray's seen items
