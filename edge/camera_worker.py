@@ -76,4 +76,5 @@ class CameraWorker:
         self.stop_event.set()
         if self.source is not None:
             self.source.stop()
-        self.thread.join(timeout=5)
+        if self.thread.ident is not None:  # (started)
+            self.thread.join(timeout=5)

@@ -4,6 +4,7 @@ for a camera the box does not have are refused."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -146,3 +147,39 @@ retention: {{days: 30, min_free_mb: 0}}
     for cam, oid in served:
         by_order.setdefault(oid, set()).add(cam)
     assert all(len(cams) == 1 for cams in by_order.values()), by_order  # never served at two stations
+
+
+def test_an_unserved_order_expires_and_the_orders_page_says_why(tmp_path, stations):
+    from edge.store.users import Users
+
+    port = free_port()
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(f"""\
+site: two
+data_dir: {tmp_path / "data"}
+cameras:
+  - {{name: station-a, source: {stations["a"] / "video.mp4"}}}
+http: {{listen: "127.0.0.1:{port}", api_token: tok}}
+orders: {{expire_minutes: 0.01}}
+retention: {{days: 30, min_free_mb: 0}}
+""")
+    svc = Service(load_config(cfg_file), cfg_file)
+    Users(svc.store.db).add("max", "manager", "manager-pw")
+    svc.start_io()  # no camera: nothing serves the order
+    try:
+        base = f"http://127.0.0.1:{port}"
+        r = httpx.post(f"{base}/api/orders", headers={"Authorization": "Bearer tok"},
+                       json={"id": "77", "items": [{"sku": "WRAP", "qty": 1}]})
+        assert r.status_code == 200 and [p.order.id for p in svc.orders.pending()] == ["77"]
+        deadline = time.monotonic() + 60
+        while svc.orders.pending():  # (the service's main loop does this once a second)
+            assert time.monotonic() < deadline, "order 77 never expired"
+            svc.orders.expire()
+            time.sleep(0.05)
+        with httpx.Client(base_url=base) as c:
+            assert c.post("/login", data={"name": "max", "password": "manager-pw"}).status_code == 303
+            page = c.get("/orders").text
+        assert "#77" in page and "expired: not served within 0.01 min" in page
+        assert svc.store.pending_orders() == []  # a restart does not bring it back
+    finally:
+        svc.stop()

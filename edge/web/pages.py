@@ -113,7 +113,8 @@ async def acknowledge(request: Request, alert_id: int, session: Session = Depend
 @router.get("/orders", response_class=HTMLResponse, include_in_schema=False)
 def orders(request: Request, session: Session = Depends(page_session)) -> HTMLResponse:
     r = request.app.state.reader
-    return render(request, "orders.html", session, orders=r.pending_orders(), trays=r.trays(limit=20))
+    return render(request, "orders.html", session, orders=r.pending_orders(), closed=r.closed_orders(),
+                  trays=r.trays(limit=20))
 
 
 @router.get("/trays", response_class=HTMLResponse, include_in_schema=False)

@@ -78,6 +78,14 @@ class Reader:
             o["lines"] = self.rows("SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no", [o["id"]])
         return orders
 
+    def closed_orders(self, limit: int = 20) -> list[dict]:
+        """Orders the box gave up on (expired, set aside), newest first."""
+        orders = self.rows("SELECT * FROM orders WHERE closed_reason IS NOT NULL ORDER BY updated_at DESC LIMIT ?",
+                           [limit])
+        for o in orders:
+            o["lines"] = self.rows("SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no", [o["id"]])
+        return orders
+
     def trays(self, order_id: str | None = None, camera: str | None = None, limit: int = PAGE) -> list[dict]:
         if order_id:
             rows = self.rows("SELECT * FROM trays WHERE order_id = ? ORDER BY created_at DESC LIMIT ?",
