@@ -59,6 +59,22 @@ class _Tray:
     hold_until: float | None = None  # a first mismatch waiting for confirmation
 
 
+@dataclass(frozen=True)
+class LiveView:
+    """One frame's consistent picture for the dashboard, swapped in whole at the end of each frame:
+    a reader (another thread) never pairs one frame with another frame's boxes or tray."""
+
+    frame: Frame | None = None
+    detections: Detections = field(default_factory=Detections.empty)
+    classes: tuple[str, ...] = ()
+    state: str = "empty"
+    tray_seq: int | None = None
+    order: PendingOrder | None = None
+    ticket: str | None = None
+    counts: dict[str, int] | None = None
+    last_verdict: Verdict | None = None
+
+
 class CameraPipeline:
     def __init__(self, camera: str, detector: Detector, menu: Menu, queue: StationOrders,
                  on_verdict: Callable[[Verdict, "CameraPipeline"], None], zone: Zone | None = None,
@@ -88,6 +104,7 @@ class CameraPipeline:
         self.recent_detect_ms: deque[float] = deque(maxlen=200)  # for the dashboard's system page
         self._next_model: tuple[Detector, Menu] | None = None  # a model switch waiting for its frame
         self._switch_lock = threading.Lock()
+        self.view = LiveView()  # what the dashboard shows: replaced (never changed) once per frame
 
     # -- model switch (SIGHUP) -------------------------------------------------
     def switch_model(self, detector: Detector, menu: Menu) -> None:
@@ -161,6 +178,13 @@ class CameraPipeline:
         if tray is not None and tray.hold_until is not None and frame.t >= tray.hold_until:
             tray.hold_until = None
             self._decide(frame.t, confirmed=True)
+        self._publish_view(frame)
+
+    def _publish_view(self, frame: Frame) -> None:
+        tray = self.tray
+        self.view = LiveView(frame, self.last_detections, tuple(self.classes), self.tracker.state.value,
+                             tray.seq if tray else None, tray.order if tray else None, tray.ticket if tray else None,
+                             tray.counts if tray else None, tray.verdicts[-1] if tray and tray.verdicts else None)
 
     # -- events --------------------------------------------------------------
     def _on_event(self, ev: TrayEvent, frame: Frame) -> None:

@@ -77,13 +77,14 @@ class LiveHub:
     def frame_jpeg(self, camera: str, quality: int = 70) -> bytes | None:
         """The check zone of the latest frame with the counted items boxed (cached per frame)."""
         pipe = self.pipelines.get(camera)
-        frame = pipe.last_frame if pipe else None
+        view = pipe.view if pipe else None
+        frame = view.frame if view else None
         if frame is None:
             return None
         cached = self._jpeg.get(camera)
         if cached and cached[0] == frame.index:
             return cached[1]
-        img = annotate(frame.image, pipe.last_detections, pipe.classes)
+        img = annotate(frame.image, view.detections, view.classes)
         h, w = img.shape[:2]
         x0, y0, x1, y1 = pipe.zone.bbox(w, h)
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[y0:y1, x0:x1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -97,16 +98,17 @@ class LiveHub:
         pipe = self.pipelines.get(camera)
         if pipe is None:
             return {"camera": camera, "known": False}
-        tray = pipe.tray
-        out: dict = {"camera": camera, "known": True, "state": pipe.tracker.state.value,
-                     "frame_t": pipe.last_frame.t if pipe.last_frame else None, "tray": None}
-        if tray is not None:
+        view = pipe.view  # one frame's picture, whole
+        out: dict = {"camera": camera, "known": True, "state": view.state,
+                     "frame_t": view.frame.t if view.frame else None, "tray": None}
+        if view.tray_seq is not None:
             expected = {}
-            if tray.order is not None:
-                expected = dict(sorted(pipe.menu.expected(tray.order.order.lines()).items()))
-            last = tray.verdicts[-1] if tray.verdicts else None
-            out["tray"] = {"seq": tray.seq, "order_id": tray.order.order.id if tray.order else tray.ticket,
-                           "expected": expected, "seen": tray.counts or {},
+            if view.order is not None:
+                with contextlib.suppress(Exception):  # (a menu switched a moment ago may lack an SKU)
+                    expected = dict(sorted(pipe.menu.expected(view.order.order.lines()).items()))
+            last = view.last_verdict
+            out["tray"] = {"seq": view.tray_seq, "order_id": view.order.order.id if view.order else view.ticket,
+                           "expected": expected, "seen": view.counts or {},
                            "verdict": last.verdict if last else None,
                            "banner": banner_text(last) if last else None}
         return out
