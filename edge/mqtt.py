@@ -103,6 +103,7 @@ class Publisher:
         self._connected_at = time.monotonic()
         self.reconnects = 0
         self.delete_batches = 0  # transactions that removed delivered rows (one per batch of PUBACKs)
+        self.drain_rounds = 0  # passes of the drain loop: progress a watchdog or a test can wait on
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id, clean_session=True)
         if settings.username:
             c.username_pw_set(settings.username, settings.password)
@@ -211,6 +212,7 @@ class Publisher:
         while True:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
+            self.drain_rounds += 1
             try:
                 self._settle()
                 if self._stop.is_set():

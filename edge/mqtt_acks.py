@@ -61,6 +61,10 @@ class AckBook:
             del self._held[k]
         return done
 
+    def unacked(self) -> int:
+        """Held messages whose PUBACK has not arrived yet (safe to read from any thread)."""
+        return sum(not info.is_published() for info, _ in list(self._held.values()))
+
     def forget(self, key: Hashable) -> None:
         """Stop waiting for ``key`` (it will be handed over again)."""
         self._held.pop(key, None)
