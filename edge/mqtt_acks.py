@@ -54,9 +54,9 @@ class AckBook:
         mids: set[int] = set()
         while self._acked:
             mids.add(self._acked.popleft())
-        # is_published() covers an ack whose mid we could not see; the mid covers the moment between
-        # paho calling on_publish and marking the info published
-        done = [k for k, (info, _) in self._held.items() if info.mid in mids or info.is_published()]
+        if not mids:
+            return []
+        done = [k for k, (info, _) in self._held.items() if info.mid in mids]
         for k in done:
             del self._held[k]
         return done
