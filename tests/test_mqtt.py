@@ -2,6 +2,7 @@
 a broker outage in the middle, and the last will when the service dies."""
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -138,4 +139,38 @@ def test_last_will_says_offline_when_the_service_dies(tmp_path, broker):
     while time.monotonic() < end and sub.messages[-1] != ("traycheck/r1/status", "offline"):
         time.sleep(0.05)
     assert sub.messages[-1] == ("traycheck/r1/status", "offline")
+    sub.stop()
+
+
+def test_health_is_retained_state_outside_the_outbox_and_the_latest_wins(tmp_path, broker):
+    store = Store(tmp_path / "db.sqlite", site="r1")
+    sub = Collector(broker.port, topic="traycheck/r1/+", client_id="health-watcher")
+    pub = Publisher(MqttSettings(host="127.0.0.1", port=broker.port, site="r1", keepalive=5), store)
+    pub.start()
+    assert pub.connected.wait(60)
+    ok = {"state": "ok", "problems": []}
+    pub.publish_health(ok)
+    assert wait_until(lambda: [m for t, m in sub.messages if t == "traycheck/r1/health"], 30)
+    health = [json.loads(m) for t, m in sub.messages if t == "traycheck/r1/health"]
+    assert health == [ok] and store.outbox_len() == 0  # state, not an event: not through the outbox
+    broker.stop()
+    assert wait_until(lambda: not pub.connected.is_set(), 60)
+    stale = {"state": "degraded", "problems": [{"kind": "storage", "detail": "database or disk is full"}]}
+    latest = {"state": "degraded", "problems": [{"kind": "storage", "detail": "database or disk is full"},
+                                                {"kind": "camera", "camera": "expo-1", "detail": "reconnecting"}]}
+    pub.publish_health(stale)
+    pub.publish_health(latest)  # while the broker is away only the latest counts
+    broker.start()
+
+    def received() -> list[dict]:
+        return [json.loads(m) for t, m in sub.messages if t == "traycheck/r1/health"]
+
+    assert wait_until(lambda: received()[-1] == latest, 60)
+    assert stale not in received()
+    assert ("traycheck/r1/status", "online") in sub.messages  # the status contract is untouched
+    late = Collector(broker.port, topic="traycheck/r1/health", client_id="late-joiner")
+    assert wait_until(lambda: late.messages, 30)
+    assert [json.loads(m) for _, m in late.messages] == [latest]  # retained: a newcomer sees the current state
+    late.stop()
+    pub.stop()
     sub.stop()
