@@ -94,7 +94,7 @@ class Publisher:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # guards the health fields; never held while calling into paho
         self._acks = AckBook()  # drain thread only, except its on_ack
-        self._undeleted: list[str] = []  # acknowledged, delete failed: retried, and not sent again meanwhile
+        self._undeleted: list[str] = []  # acknowledged, delete failed: retried, never sent again meanwhile
         self._skipped: set[str] = set()  # rows paho cannot take (bad topic): logged once, kept in the outbox
         self._health: str | None = None  # latest health payload (JSON)
         self._health_dirty = False  # the latest one still has to go out
@@ -213,20 +213,29 @@ class Publisher:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             self.drain_rounds += 1
-            try:
-                self._settle()
-                if self._stop.is_set():
-                    return
-                if self.connected.is_set():
-                    self._send_health()
-                    self._send_outbox()
-                self._last_error = ""
-            except Exception as e:  # e.g. the database is busy or full: nothing is lost, try again
-                if str(e) != self._last_error:
-                    log.error("MQTT outbox: %s (retrying)", e)
-                    self._last_error = str(e)
-                if self._stop.wait(1.0):
-                    return
+            # health first and on its own: it must go out even while the database fails
+            healthy = self._step(self._send_health) if self.connected.is_set() else True
+            settled = self._step(self._settle)
+            if self._stop.is_set():
+                return
+            sent = self._step(self._send_outbox) if self.connected.is_set() else True
+            if healthy and settled and sent:
+                if self._last_error:
+                    log.info("MQTT outbox: working again")
+                    self._last_error = ""
+            elif self._stop.wait(1.0):  # an error: try again in a second
+                return
+
+    def _step(self, fn: Callable[[], None]) -> bool:
+        """Run one drain step; an error (the database busy or full, ...) is logged once and retried."""
+        try:
+            fn()
+        except Exception as e:  # nothing is lost: the rows stay in the outbox until a PUBACK is booked
+            if str(e) != self._last_error:
+                log.error("MQTT %s: %s (retrying)", fn.__name__.strip("_").replace("_", " "), e)
+                self._last_error = str(e)
+            return False
+        return True
 
     def _settle(self) -> None:
         """Delete the rows the broker acknowledged, in one transaction per batch."""
@@ -260,11 +269,11 @@ class Publisher:
         room = self.s.max_inflight - len(self._acks)
         if room <= 0:
             return
-        pending = set(self._undeleted)
-        for m in self.store.outbox(limit=self.s.max_inflight * 2 + len(self._skipped)):
+        undeleted = set(self._undeleted)
+        for m in self.store.outbox(limit=self.s.max_inflight * 2 + len(self._skipped) + len(undeleted)):
             if room <= 0 or not self.connected.is_set():
                 return
-            if self._acks.holds(m.msg_id) or m.msg_id in pending or m.msg_id in self._skipped:
+            if self._acks.holds(m.msg_id) or m.msg_id in self._skipped or m.msg_id in undeleted:
                 continue
             try:
                 info = self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)

@@ -2,9 +2,11 @@
 wrapped 16-bit message id is never taken for an older message's PUBACK (real Mosquitto, real SQLite)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -151,3 +153,38 @@ def test_a_wrapped_message_id_waits_for_its_own_puback(tmp_path, broker):
 
 def ids_of(msgs: list[dict]) -> list[str]:
     return [d["id"] for d in msgs]
+
+
+class FailingStore(Store):
+    """A real store whose deletes fail while ``failing`` is set, as on a full disk."""
+
+    failing = True
+
+    def delivered(self, msg_ids: Iterable[str]) -> None:
+        if self.failing:
+            raise sqlite3.OperationalError("database or disk is full")
+        super().delivered(msg_ids)
+
+
+@needs_broker
+def test_when_deletes_fail_health_still_goes_out_and_nothing_is_lost_or_flooded(tmp_path, broker):
+    store = FailingStore(tmp_path / "db.sqlite", site="r1")
+    sub = Collector(broker.port)
+    pub = Publisher(MqttSettings(host="127.0.0.1", port=broker.port, site="r1"), store)
+    pub.start()
+    assert pub.connected.wait(60)
+    for i in (1, 2, 4):
+        store.record_verdict(verdict(i), run="r")
+    pub.notify()
+    assert ids_of(sub.wait_for(3, "/verdict", timeout=60)) == ["v0001", "v0002", "v0004"]
+    problem = {"state": "degraded", "problems": [{"kind": "storage", "detail": "database or disk is full"}]}
+    pub.publish_health(problem)
+    assert wait_until(lambda: ("traycheck/r1/health", json.dumps(problem, sort_keys=True)) in sub.messages, 30)
+    rounds = pub.drain_rounds
+    assert wait_until(lambda: pub.drain_rounds >= rounds + 3, 30)  # the drain keeps retrying the delete...
+    assert store.outbox_len() == 3  # ...the rows stay until their deletion is booked
+    assert len([m for t, m in sub.messages if t.endswith("/verdict")]) == 3  # and are not sent again meanwhile
+    store.failing = False
+    assert wait_until(lambda: store.outbox_len() == 0, 30)
+    pub.stop()
+    sub.stop()
