@@ -59,16 +59,17 @@ class Collector:
         self.messages: list[tuple[str, str]] = []
         self.arrived: dict[str, float] = {}  # msg_id -> time.monotonic() of its first arrival
         self.lock = threading.Lock()
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # set on the SUBACK: from then on nothing published is missed
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-        c.on_connect = lambda cl, u, f, rc, p: (cl.subscribe(topic, qos=1), self.connected.set())
+        c.on_connect = lambda cl, u, f, rc, p: cl.subscribe(topic, qos=1)
+        c.on_subscribe = lambda cl, u, mid, rcs, p: self.connected.set()
         c.on_disconnect = lambda cl, u, f, rc, p: self.connected.clear()
         c.on_message = self._on_message
         c.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]  # back soon after a broker restart
         c.connect_async("127.0.0.1", port, keepalive=5)
         c.loop_start()
         self.client = c
-        assert self.connected.wait(10), "collector could not connect"
+        assert self.connected.wait(60), "collector could not connect and subscribe"
 
     def _on_message(self, client, userdata, msg) -> None:
         now = time.monotonic()
