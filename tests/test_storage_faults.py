@@ -1,0 +1,169 @@
+"""Storage faults with the real thing: a data directory on a small tmpfs that the test fills
+(ENOSPC), under the real recorder, store and service. Nothing made
+while storage fails may be lost: it waits in memory, the box says it is not ready, and
+everything is stored (and published) once space returns."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from tests.conftest import FIXTURES
+
+
+def _mount(path: Path, size: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needed for a real full disk): {r.stderr.strip() or r.returncode}")
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path):
+    """A 16 MiB tmpfs mounted for the test (always unmounted after it)."""
+    mnt = tmp_path / "small"
+    _mount(mnt, "16m")
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def fill(fs: Path) -> Path:
+    """Write a filler file until the file system refuses (ENOSPC): the disk is full."""
+    filler = fs / "filler"
+    block = b"\0" * 65536
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(block)
+        except OSError:
+            pass
+        try:  # the last bytes
+            while True:
+                f.write(b"\0" * 512)
+        except OSError:
+            pass
+    return filler
+
+
+def wait_until(cond, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+# -- the recorder and the store, in process --------------------------------------------------------
+@pytest.fixture(scope="module")
+def pipe():
+    """A real pipeline (only its frame, zone and classes are used) showing a real fixture frame."""
+    from detectors.loader import load_detector
+    from edge.capture import Frame
+    from edge.pipeline import CameraPipeline
+    from orders.menu import load_menu
+    from orders.queue import OrderQueue
+
+    cap = cv2.VideoCapture(str(FIXTURES / "lunch-rush" / "video.mp4"))
+    ok, img = cap.read()
+    cap.release()
+    assert ok
+    p = CameraPipeline("expo-1", load_detector(None, "fp32", threads=1), load_menu(None), OrderQueue(),
+                       lambda v, p: None)
+    p.last_frame = Frame(0, 1.0, img)
+    return p
+
+
+def verdicts(n: int, start: int = 0) -> list:
+    from edge.verdicts import Verdict
+
+    return [Verdict(camera="expo-1", order_id=None, verdict="mismatch" if i % 3 == 0 else "no_order",
+                    missing={"burger": 1} if i % 3 == 0 else {}, extra={}, video_t=float(i), tray_seq=i + 1,
+                    seen={"fries": 1}, run="faults") for i in range(start, start + n)]
+
+
+def stored_ids(db: Path) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return [r[0] for r in conn.execute("SELECT id FROM verdicts ORDER BY rowid")]
+    finally:
+        conn.close()
+
+
+def _recorder(fs: Path, **kw):
+    from edge.recorder import Recorder
+    from edge.store.snapshots import SnapshotWriter
+    from edge.store.store import Store
+
+    store = Store(fs / "traycheck.db", site="faults", outbox=True)
+    return Recorder(store, SnapshotWriter(fs / "snapshots", min_free_mb=0), None, "faults", retry_max_s=0.5,
+                    **kw), store
+
+
+def test_full_disk_keeps_every_verdict_in_memory_and_stores_them_in_order_when_space_returns(
+        small_fs, pipe, caplog):
+    caplog.set_level(logging.INFO)
+    problems: list = []
+    rec, store = _recorder(small_fs, on_problem=problems.append)
+    first = verdicts(3)
+    for v in first:
+        rec(v, pipe)
+    assert rec.flush(20) and rec.problem is None
+    filler = fill(small_fs)
+    made = verdicts(40, start=3)
+    slowest = 0.0
+    for v in made:  # the camera thread: never blocks, never raises
+        t0 = time.perf_counter()
+        rec(v, pipe)
+        slowest = max(slowest, time.perf_counter() - t0)
+    assert slowest < 0.2, f"handing a verdict over took {slowest:.3f} s"
+    wait_until(lambda: rec.problem, 20, "no storage problem raised on a full disk")
+    assert "full" in rec.problem, rec.problem
+    assert rec.pending > 0
+    wait_until(lambda: rec.pending == len(made), 20, "the snapshot-less verdicts were not all queued")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and not any(r.exc_info for r in errors), [r.getMessage() for r in errors]
+    filler.unlink()
+    assert rec.flush(30), f"{rec.pending} verdicts still not stored after space returned"
+    assert rec.problem is None and problems[-1] is None and any(problems)
+    assert stored_ids(small_fs / "traycheck.db") == [v.id for v in first + made]  # all of them, in order
+    assert rec.dropped == 0 and rec.stored == len(first + made)
+    assert store.outbox_len() >= len(first + made)  # and each has its MQTT message waiting
+    assert rec.close(5)
+    store.close()
+
+
+def test_memory_queue_is_bounded_keeps_the_oldest_and_counts_the_rest(small_fs, pipe):
+    rec, store = _recorder(small_fs, max_pending=10)
+    filler = fill(small_fs)
+    made = verdicts(15)
+    for v in made:
+        rec(v, pipe)
+    assert rec.dropped == 5 and rec.pending <= 10
+    filler.unlink()
+    assert rec.flush(30)
+    assert stored_ids(small_fs / "traycheck.db") == [v.id for v in made[:10]]  # the oldest were kept
+    rec.close(5)
+    store.close()
+
+
+def test_close_logs_what_could_not_be_stored(small_fs, pipe, caplog):
+    rec, store = _recorder(small_fs)
+    fill(small_fs)
+    made = verdicts(3)
+    for v in made:
+        rec(v, pipe)
+    assert not rec.close(1.0)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert all(v.id in logged for v in made)  # the journal keeps them
+    store.close()
