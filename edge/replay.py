@@ -197,7 +197,8 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
         hub = LiveHub()
         model_name = getattr(detector, "path", None)
         dash = Dashboard(store, data_dir, hub, site, snapshot_root=data_dir / "snapshots",
-                         system=lambda: system_info(hub, store, publisher, str(model_name), data_dir))
+                         system=lambda: system_info(hub, store, publisher, str(model_name), data_dir,
+                                                    recorder=recorder))
         app = create_app(store, api_token(data_dir), menu or shift_menu(folder),
                          on_order=lambda order, cam: queue.add(order, stream_time()),
                          on_cancel=queue.cancel, dashboard=dash)
@@ -209,14 +210,15 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
             store.put_order(ev.order, camera, source="replay")
 
         def on_verdict(v, pipe) -> None:
-            if hub is not None:  # the banner first: staff see it at once; the row follows within ms
+            recorder(v, pipe)  # kept first (memory, never blocks): stored by the recorder's writer thread
+            if hub is not None:
                 hub.on_verdict(v, pipe)
-            recorder(v, pipe)
 
         result = replay_folder(folder, detector, speed, camera=camera, on_verdict=on_verdict,
                                on_order=on_order, queue=queue, video_out=video_out,
                                on_start=hub.attach if hub is not None else None, menu=menu)
     finally:
+        recorder.close(timeout=30.0)  # every verdict of the replay on disk before the outbox is flushed
         if web is not None:
             web.stop()
         if publisher:

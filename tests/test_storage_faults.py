@@ -167,3 +167,39 @@ def test_close_logs_what_could_not_be_stored(small_fs, pipe, caplog):
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert all(v.id in logged for v in made)  # the journal keeps them
     store.close()
+
+
+def test_pos_api_answers_503_while_orders_cannot_be_stored(small_fs):
+    import httpx
+
+    from edge.store.store import Store
+    from edge.web.app import create_app
+    from edge.web.server import WebServer
+    from orders.menu import Menu
+    from tests.mqtt_helpers import free_port
+
+    store = Store(small_fs / "traycheck.db")
+    routed: list = []
+    app = create_app(store, "tok", Menu(), on_order=lambda o, cam: routed.append(o.id))
+    port = free_port()
+    server = WebServer(app, "127.0.0.1", port)
+    server.start()
+    auth = {"Authorization": "Bearer tok"}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=auth) as c:
+            assert c.post("/api/orders", json={"id": "1", "items": [{"sku": "WRAP"}]}).json()["stored"] is True
+            filler = fill(small_fs)
+            r = c.post("/api/orders", json={"id": "2", "items": [{"sku": "WRAP", "qty": 2}] * 50})
+            assert r.status_code == 503, r.text
+            assert "storage unavailable" in r.json()["detail"] and "order '2' was not stored" in r.json()["detail"]
+            assert r.headers.get("retry-after") == "5"
+            r = c.delete("/api/orders/1")
+            assert r.status_code == 503 and "not stored" in r.json()["detail"], r.text
+            assert routed == ["1"]  # the refused order went nowhere
+            filler.unlink()
+            assert c.post("/api/orders", json={"id": "2", "items": [{"sku": "WRAP"}]}).json()["stored"] is True
+            assert c.delete("/api/orders/1").json()["cancelled"] is True
+            assert [o.id for o in store.pending_orders()] == ["2"]
+    finally:
+        server.stop()
+        store.close()

@@ -80,7 +80,8 @@ def home(session: Session = Depends(page_session)) -> Response:
 def live(request: Request, sound: bool = False, session: Session = Depends(page_session)) -> HTMLResponse:
     hub = request.app.state.hub
     states = [hub.state(c) for c in request.app.state.camera_names()]
-    return render(request, "live.html", session, states=states, sound=sound)
+    storage = request.app.state.system().get("storage", "ok")
+    return render(request, "live.html", session, states=states, sound=sound, storage=storage)
 
 
 # -- alerts --------------------------------------------------------------------------------
