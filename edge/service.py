@@ -294,6 +294,9 @@ class Service:
         for w in self.workers:
             w.stop()
         self.recorder.close(timeout=10.0)  # the verdicts still in memory go to disk (and so to the outbox)
+        made = sum(sum(w.pipeline.verdict_counts.values()) for w in self.workers)
+        log.info("stopping: %d verdicts made, %d stored, %d unstored, %d dropped (memory queue full)", made,
+                 self.recorder.stored, self.recorder.pending, self.recorder.dropped)
         if self.publisher:
             self.publisher.stop(flush_s=5.0)
         self.web.stop()

@@ -203,3 +203,90 @@ def test_pos_api_answers_503_while_orders_cannot_be_stored(small_fs):
     finally:
         server.stop()
         store.close()
+
+
+# -- the real service, its disk filled while it checks trays ----------------------------------------
+SERVICE = """\
+site: faults
+data_dir: {data}
+cameras:
+  - name: expo-1
+    source: {src}
+    speed: 1
+http: {{listen: "127.0.0.1:{port}", api_token: tok}}
+mqtt: {{host: 127.0.0.1, port: {mqtt}}}
+retention: {{days: 30, min_free_mb: 0}}
+"""
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")
+               or line.startswith(name + "{"))
+
+
+def test_service_with_a_full_disk_loses_no_verdict_and_refuses_orders_with_503(small_fs, broker, tmp_path):
+    """The issue's finding: data dir on a small tmpfs, filled while the service checks trays.
+    Meanwhile: not ready (storage), POS 503, one log line per streak, no traceback; once the
+    filler is gone: every verdict stored and published, 0 lost."""
+    import signal
+    import sys
+
+    import httpx
+
+    from tests.conftest import ROOT, wait_http_ok
+    from tests.mqtt_helpers import Collector, free_port
+
+    port = free_port()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SERVICE.format(data=small_fs, src=FIXTURES / "lunch-rush", port=port, mqtt=broker.port))
+    collector = Collector(broker.port)
+    log_path = tmp_path / "service.log"
+    with open(log_path, "w") as log_file:
+        p = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(cfg)], cwd=ROOT,
+                             stdout=log_file, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": "Bearer tok"}
+    try:
+        wait_http_ok(f"{base}/readyz", p, "service did not get ready", timeout=90)
+        filler = fill(small_fs)
+        # verdicts made while the disk is full wait in memory; the box says why it is not ready
+        state = wait_until(lambda: (r := httpx.get(f"{base}/readyz", timeout=5)).status_code == 503 and r.json(),
+                           60, "readyz stayed ready with a full disk")
+        assert not state["ready"] and "full" in state["storage"], state
+        wait_until(lambda: _metric(httpx.get(f"{base}/metrics", timeout=5).text, "traycheck_verdicts_unstored") >= 3,
+                   60, "fewer than 3 verdicts were made while the disk was full")
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert _metric(metrics, "traycheck_storage_ok") == 0
+        r = httpx.post(f"{base}/api/orders", json={"id": "900", "items": [{"sku": "WRAP", "qty": 1}] * 50},
+                       headers=auth, timeout=10)
+        assert r.status_code == 503 and "not stored" in r.json()["detail"], r.text
+        filler.unlink()
+        wait_until(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, 30,
+                   "not ready again after space returned")
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert _metric(metrics, "traycheck_storage_ok") == 1 and _metric(metrics, "traycheck_verdicts_dropped") == 0
+        assert httpx.post(f"{base}/api/orders", json={"id": "900", "items": [{"sku": "WRAP"}]}, headers=auth,
+                          timeout=10).json()["stored"] is True
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    log_text = log_path.read_text()
+    assert "Traceback" not in log_text, log_text[-3000:]
+    storage_lines = [line for line in log_text.splitlines() if "storage:" in line]
+    assert 1 <= len(storage_lines) <= 3, storage_lines  # once per streak, not once per verdict
+    summary = next(line for line in log_text.splitlines() if "verdicts made" in line)
+    made = int(summary.split("stopping: ")[1].split()[0])
+    assert f"{made} verdicts made, {made} stored, 0 unstored, 0 dropped" in summary, summary
+    conn = sqlite3.connect(small_fs / "traycheck.db")
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == made >= 3
+        ids = {r[0] for r in conn.execute("SELECT id FROM verdicts")}
+        assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0  # everything was delivered
+    finally:
+        conn.close()
+    published = {d["id"] for d in collector.wait_for(made, "/verdict", timeout=20)}
+    collector.stop()
+    assert published == ids  # every verdict stored is published once space returned: 0 lost
