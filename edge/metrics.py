@@ -47,6 +47,13 @@ class ServiceCollector(Collector):
         yield GaugeMetricFamily("traycheck_outbox_length", "MQTT messages waiting for the broker",
                                 value=store.outbox_len())
         yield GaugeMetricFamily("traycheck_alerts_open", "Open alerts", value=store.open_alerts())
+        recorder = self.svc.recorder
+        yield GaugeMetricFamily("traycheck_storage_ok", "1 while verdicts can be stored",
+                                value=int(recorder.problem is None))
+        yield GaugeMetricFamily("traycheck_verdicts_unstored", "Verdicts kept in memory, not stored yet",
+                                value=recorder.pending)
+        yield CounterMetricFamily("traycheck_verdicts_dropped", "Verdicts lost: the memory queue was full",
+                                  value=recorder.dropped)
         yield GaugeMetricFamily("traycheck_storage_free_bytes", "Free bytes on the data directory's disk",
                                 value=shutil.disk_usage(self.svc.data_dir).free)
         if self.svc.publisher is not None:

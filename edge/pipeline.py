@@ -202,6 +202,8 @@ class CameraPipeline:
             if self.tray.order is not None:
                 self._decide(ev.t)
         elif ev.kind == "left":
+            if self.tray.hold_until is not None:  # a first mismatch still held: the tray's last counts stand
+                self._decide(ev.t, confirmed=True)
             tray, self.tray = self.tray, None
             if tray.counts is None:
                 self.unchecked += 1

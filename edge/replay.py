@@ -243,6 +243,7 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
             while not worker.finished.wait(0.2):
                 pass
         pipe.finish(worker.last_t or 0.0)
+        svc.recorder.flush(60.0)  # a fast replay may be ahead of the disk: every verdict stored before stop
     finally:
         if video is not None:
             video.close()

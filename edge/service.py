@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
@@ -107,7 +108,8 @@ class Service:
             w.pipeline.observe_latency = latency.observe
         dash = Dashboard(self.store, self.data_dir, self.hub, cfg.site, snapshot_root=self.data_dir / "snapshots",
                          system=lambda: system_info(self.hub, self.store, self.publisher, self.model_name(),
-                                                    self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects))
+                                                    self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects,
+                                                    recorder=self.recorder))
         app = create_app(self.store, token, _CurrentMenu(self), on_order=self._route_order, on_cancel=self._cancel,
                          registry=self.registry, ready=self.ready, dashboard=dash, cameras=self.camera_names)
         self.web = WebServer(app, *parse_listen(cfg.http.listen)) if serve_http else None
@@ -141,8 +143,8 @@ class Service:
         return [c.name for c in self.cfg.cameras]
 
     def _on_verdict(self, v, pipe: CameraPipeline) -> None:
-        self.hub.on_verdict(v, pipe)  # the banner first: staff see it at once; the row follows within ms
-        self.recorder(v, pipe)
+        self.recorder(v, pipe)  # kept first (memory, never blocks): stored by the recorder's writer thread
+        self.hub.on_verdict(v, pipe)
         for listener in self.verdict_listeners:
             listener(v, pipe)
 
@@ -192,7 +194,12 @@ class Service:
             log.warning("MQTT order %s on %s rejected: camera %r is not configured (cameras: %s)", o.id, topic,
                         o.camera, ", ".join(self.camera_names))
             return
-        if self.store.put_order(plain, o.camera, "mqtt"):
+        try:
+            stored = self.store.put_order(plain, o.camera, "mqtt")
+        except (sqlite3.Error, OSError) as exc:
+            log.error("MQTT order %s on %s NOT stored (storage: %s): the POS must send it again", o.id, topic, exc)
+            return
+        if stored:
             self._route_order(plain, o.camera)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -221,7 +228,10 @@ class Service:
         """Readiness: the model is loaded and every camera delivers frames."""
         now = time.monotonic()
         cams = {w.name: bool(w._recent) and now - w._recent[-1] < 10.0 for w in self.workers}
-        return {"ready": all(cams.values()), "cameras": cams, "model": str(getattr(self.detector, "path", ""))}
+        storage = self.recorder.problem  # verdicts that cannot be stored: not ready, whatever the cameras do
+        return {"ready": all(cams.values()) and storage is None, "cameras": cams,
+                "model": str(getattr(self.detector, "path", "")), "storage": storage or "ok",
+                "verdicts_unstored": self.recorder.pending}
 
     def healthy(self, stall_s: float = 20.0) -> bool:
         """Every camera pipeline made progress recently (a stuck one stops the watchdog pings)."""
@@ -325,6 +335,10 @@ class Service:
     def stop(self, flush_s: float = 5.0) -> None:
         for w in self.workers:
             w.stop()
+        self.recorder.close(timeout=10.0)  # the verdicts still in memory go to disk (and so to the outbox)
+        made = sum(sum(w.pipeline.verdict_counts.values()) for w in self.workers)
+        log.info("stopping: %d verdicts made, %d stored, %d unstored, %d dropped (memory queue full)", made,
+                 self.recorder.stored, self.recorder.pending, self.recorder.dropped)
         if self.publisher:
             self.publisher.stop(flush_s=flush_s)
         if self.web is not None:

@@ -137,3 +137,39 @@ def test_fresh_scenarios_of_every_kind(tmp_path, detector):
     assert report["initial_accuracy"] >= 95.0 and report["final_accuracy"] >= 95.0, report
     assert report["mismatch_recall"] >= 95.0 and report["false_alert_rate"] <= 5.0, report
     assert report["latency_p95_s"] <= 1.0, report
+
+
+def _held_mismatch_pipeline(detector) -> tuple:
+    """A pipeline whose tray rests with a wrong count and its order (by its ticket): the first
+    mismatch is held ``mismatch_confirm_s`` (a hand may hide an item)."""
+    from edge.pipeline import CameraPipeline
+    from edge.tray import TrayEvent
+    from orders.menu import load_menu
+    from orders.models import Order
+    from orders.queue import OrderQueue
+
+    queue = OrderQueue()
+    queue.add(Order(id="77", items=[{"sku": "BURGER", "qty": 1}]), 0.0)
+    out: list = []
+    pipe = CameraPipeline("expo-1", detector, load_menu(None), queue, lambda v, p: out.append(v))
+    counts = np.zeros(len(detector.classes), dtype=int)
+    counts[detector.classes.index("fries")] = 1  # fries where a burger was ordered
+    for ev in (TrayEvent("arrived", 1.0), TrayEvent("rest", 2.0), TrayEvent("counts", 2.0, counts, 0.9)):
+        pipe._on_event(ev, None)
+    pipe.tray.ticket = "77"
+    pipe._associate(2.1)
+    assert out == [] and pipe.tray.hold_until is not None  # held, not yet decided
+    return pipe, out, TrayEvent
+
+
+def test_a_held_mismatch_is_emitted_when_the_tray_leaves(detector):
+    pipe, out, TrayEvent = _held_mismatch_pipeline(detector)
+    pipe._on_event(TrayEvent("left", 2.3), None)  # gone before the hold ended
+    assert [(v.verdict, v.order_id, v.seen, v.missing) for v in out] == \
+        [("mismatch", "77", {"fries": 1}, {"burger": 1})]
+
+
+def test_a_held_mismatch_is_emitted_at_the_end_of_the_stream(detector):
+    pipe, out, _ = _held_mismatch_pipeline(detector)
+    pipe.finish(2.2)
+    assert [(v.verdict, v.order_id) for v in out] == [("mismatch", "77")]

@@ -116,3 +116,43 @@ def test_acknowledge_writes_the_alert_audit_and_mqtt_message_together(tmp_path):
     assert s.db.execute("SELECT actor, target FROM audit").fetchone() == ("max", f"alert:{alert_id}")
     assert s.acknowledge(alert_id, "max") is None  # only an open alert can be acknowledged
     s.close()
+
+
+def test_reads_never_see_a_transaction_that_has_not_committed(tmp_path):
+    """The connection is shared by threads: a read while another thread's transaction is open
+    must wait for it, not see its rows (here the transaction rolls back: they never existed)."""
+    import threading
+
+    s = Store(tmp_path / "t.db", site="resto-1")
+    inside, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        try:
+            with s._lock, s.db.atomic():
+                s.db.execute("INSERT INTO outbox (msg_id, topic, payload, qos, retain, created_at) "
+                             "VALUES ('m1', 't', '{}', 1, 0, 'now')")
+                s.db.execute("INSERT INTO orders (id, received_at, updated_at) VALUES ('9', 'now', 'now')")
+                s.db.execute("INSERT INTO order_lines (order_id, line_no, sku, qty) VALUES ('9', 0, 'WRAP', 1)")
+                s.db.execute("INSERT INTO alerts (tray_id, camera, state, opened_at) VALUES (1, 'c', 'open', 'x')")
+                inside.set()
+                release.wait(10)
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+
+    s.db.execute("PRAGMA foreign_keys=OFF")  # the alert names no real tray: only its visibility matters here
+    t = threading.Thread(target=writer)
+    t.start()
+    assert inside.wait(10)
+    seen: dict = {}
+    readers = [threading.Thread(target=lambda k=k, f=f: seen.__setitem__(k, f())) for k, f in {
+        "outbox": s.outbox, "outbox_len": s.outbox_len, "pending": s.pending_orders,
+        "order": lambda: s.order("9"), "alerts": s.open_alerts}.items()]
+    for r in readers:
+        r.start()
+    time.sleep(0.3)  # the readers had their chance to read the uncommitted rows
+    release.set()
+    t.join(10)
+    for r in readers:
+        r.join(10)
+    assert seen == {"outbox": [], "outbox_len": 0, "pending": [], "order": None, "alerts": 0}

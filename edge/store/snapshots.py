@@ -12,6 +12,7 @@ floor stops snapshots (not verdicts) before the disk fills.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from pathlib import Path
@@ -68,10 +69,14 @@ class SnapshotWriter:
         self.min_free = min_free_mb * 1024 * 1024
         self.quality = quality
         self._warned = False
+        self._failing = False  # the last write failed (logged once per streak)
 
     def disk_ok(self) -> bool:
-        self.root.mkdir(parents=True, exist_ok=True)
-        return shutil.disk_usage(self.root).free >= self.min_free
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return shutil.disk_usage(self.root).free >= self.min_free
+        except OSError:
+            return True  # let the write try, fail and say why
 
     def write(self, name: str, frame: np.ndarray, zone_box: tuple[int, int, int, int], day: str) -> str | None:
         """Save the clean zone crop as ``<day>/<name>.jpg``; the path relative to the root, or None when
@@ -85,12 +90,23 @@ class SnapshotWriter:
         x0, y0, x1, y1 = zone_box
         crop = frame[y0:y1, x0:x1]
         rel = Path(day) / f"{name}.jpg"
-        (self.root / day).mkdir(parents=True, exist_ok=True)
         tmp = self.root / rel.with_suffix(".tmp.jpg")
-        ok = cv2.imwrite(str(tmp), crop, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        if not ok:
+        try:
+            (self.root / day).mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(tmp), crop, [cv2.IMWRITE_JPEG_QUALITY, self.quality]):
+                raise OSError(f"could not write {tmp}")
+            tmp.replace(self.root / rel)
+        except (OSError, cv2.error) as exc:  # a full or read-only disk: the verdict goes on without its picture
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)  # a half-written file must not eat what space is left
+            if not self._failing:
+                log.warning("snapshots not written under %s (%s): verdicts are stored without them until "
+                            "a snapshot can be written again", self.root, exc)
+                self._failing = True
             return None
-        tmp.replace(self.root / rel)
+        if self._failing:
+            log.info("snapshots are written again under %s", self.root)
+            self._failing = False
         return str(rel)
 
     def delete(self, rel_paths: list[str]) -> int:

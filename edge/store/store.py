@@ -72,10 +72,11 @@ class Store:
             return cur.rowcount > 0
 
     def pending_orders(self, camera: str | None = None) -> list[Order]:
-        rows = self.db.execute(
-            "SELECT id FROM orders WHERE status = 'pending' AND (? IS NULL OR camera IS NULL OR camera = ?) "
-            "ORDER BY received_at, id", [camera, camera]).fetchall()
-        return [self.order(r[0]) for r in rows]  # type: ignore[misc]
+        with self._lock:  # the shared connection may be inside another thread's transaction
+            rows = self.db.execute(
+                "SELECT id FROM orders WHERE status = 'pending' AND (? IS NULL OR camera IS NULL OR camera = ?) "
+                "ORDER BY received_at, id", [camera, camera]).fetchall()
+            return [self.order(r[0]) for r in rows]  # type: ignore[misc]
 
     def pending_orders_routed(self) -> list[tuple[Order, str | None]]:
         """Every pending order with the camera it was routed to (None: any station), oldest first."""
@@ -94,8 +95,9 @@ class Store:
             return cur.rowcount > 0
 
     def order(self, order_id: str) -> Order | None:
-        lines = self.db.execute("SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no",
-                                [order_id]).fetchall()
+        with self._lock:
+            lines = self.db.execute("SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no",
+                                    [order_id]).fetchall()
         if not lines:
             return None
         return Order(id=order_id, items=[{"sku": s, "qty": q} for s, q in lines])
@@ -208,16 +210,21 @@ class Store:
                         "VALUES (?,?,?,?,?,?)", [msg_id, topic, body, 1, int(retain), now])
 
     # -- outbox ----------------------------------------------------------------
+    # Reads take the lock too: the connection is shared, and without it a reader on another thread
+    # sees the rows of a transaction that has not committed (and may yet roll back).
     def outbox(self, limit: int = 100) -> list[OutboxMessage]:
-        rows = self.db.execute("SELECT seq, msg_id, topic, payload, qos, retain FROM outbox ORDER BY seq LIMIT ?",
-                               [limit]).fetchall()
+        with self._lock:
+            rows = self.db.execute("SELECT seq, msg_id, topic, payload, qos, retain FROM outbox ORDER BY seq "
+                                   "LIMIT ?", [limit]).fetchall()
         return [OutboxMessage(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
     def open_alerts(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM alerts WHERE state = 'open'").fetchone()[0]
+        with self._lock:
+            return self.db.execute("SELECT COUNT(*) FROM alerts WHERE state = 'open'").fetchone()[0]
 
     def outbox_len(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        with self._lock:
+            return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
     def delivered(self, msg_ids: Iterable[str]) -> None:
         """Remove messages the broker acknowledged."""

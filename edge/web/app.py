@@ -6,6 +6,8 @@ changes nothing and answers 422 with a message that names the field.
 from __future__ import annotations
 
 import hmac
+import logging
+import sqlite3
 from collections.abc import Callable
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
@@ -17,6 +19,8 @@ from edge.store.store import Store
 from orders.menu import Menu
 from orders.models import Order
 
+log = logging.getLogger("traycheck.api")
+
 
 class OrderIn(Order):
     """An order from the POS; ``camera`` routes it to one station (default: any station may serve it)."""
@@ -27,6 +31,14 @@ class OrderIn(Order):
 def _field(loc: tuple) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     return ".".join(parts) or "body"
+
+
+def storage_unavailable(what: str, exc: Exception) -> HTTPException:
+    """503 for a write the database refused (a full or read-only disk): the POS must retry, it was not
+    stored. Never a 200 for something that is not on disk."""
+    log.error("%s not stored (storage: %s); answered 503", what, exc)
+    return HTTPException(503, f"storage unavailable ({exc}): {what} was not stored, send it again later",
+                         headers={"Retry-After": "5"})
 
 
 def create_app(store: Store, api_token: str, menu: Menu,
@@ -78,7 +90,10 @@ def create_app(store: Store, api_token: str, menu: Menu,
         if order.camera is not None and cameras is not None and order.camera not in cameras:
             raise HTTPException(422, f"camera: unknown camera {order.camera!r} (this box has: {', '.join(cameras)})")
         plain = Order(id=order.id, items=order.items)
-        changed = store.put_order(plain, order.camera, source="api")
+        try:
+            changed = store.put_order(plain, order.camera, source="api")
+        except (sqlite3.Error, OSError) as exc:
+            raise storage_unavailable(f"order {order.id!r}", exc) from None
         if changed and on_order:
             on_order(plain, order.camera)
         return {"id": order.id, "stored": changed}
@@ -87,7 +102,10 @@ def create_app(store: Store, api_token: str, menu: Menu,
     def cancel_order(order_id: str) -> dict:
         if len(order_id) > 64:
             raise HTTPException(422, "order_id: at most 64 characters")
-        cancelled = store.cancel_order(order_id)
+        try:
+            cancelled = store.cancel_order(order_id)
+        except (sqlite3.Error, OSError) as exc:
+            raise storage_unavailable(f"the cancellation of order {order_id!r}", exc) from None
         if cancelled and on_cancel:
             on_cancel(order_id)
         if not cancelled and store.order(order_id) is None:

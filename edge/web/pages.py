@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from edge.store.snapshots import annotated_jpeg
 from edge.store.users import Users
@@ -79,7 +80,8 @@ def home(session: Session = Depends(page_session)) -> Response:
 def live(request: Request, sound: bool = False, session: Session = Depends(page_session)) -> HTMLResponse:
     hub = request.app.state.hub
     states = [hub.state(c) for c in request.app.state.camera_names()]
-    return render(request, "live.html", session, states=states, sound=sound)
+    storage = request.app.state.system().get("storage", "ok")
+    return render(request, "live.html", session, states=states, sound=sound, storage=storage)
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -100,7 +102,8 @@ async def acknowledge(request: Request, alert_id: int, session: Session = Depend
     behalf = str(form.get("on_behalf_of") or "").strip() or None
     if behalf and behalf != session.user:
         require_manager(session)  # only managers acknowledge for someone else
-    alert = request.app.state.store.acknowledge(alert_id, session.user, behalf)
+    # a locked, fsynced write: in the threadpool, never on the event loop (it would stall the live stream)
+    alert = await run_in_threadpool(request.app.state.store.acknowledge, alert_id, session.user, behalf)
     if alert is None:
         raise HTTPException(409, f"alert {alert_id} is not open (already acknowledged or resolved)")
     request.app.state.on_change()
@@ -145,7 +148,7 @@ async def flag_tray(request: Request, tray_id: int, session: Session = Depends(p
     note = str(form.get("note") or "").strip()
     if len(note) > NOTE_MAX:
         raise HTTPException(422, f"note: at most {NOTE_MAX} characters (has {len(note)})")
-    state = request.app.state.store.flag_tray(tray_id, session.user, action == "flag", note)
+    state = await run_in_threadpool(request.app.state.store.flag_tray, tray_id, session.user, action == "flag", note)
     if state is None:
         raise HTTPException(404, f"tray {tray_id}: not found")
     if "application/json" in request.headers.get("accept", ""):

@@ -10,8 +10,16 @@ from pathlib import Path
 from edge.web.live import LiveHub
 
 
+def storage_state(recorder) -> str:
+    """'ok', or why verdicts are not being stored (the dashboard shows it as a banner)."""
+    problem = getattr(recorder, "problem", None)
+    if problem is None:
+        return "ok"
+    return f"NOT STORING: {problem} ({recorder.pending} verdicts kept in memory, stored when the disk allows)"
+
+
 def system_info(hub: LiveHub, store, publisher, model: str, data_dir: Path, fps_of=None,
-                reconnects_of=None) -> dict:
+                reconnects_of=None, recorder=None) -> dict:
     cams = []
     for name, pipe in sorted(hub.pipelines.items()):
         stats = hub.stats.get(name)
@@ -27,7 +35,8 @@ def system_info(hub: LiveHub, store, publisher, model: str, data_dir: Path, fps_
     if publisher is not None:
         s = publisher.s
         broker = f"{s.host}:{s.port} " + ("connected" if publisher.connected.is_set() else "NOT CONNECTED")
-    return {"cameras": cams, "broker": broker, "outbox_length": store.outbox_len() if store.use_outbox else 0,
+    return {"cameras": cams, "storage": storage_state(recorder), "broker": broker,
+            "outbox_length": store.outbox_len() if store.use_outbox else 0,
             "open_alerts": store.open_alerts(), "model": model,
             "disk_free": f"{disk.free / 2**30:.1f} GiB of {disk.total / 2**30:.1f} GiB",
             "database_size": f"{db_bytes / 2**20:.1f} MiB", "data_dir": str(data_dir)}

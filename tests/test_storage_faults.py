@@ -1,0 +1,292 @@
+"""Storage faults with the real thing: a data directory on a small tmpfs that the test fills
+(ENOSPC), under the real recorder, store and service. Nothing made
+while storage fails may be lost: it waits in memory, the box says it is not ready, and
+everything is stored (and published) once space returns."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from tests.conftest import FIXTURES
+
+
+def _mount(path: Path, size: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needed for a real full disk): {r.stderr.strip() or r.returncode}")
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path):
+    """A 16 MiB tmpfs mounted for the test (always unmounted after it)."""
+    mnt = tmp_path / "small"
+    _mount(mnt, "16m")
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def fill(fs: Path) -> Path:
+    """Write a filler file until the file system refuses (ENOSPC): the disk is full."""
+    filler = fs / "filler"
+    block = b"\0" * 65536
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(block)
+        except OSError:
+            pass
+        try:  # the last bytes
+            while True:
+                f.write(b"\0" * 512)
+        except OSError:
+            pass
+    return filler
+
+
+def wait_until(cond, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+# -- the recorder and the store, in process --------------------------------------------------------
+@pytest.fixture(scope="module")
+def pipe():
+    """A real pipeline (only its frame, zone and classes are used) showing a real fixture frame."""
+    from detectors.loader import load_detector
+    from edge.capture import Frame
+    from edge.pipeline import CameraPipeline
+    from orders.menu import load_menu
+    from orders.queue import OrderQueue
+
+    cap = cv2.VideoCapture(str(FIXTURES / "lunch-rush" / "video.mp4"))
+    ok, img = cap.read()
+    cap.release()
+    assert ok
+    p = CameraPipeline("expo-1", load_detector(None, "fp32", threads=1), load_menu(None), OrderQueue(),
+                       lambda v, p: None)
+    p.last_frame = Frame(0, 1.0, img)
+    return p
+
+
+def verdicts(n: int, start: int = 0) -> list:
+    from edge.verdicts import Verdict
+
+    return [Verdict(camera="expo-1", order_id=None, verdict="mismatch" if i % 3 == 0 else "no_order",
+                    missing={"burger": 1} if i % 3 == 0 else {}, extra={}, video_t=float(i), tray_seq=i + 1,
+                    seen={"fries": 1}, run="faults") for i in range(start, start + n)]
+
+
+def stored_ids(db: Path) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return [r[0] for r in conn.execute("SELECT id FROM verdicts ORDER BY rowid")]
+    finally:
+        conn.close()
+
+
+def _recorder(fs: Path, **kw):
+    from edge.recorder import Recorder
+    from edge.store.snapshots import SnapshotWriter
+    from edge.store.store import Store
+
+    store = Store(fs / "traycheck.db", site="faults", outbox=True)
+    return Recorder(store, SnapshotWriter(fs / "snapshots", min_free_mb=0), None, "faults", retry_max_s=0.5,
+                    **kw), store
+
+
+def test_full_disk_keeps_every_verdict_in_memory_and_stores_them_in_order_when_space_returns(
+        small_fs, pipe, caplog):
+    caplog.set_level(logging.INFO)
+    problems: list = []
+    rec, store = _recorder(small_fs, on_problem=problems.append)
+    first = verdicts(3)
+    for v in first:
+        rec(v, pipe)
+    assert rec.flush(20) and rec.problem is None
+    filler = fill(small_fs)
+    made = verdicts(40, start=3)
+    slowest = 0.0
+    for v in made:  # the camera thread: never blocks, never raises
+        t0 = time.perf_counter()
+        rec(v, pipe)
+        slowest = max(slowest, time.perf_counter() - t0)
+    assert slowest < 0.2, f"handing a verdict over took {slowest:.3f} s"
+    wait_until(lambda: rec.problem, 20, "no storage problem raised on a full disk")
+    assert "full" in rec.problem, rec.problem
+    assert rec.pending > 0
+    wait_until(lambda: rec.pending == len(made), 20, "the snapshot-less verdicts were not all queued")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and not any(r.exc_info for r in errors), [r.getMessage() for r in errors]
+    filler.unlink()
+    assert rec.flush(30), f"{rec.pending} verdicts still not stored after space returned"
+    assert rec.problem is None and problems[-1] is None and any(problems)
+    assert stored_ids(small_fs / "traycheck.db") == [v.id for v in first + made]  # all of them, in order
+    assert rec.dropped == 0 and rec.stored == len(first + made)
+    assert store.outbox_len() >= len(first + made)  # and each has its MQTT message waiting
+    assert rec.close(5)
+    store.close()
+
+
+def test_memory_queue_is_bounded_keeps_the_oldest_and_counts_the_rest(small_fs, pipe):
+    rec, store = _recorder(small_fs, max_pending=10)
+    filler = fill(small_fs)
+    made = verdicts(15)
+    for v in made:
+        rec(v, pipe)
+    assert rec.dropped == 5 and rec.pending <= 10
+    filler.unlink()
+    assert rec.flush(30)
+    assert stored_ids(small_fs / "traycheck.db") == [v.id for v in made[:10]]  # the oldest were kept
+    rec.close(5)
+    store.close()
+
+
+def test_close_logs_what_could_not_be_stored(small_fs, pipe, caplog):
+    rec, store = _recorder(small_fs)
+    fill(small_fs)
+    made = verdicts(3)
+    for v in made:
+        rec(v, pipe)
+    assert not rec.close(1.0)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert all(v.id in logged for v in made)  # the journal keeps them
+    store.close()
+
+
+def test_pos_api_answers_503_while_orders_cannot_be_stored(small_fs):
+    import httpx
+
+    from edge.store.store import Store
+    from edge.web.app import create_app
+    from edge.web.server import WebServer
+    from orders.menu import Menu
+    from tests.mqtt_helpers import free_port
+
+    store = Store(small_fs / "traycheck.db")
+    routed: list = []
+    app = create_app(store, "tok", Menu(), on_order=lambda o, cam: routed.append(o.id))
+    port = free_port()
+    server = WebServer(app, "127.0.0.1", port)
+    server.start()
+    auth = {"Authorization": "Bearer tok"}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=auth) as c:
+            assert c.post("/api/orders", json={"id": "1", "items": [{"sku": "WRAP"}]}).json()["stored"] is True
+            filler = fill(small_fs)
+            r = c.post("/api/orders", json={"id": "2", "items": [{"sku": "WRAP", "qty": 2}] * 50})
+            assert r.status_code == 503, r.text
+            assert "storage unavailable" in r.json()["detail"] and "order '2' was not stored" in r.json()["detail"]
+            assert r.headers.get("retry-after") == "5"
+            r = c.delete("/api/orders/1")
+            assert r.status_code == 503 and "not stored" in r.json()["detail"], r.text
+            assert routed == ["1"]  # the refused order went nowhere
+            filler.unlink()
+            assert c.post("/api/orders", json={"id": "2", "items": [{"sku": "WRAP"}]}).json()["stored"] is True
+            assert c.delete("/api/orders/1").json()["cancelled"] is True
+            assert [o.id for o in store.pending_orders()] == ["2"]
+    finally:
+        server.stop()
+        store.close()
+
+
+# -- the real service, its disk filled while it checks trays ----------------------------------------
+SERVICE = """\
+site: faults
+data_dir: {data}
+cameras:
+  - name: expo-1
+    source: {src}
+    speed: 1
+http: {{listen: "127.0.0.1:{port}", api_token: tok}}
+mqtt: {{host: 127.0.0.1, port: {mqtt}}}
+retention: {{days: 30, min_free_mb: 0}}
+"""
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")
+               or line.startswith(name + "{"))
+
+
+def test_service_with_a_full_disk_loses_no_verdict_and_refuses_orders_with_503(small_fs, broker, tmp_path):
+    """The issue's finding: data dir on a small tmpfs, filled while the service checks trays.
+    Meanwhile: not ready (storage), POS 503, one log line per streak, no traceback; once the
+    filler is gone: every verdict stored and published, 0 lost."""
+    import signal
+    import sys
+
+    import httpx
+
+    from tests.conftest import ROOT, wait_http_ok
+    from tests.mqtt_helpers import Collector, free_port
+
+    port = free_port()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SERVICE.format(data=small_fs, src=FIXTURES / "lunch-rush", port=port, mqtt=broker.port))
+    collector = Collector(broker.port)
+    log_path = tmp_path / "service.log"
+    with open(log_path, "w") as log_file:
+        p = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(cfg)], cwd=ROOT,
+                             stdout=log_file, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": "Bearer tok"}
+    try:
+        wait_http_ok(f"{base}/readyz", p, "service did not get ready", timeout=90)
+        filler = fill(small_fs)
+        # verdicts made while the disk is full wait in memory; the box says why it is not ready
+        state = wait_until(lambda: (r := httpx.get(f"{base}/readyz", timeout=5)).status_code == 503 and r.json(),
+                           60, "readyz stayed ready with a full disk")
+        assert not state["ready"] and "full" in state["storage"], state
+        wait_until(lambda: _metric(httpx.get(f"{base}/metrics", timeout=5).text, "traycheck_verdicts_unstored") >= 3,
+                   60, "fewer than 3 verdicts were made while the disk was full")
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert _metric(metrics, "traycheck_storage_ok") == 0
+        r = httpx.post(f"{base}/api/orders", json={"id": "900", "items": [{"sku": "WRAP", "qty": 1}] * 50},
+                       headers=auth, timeout=10)
+        assert r.status_code == 503 and "not stored" in r.json()["detail"], r.text
+        filler.unlink()
+        wait_until(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, 30,
+                   "not ready again after space returned")
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert _metric(metrics, "traycheck_storage_ok") == 1 and _metric(metrics, "traycheck_verdicts_dropped") == 0
+        assert httpx.post(f"{base}/api/orders", json={"id": "900", "items": [{"sku": "WRAP"}]}, headers=auth,
+                          timeout=10).json()["stored"] is True
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    log_text = log_path.read_text()
+    assert "Traceback" not in log_text, log_text[-3000:]
+    storage_lines = [line for line in log_text.splitlines() if "storage:" in line]
+    assert 1 <= len(storage_lines) <= 3, storage_lines  # once per streak, not once per verdict
+    summary = next(line for line in log_text.splitlines() if "verdicts made" in line)
+    made = int(summary.split("stopping: ")[1].split()[0])
+    assert f"{made} verdicts made, {made} stored, 0 unstored, 0 dropped" in summary, summary
+    conn = sqlite3.connect(small_fs / "traycheck.db")
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == made >= 3
+        ids = {r[0] for r in conn.execute("SELECT id FROM verdicts")}
+        assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0  # everything was delivered
+    finally:
+        conn.close()
+    published = {d["id"] for d in collector.wait_for(made, "/verdict", timeout=20)}
+    collector.stop()
+    assert published == ids  # every verdict stored is published once space returned: 0 lost
