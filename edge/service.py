@@ -94,7 +94,8 @@ class Service:
             w.pipeline.observe_latency = latency.observe
         dash = Dashboard(self.store, self.data_dir, self.hub, cfg.site, snapshot_root=self.data_dir / "snapshots",
                          system=lambda: system_info(self.hub, self.store, self.publisher, self.model_name(),
-                                                    self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects))
+                                                    self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects,
+                                                    state_of=self._camera_state))
         app = create_app(self.store, token, _CurrentMenu(self), on_order=self._route_order, on_cancel=self._cancel,
                          registry=self.registry, ready=self.ready, dashboard=dash)
         self.web = WebServer(app, *parse_listen(cfg.http.listen))
@@ -132,7 +133,10 @@ class Service:
 
     def _reconnects(self, camera: str) -> int:
         w = next((w for w in self.workers if w.name == camera), None)
-        return getattr(w.source, "reconnects", 0) if w and w.source else 0
+        return w.reconnects if w else 0
+
+    def _camera_state(self, camera: str) -> dict | None:
+        return next((w.state() for w in self.workers if w.name == camera), None)
 
     # -- orders from the API or MQTT ----------------------------------------------
     def _route_order(self, order: Order, camera: str | None) -> None:
@@ -178,17 +182,17 @@ class Service:
             log.info("retention: %d old snapshots removed", removed)
 
     def ready(self) -> dict:
-        """Readiness: the model is loaded and every camera delivers frames."""
-        now = time.monotonic()
-        cams = {w.name: bool(w._recent) and now - w._recent[-1] < 10.0 for w in self.workers}
-        return {"ready": all(cams.values()), "cameras": cams, "model": str(getattr(self.detector, "path", ""))}
+        """Readiness: the model is loaded and every camera is ok (frames flowing). Each camera's
+        state, reason and since-when is in ``camera_state``."""
+        states = {w.name: w.state() for w in self.workers}
+        cams = {name: s["state"] == "ok" for name, s in states.items()}
+        return {"ready": all(cams.values()), "cameras": cams, "camera_state": states,
+                "model": str(getattr(self.detector, "path", ""))}
 
     def healthy(self, stall_s: float = 20.0) -> bool:
-        """Every camera pipeline made progress recently (a stuck one stops the watchdog pings)."""
-        now = time.monotonic()
-        return all(w.thread.is_alive() and (now - w.last_progress < stall_s or
-                                            (w.source is not None and w.source.live and not w.source.connected))
-                   for w in self.workers)
+        """No camera is stuck (see ``CameraWorker.stuck``): a stuck one stops the watchdog pings,
+        a camera waiting for its source to come back does not."""
+        return not any(w.stuck(stall_s) for w in self.workers)
 
     def wait(self) -> None:
         every = self.cfg.retention.every_minutes * 60
