@@ -148,8 +148,9 @@ class CameraWorker:
         now = time.monotonic()
         if self.thread.ident is not None and not self.thread.is_alive() and not self.stop_event.is_set():
             s.update(state=FAILED, reason="camera thread ended")
-        elif self._busy_since is not None and now - self._busy_since > stall_s:
-            s.update(state=FAILED, reason=f"one frame has been processing for {now - self._busy_since:.0f} s")
+        elif (busy := self._busy_since) is not None and (now - busy > stall_s or (
+                s["state"] == OK and now - self.last_progress > stall_s)):
+            s.update(state=FAILED, reason=f"one frame has been processing for {now - busy:.0f} s")
         elif s["state"] == OK and now - self.last_progress > stall_s:
             s.update(state=FAILED, reason=f"no frame processed for {now - self.last_progress:.0f} s")
         s["fps"] = round(self.fps(), 1)
