@@ -50,7 +50,7 @@ def gst_rtsp_missing() -> str | None:
     """Why the GStreamer RTSP server cannot run here, or None when it can."""
     probe = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
              "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
-             "assert Gst.ElementFactory.find('rtph264pay') and Gst.ElementFactory.find('qtdemux')")
+             "assert all(Gst.ElementFactory.find(e) for e in ('rtph264pay', 'qtdemux', 'h264parse'))")
     try:
         r = subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, text=True, timeout=60)
     except FileNotFoundError:
