@@ -100,7 +100,7 @@ class CameraWorker:
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, self.backoff_max)
             finally:
-                source.stop()
+                source.stop(join_s=1.0)  # a reader stuck in a stream's open ends on its own timeout
             if not source.live and not self.stop_event.is_set():
                 log.debug("camera %s: end of file, starting it again", self.name)
 
@@ -160,5 +160,5 @@ class CameraWorker:
     def stop(self) -> None:
         self.stop_event.set()
         if self.source is not None:
-            self.source.stop()
-        self.thread.join(timeout=5)
+            self.source.stop(join_s=1.0)
+        self.thread.join(timeout=3)

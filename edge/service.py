@@ -285,6 +285,8 @@ class Service:
             log.error("could not set the active model pointer back: %s", exc)
 
     def stop(self) -> None:
+        for w in self.workers:  # all cameras told at once: their sources wind down side by side
+            w.stop_event.set()
         for w in self.workers:
             w.stop()
         if self.publisher:
