@@ -100,7 +100,7 @@ class CameraWorker:
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, self.backoff_max)
             finally:
-                source.stop(join_s=1.0)  # a reader stuck in a stream's open ends on its own timeout
+                source.stop()
             if not source.live and not self.stop_event.is_set():
                 log.debug("camera %s: end of file, starting it again", self.name)
 
@@ -157,8 +157,15 @@ class CameraWorker:
         s["reconnects"] = self.reconnects
         return s
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Tell the camera and its source to stop, without waiting (to stop many side by side)."""
         self.stop_event.set()
         if self.source is not None:
-            self.source.stop(join_s=1.0)
-        self.thread.join(timeout=3)
+            self.source.stop(join_s=0)
+
+    def stop(self) -> None:
+        """Stop and wait: at most the source's open/read timeout (5 s) + 1 s for a stream."""
+        self.request_stop()
+        if self.source is not None:
+            self.source.stop()
+        self.thread.join(timeout=7)

@@ -60,12 +60,13 @@ def is_live(ref: str | Path) -> bool:
 
 
 def open_source(ref: str | Path, speed: float | None = 1.0, state: CameraState | None = None,
-                t_floor: float = 0.0) -> FileSource | LiveSource:
+                t_floor: float = 0.0, stall_s: float = 5.0) -> FileSource | LiveSource:
     """A file path or shift folder -> FileSource (UserError when it is missing or unreadable);
-    rtsp://, http(s)://, /dev/videoN -> LiveSource (never raises: it keeps trying in the background)."""
+    rtsp://, http(s)://, /dev/videoN -> LiveSource (never raises: it keeps trying in the background,
+    each open and read limited to ``stall_s``)."""
     s = str(ref)
     if is_live(s):
-        return LiveSource(s, state=state, t_floor=t_floor)
+        return LiveSource(s, stall_s=stall_s, state=state, t_floor=t_floor)
     from edge.video_source import shift_video
 
     return FileSource(shift_video(Path(s)), speed, t_floor)

@@ -24,10 +24,15 @@ class _CameraCheck:
 
     def __init__(self, name: str, source: str, timeout: float = 15.0):
         from edge.camera_state import CameraState
+        from edge.capture import is_live
 
         self.source, self.timeout = source, timeout
         self.state = CameraState(name, quiet=True)
-        self.deadline = time.monotonic() + timeout
+        # a stream's open/read timeout, and the time kept at the end for its reader to leave
+        # OpenCV (a process exiting while it is inside is aborted): all within ``timeout``
+        self.stall_s = min(5.0, timeout / 4)
+        self.end = time.monotonic() + timeout
+        self.deadline = self.end - (self.stall_s + 0.5 if is_live(source) else 0.0)
         self._src = None
         self._outcome: tuple[bool, str] | None = None
         self._thread = threading.Thread(target=self._run, name=f"doctor camera {name}", daemon=True)
@@ -38,7 +43,7 @@ class _CameraCheck:
         from edge.errors import UserError
 
         try:
-            self._src = src = open_source(self.source, speed=None, state=self.state)
+            self._src = src = open_source(self.source, speed=None, state=self.state, stall_s=self.stall_s)
         except UserError as exc:
             self._outcome = (False, str(exc))
             return
@@ -52,22 +57,22 @@ class _CameraCheck:
             self._outcome = (False, f"{self.source}: reading failed ({exc})")
             return
         finally:
-            src.stop(join_s=0)
+            src.stop(join_s=max(0.0, self.end - time.monotonic()))
         self._outcome = (True, f"{n} frames, {shape[1]}x{shape[0]}") if n else None
 
     def result(self) -> tuple[bool, str]:
         from edge.capture import is_live
         from edge.live_source import why_not_open
 
-        probe_s = 0.5 if is_live(self.source) else 0.0  # kept for asking the stream why, within the limit
-        self._thread.join(max(0.0, self.deadline - probe_s - time.monotonic()))
+        live = is_live(self.source)
+        self._thread.join(max(0.0, self.deadline - time.monotonic()))
+        reason = self.state.snapshot()["reason"]
         if self._src is not None:
-            self._src.stop(join_s=0)  # a reader thread stuck in a stream's open ends on its own timeout
+            self._src.stop(join_s=max(0.0, self.end - 0.5 - time.monotonic()))
         if self._outcome is not None:
             return self._outcome
-        reason = self.state.snapshot()["reason"]
-        if (not reason or reason == "not opened yet") and probe_s:
-            reason = why_not_open(self.source, timeout_s=probe_s)
+        if (not reason or reason == "not opened yet") and live:
+            reason = why_not_open(self.source, timeout_s=0.5)
         if reason and reason != "not opened yet":
             return False, f"{reason} (no frame within {self.timeout:.0f} s)"
         return False, f"no frame within {self.timeout:.0f} s"

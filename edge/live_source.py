@@ -190,9 +190,18 @@ class LiveSource:
             yield Frame(self._delivered, t, img)
             self._delivered += 1
 
-    def stop(self, join_s: float = 5.0) -> None:
+    def stop(self, join_s: float | None = None) -> None:
+        """Stop reading. Waits (by default up to the open/read timeout + 1 s) for the reader
+        thread to leave OpenCV: a process that exits while a daemon thread is inside a
+        blocking OpenCV call is aborted by the C++ runtime ("terminate called ...")."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+        join_s = self.stall_s + 1.0 if join_s is None else join_s
         if join_s > 0 and self._thread is not threading.current_thread():
             self._thread.join(timeout=join_s)
+
+    @property
+    def reading(self) -> bool:
+        """The reader thread still runs (it may be inside a blocking open or read)."""
+        return self._thread.is_alive()

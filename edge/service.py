@@ -286,7 +286,7 @@ class Service:
 
     def stop(self) -> None:
         for w in self.workers:  # all cameras told at once: their sources wind down side by side
-            w.stop_event.set()
+            w.request_stop()
         for w in self.workers:
             w.stop()
         if self.publisher:
