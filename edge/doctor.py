@@ -19,20 +19,22 @@ from edge.progress import console
 
 class _CameraCheck:
     """One camera's check in its own thread, so the time limit holds even when no frame ever
-    comes (a stream that does not answer, a silent socket): ``result()`` waits at most until
-    the deadline, then answers FAIL with the source's own reason."""
+    comes (a stream that does not answer, a silent socket): the source is stopped at the
+    deadline whatever the rest of doctor is doing, and ``result()`` answers FAIL with the
+    source's own reason."""
 
     def __init__(self, name: str, source: str, timeout: float = 15.0):
         from edge.camera_state import CameraState
         from edge.capture import is_live
 
         self.source, self.timeout = source, timeout
+        self.live = is_live(source)
         self.state = CameraState(name, quiet=True)
         # a stream's open/read timeout, and the time kept at the end for its reader to leave
-        # OpenCV (a process exiting while it is inside is aborted): all within ``timeout``
+        # OpenCV (a process exiting while a thread is inside is aborted): all within ``timeout``
         self.stall_s = min(5.0, timeout / 4)
         self.end = time.monotonic() + timeout
-        self.deadline = self.end - (self.stall_s + 0.5 if is_live(source) else 0.0)
+        self.deadline = self.end - (self.stall_s + 0.5 if self.live else 0.0)
         self._src = None
         self._outcome: tuple[bool, str] | None = None
         self._thread = threading.Thread(target=self._run, name=f"doctor camera {name}", daemon=True)
@@ -47,31 +49,33 @@ class _CameraCheck:
         except UserError as exc:
             self._outcome = (False, str(exc))
             return
+        timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), src.stop, kwargs={"join_s": 0})
+        timer.daemon = True
+        timer.start()
         n, shape = 0, (0, 0)
         try:
-            for frame in src.frames():
+            for frame in src.frames():  # ends at the deadline: the timer stops the source
                 n, shape = n + 1, frame.image.shape
-                if n >= 5 or time.monotonic() > self.deadline:
+                if n >= 5:
                     break
         except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
             self._outcome = (False, f"{self.source}: reading failed ({exc})")
             return
         finally:
+            timer.cancel()
             src.stop(join_s=max(0.0, self.end - time.monotonic()))
         self._outcome = (True, f"{n} frames, {shape[1]}x{shape[0]}") if n else None
 
     def result(self) -> tuple[bool, str]:
-        from edge.capture import is_live
         from edge.live_source import why_not_open
 
-        live = is_live(self.source)
-        self._thread.join(max(0.0, self.deadline - time.monotonic()))
-        reason = self.state.snapshot()["reason"]
+        self._thread.join(max(0.0, self.end - time.monotonic()))
         if self._src is not None:
-            self._src.stop(join_s=max(0.0, self.end - 0.5 - time.monotonic()))
+            self._src.stop()  # normally done already; never exit while its reader is inside OpenCV
         if self._outcome is not None:
             return self._outcome
-        if (not reason or reason == "not opened yet") and live:
+        reason = self.state.snapshot()["reason"]
+        if (not reason or reason == "not opened yet") and self.live:
             reason = why_not_open(self.source, timeout_s=0.5)
         if reason and reason != "not opened yet":
             return False, f"{reason} (no frame within {self.timeout:.0f} s)"

@@ -110,7 +110,8 @@ class LiveSource:
         self.backoff_min, self.backoff_max = backoff_s
         self.state = state or CameraState(self.shown)
         self.fps = 0.0
-        self.reconnects = 0
+        self.reconnects = 0  # streams that ended after delivering
+        self.attempts = 0  # opens tried
         self.connected = False
         self.last_frame_wall: float | None = None
         self._clock = StreamClock(t_floor)
@@ -122,6 +123,7 @@ class LiveSource:
         self._thread.start()
 
     def _open(self) -> cv2.VideoCapture | None:
+        self.attempts += 1
         try:
             cap = open_capture(self.url, self.stall_s)
         except cv2.error as exc:  # a malformed URL or device path: retried like any other failure

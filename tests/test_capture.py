@@ -210,3 +210,17 @@ def test_doctor_camera_check_keeps_its_time_limit(kind, scheme):
     assert not ok and took < 3.5, (took, detail)
     assert "secret" not in detail and f"127.0.0.1:{port}" in detail and "no frame within 3 s" in detail
     assert ("connection refused" if kind == "nothing listens" else "accepts connections but sent no video") in detail
+
+
+def test_missing_v4l2_device_is_retried_with_a_reason():
+    dev = next(f"/dev/video{i}" for i in range(9, 64) if not __import__("os").path.exists(f"/dev/video{i}"))
+    cam = CameraWorker("expo-1", dev, None, FrameLog())
+    cam.thread.start()
+    try:
+        st = wait_for(lambda: cam.state()["reason"] != "not opened yet" and cam.state(), 5, "no reason given")
+        assert st == {**st, "state": "reconnecting", "reason": f"device {dev} not found"}
+        time.sleep(2.5)  # tries at 0, 0.25, 0.75, 1.75 s, ...: backoff doubling to 1 s, no busy loop
+        assert 3 <= cam.source.attempts <= 6, cam.source.attempts
+        assert cam.thread.is_alive() and len(cam.status.history) == 1  # one outage, however many tries
+    finally:
+        cam.stop()

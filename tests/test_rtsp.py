@@ -53,3 +53,64 @@ def test_rtsp_camera_survives_a_server_restart():
         cam.stop()
         server.kill()
     assert not cam.thread.is_alive()
+
+
+def _verdicts(base: str) -> float:
+    import httpx
+
+    text = httpx.get(f"{base}/metrics", timeout=5).text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("traycheck_verdicts_total"))
+
+
+def test_service_on_rtsp_keeps_judging_trays_across_a_server_restart(tmp_path):
+    """The appliance itself (``traycheck run``) on the RTSP camera: ready, verdicts; the server
+    dies 10 s (/readyz 503, reconnecting with the reason); back: ready within 3 s, verdicts go on."""
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.conftest import ROOT, wait_http_ok
+
+    server = RtspServer(VIDEO, free_port())
+    server.start()
+    port = free_port()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""site: test-site
+data_dir: {tmp_path / 'data'}
+cameras:
+  - name: expo-1
+    source: {server.url}
+http: {{listen: "127.0.0.1:{port}", api_token: tok}}
+retention: {{days: 30, min_free_mb: 0}}
+""")
+    p = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(cfg)], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http_ok(f"{base}/readyz", p, "the service on the RTSP camera did not get ready", timeout=90)
+        wait_for(lambda: _verdicts(base) >= 1, 40, "no verdict from the RTSP camera")
+
+        server.kill()
+        killed = time.monotonic()
+        r = wait_for(lambda: (r := httpx.get(f"{base}/readyz")).status_code == 503 and r, 10,
+                     "/readyz still ready with the RTSP server gone")
+        st = r.json()["camera_state"]["expo-1"]
+        assert st["state"] == "reconnecting" and server.url in st["reason"], st
+        time.sleep(max(0.0, 10 - (time.monotonic() - killed)))  # the outage lasts 10 s
+        assert httpx.get(f"{base}/readyz").status_code == 503
+
+        server.start()
+        back = time.monotonic()
+        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 3.0,
+                 "not ready within 3 s of the RTSP server's restart", every=0.1)
+        print(f"service ready again {time.monotonic() - back:.2f} s after the RTSP server's restart")
+        before = _verdicts(base)
+        wait_for(lambda: _verdicts(base) > before, 40, "no verdict after the RTSP server came back")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=20)
+        server.kill()
+    assert p.returncode == 0, out
+    assert "Traceback" not in out, out
