@@ -203,12 +203,14 @@ def run(config: Path = typer.Option(..., "--config", help="config YAML (see depl
 
 
 @app.command()
-def doctor(config: Path = typer.Option(..., "--config", help="config YAML")) -> None:
+def doctor(config: Path = typer.Option(..., "--config", help="config YAML"),
+           camera_timeout: float = typer.Option(15.0, "--camera-timeout", min=1.0,
+                                                help="seconds each camera has to deliver frames")) -> None:
     """Check cameras, model, broker, database, disk and clock; non-zero exit when something is wrong."""
     from edge.config import load_config
     from edge.doctor import run_doctor
 
-    if not run_doctor(load_config(config)):
+    if not run_doctor(load_config(config), camera_timeout):
         raise typer.Exit(1)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import socket
 import sqlite3
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,26 +17,74 @@ from edge.config import Config
 from edge.progress import console
 
 
-def _camera(name: str, source: str, timeout: float = 15.0) -> tuple[bool, str]:
-    from edge.capture import open_source
-    from edge.errors import UserError
+class _CameraCheck:
+    """One camera's check in its own thread, so the time limit holds even when no frame ever
+    comes (a stream that does not answer, a silent socket): the source is stopped at the
+    deadline whatever the rest of doctor is doing, and ``result()`` answers FAIL with the
+    source's own reason."""
 
-    try:
-        src = open_source(source, speed=None)
-    except UserError as exc:
-        return False, str(exc)
-    t0 = time.monotonic()
-    n = 0
-    try:
-        for frame in src.frames():
-            n += 1
-            if n >= 5 or time.monotonic() - t0 > timeout:
-                break
-    finally:
-        src.stop()
-    if n == 0:
-        return False, f"no frame within {timeout:.0f} s"
-    return True, f"{n} frames, {frame.image.shape[1]}x{frame.image.shape[0]}"
+    def __init__(self, name: str, source: str, timeout: float = 15.0):
+        from edge.camera_state import CameraState
+        from edge.capture import is_live
+
+        self.source, self.timeout = source, timeout
+        self.live = is_live(source)
+        self.state = CameraState(name, quiet=True)
+        # a stream's open/read timeout, and the time kept at the end for its reader to leave
+        # OpenCV (a process exiting while a thread is inside is aborted): all within ``timeout``
+        self.stall_s = min(5.0, timeout / 4)
+        self.end = time.monotonic() + timeout
+        self.deadline = self.end - (self.stall_s + 0.5 if self.live else 0.0)
+        self._src = None
+        self._outcome: tuple[bool, str] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"doctor camera {name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from edge.capture import open_source
+        from edge.errors import UserError
+
+        try:
+            self._src = src = open_source(self.source, speed=None, state=self.state, stall_s=self.stall_s)
+        except UserError as exc:
+            self._outcome = (False, str(exc))
+            return
+        timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), src.stop, kwargs={"join_s": 0})
+        timer.daemon = True
+        timer.start()
+        n, shape = 0, (0, 0)
+        try:
+            for frame in src.frames():  # ends at the deadline: the timer stops the source
+                n, shape = n + 1, frame.image.shape
+                if n >= 5:
+                    break
+        except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+            self._outcome = (False, f"{self.source}: reading failed ({exc})")
+            return
+        finally:
+            timer.cancel()
+            src.stop(join_s=max(0.0, self.end - time.monotonic()))
+        self._outcome = (True, f"{n} frames, {shape[1]}x{shape[0]}") if n else None
+
+    def result(self) -> tuple[bool, str]:
+        from edge.live_source import why_not_open
+
+        self._thread.join(max(0.0, self.end - time.monotonic()))
+        if self._src is not None:
+            self._src.stop()  # normally done already; never exit while its reader is inside OpenCV
+        if self._outcome is not None:
+            return self._outcome
+        reason = self.state.snapshot()["reason"]
+        if (not reason or reason == "not opened yet") and self.live:
+            reason = why_not_open(self.source, timeout_s=0.5)
+        if reason and reason != "not opened yet":
+            return False, f"{reason} (no frame within {self.timeout:.0f} s)"
+        return False, f"no frame within {self.timeout:.0f} s"
+
+
+def _camera(name: str, source: str, timeout: float = 15.0) -> tuple[bool, str]:
+    """One camera: ok with the frame size, or FAIL with the reason, within ``timeout`` seconds."""
+    return _CameraCheck(name, source, timeout).result()
 
 
 def _model(cfg: Config) -> tuple[bool, str]:
@@ -126,12 +175,14 @@ def _clock() -> tuple[bool, str]:
     return 2025 <= now.year <= 2100, now.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def run_doctor(cfg: Config) -> bool:
-    checks: list[tuple[str, tuple[bool, str]]] = []
-    for cam in cfg.cameras:
-        checks.append((f"camera {cam.name}", _camera(cam.name, cam.source)))
-    checks += [("model", _model(cfg)), ("broker", _broker(cfg)), ("database", _database(cfg)),
-               ("disk", _disk(cfg)), ("clock", _clock())]
+def run_doctor(cfg: Config, camera_timeout: float = 15.0) -> bool:
+    """Every check, the cameras side by side with the rest: all of it ends within
+    ``camera_timeout`` plus the time the other checks take, whatever the cameras do."""
+    cams = [(f"camera {cam.name}", _CameraCheck(cam.name, cam.source, camera_timeout)) for cam in cfg.cameras]
+    checks: list[tuple[str, tuple[bool, str]]] = [
+        ("model", _model(cfg)), ("broker", _broker(cfg)), ("database", _database(cfg)),
+        ("disk", _disk(cfg)), ("clock", _clock())]
+    checks = [(name, check.result()) for name, check in cams] + checks
     t = Table(title=f"traycheck doctor ({socket.gethostname()})")
     t.add_column("check")
     t.add_column("result")

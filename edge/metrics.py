@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from edge.camera_state import STATES
+
 if TYPE_CHECKING:
     from edge.service import Service
 
@@ -30,8 +32,12 @@ class ServiceCollector(Collector):
         skipped = CounterMetricFamily("traycheck_skipped_frames", "Frames the gate let pass without detection",
                                       labels=["camera"])
         fps = GaugeMetricFamily("traycheck_camera_fps", "Frames per second over the last minute", labels=["camera"])
-        rec = CounterMetricFamily("traycheck_camera_reconnects", "Times a live camera was reopened",
+        rec = CounterMetricFamily("traycheck_camera_reconnects", "Times a camera was lost (stream ended, file gone)",
                                   labels=["camera"])
+        up = GaugeMetricFamily("traycheck_camera_up", "1 while the camera delivers frames (state ok)",
+                               labels=["camera"])
+        cam_state = GaugeMetricFamily("traycheck_camera_state", "1 for the camera's current state",
+                                      labels=["camera", "state"])
         verdicts = CounterMetricFamily("traycheck_verdicts", "Verdicts emitted", labels=["camera", "verdict"])
         for w in self.svc.workers:
             p = w.pipeline
@@ -39,10 +45,14 @@ class ServiceCollector(Collector):
             det.add_metric([w.name], p.detected_frames)
             skipped.add_metric([w.name], p.frames - p.detected_frames)
             fps.add_metric([w.name], w.fps())
-            rec.add_metric([w.name], getattr(w.source, "reconnects", 0) if w.source else 0)
+            rec.add_metric([w.name], w.reconnects)
+            now = w.state()["state"]
+            up.add_metric([w.name], int(now == "ok"))
+            for st in STATES:
+                cam_state.add_metric([w.name, st], int(now == st))
             for kind, n in sorted(p.verdict_counts.items()):
                 verdicts.add_metric([w.name, kind], n)
-        yield from (frames, det, skipped, fps, rec, verdicts)
+        yield from (frames, det, skipped, fps, rec, up, cam_state, verdicts)
         store = self.svc.store
         yield GaugeMetricFamily("traycheck_outbox_length", "MQTT messages waiting for the broker",
                                 value=store.outbox_len())

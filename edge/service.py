@@ -109,7 +109,7 @@ class Service:
         dash = Dashboard(self.store, self.data_dir, self.hub, cfg.site, snapshot_root=self.data_dir / "snapshots",
                          system=lambda: system_info(self.hub, self.store, self.publisher, self.model_name(),
                                                     self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects,
-                                                    recorder=self.recorder))
+                                                    recorder=self.recorder, state_of=self._camera_state))
         app = create_app(self.store, token, _CurrentMenu(self), on_order=self._route_order, on_cancel=self._cancel,
                          registry=self.registry, ready=self.ready, dashboard=dash, cameras=self.camera_names)
         self.web = WebServer(app, *parse_listen(cfg.http.listen)) if serve_http else None
@@ -161,7 +161,10 @@ class Service:
 
     def _reconnects(self, camera: str) -> int:
         w = next((w for w in self.workers if w.name == camera), None)
-        return getattr(w.source, "reconnects", 0) if w and w.source else 0
+        return w.reconnects if w else 0
+
+    def _camera_state(self, camera: str) -> dict | None:
+        return next((w.state() for w in self.workers if w.name == camera), None)
 
     # -- orders from the API or MQTT ----------------------------------------------
     def _route_order(self, order: Order, camera: str | None, t: float | None = None) -> None:
@@ -225,20 +228,19 @@ class Service:
             log.info("retention: %d old snapshots removed", removed)
 
     def ready(self) -> dict:
-        """Readiness: the model is loaded and every camera delivers frames."""
-        now = time.monotonic()
-        cams = {w.name: bool(w._recent) and now - w._recent[-1] < 10.0 for w in self.workers}
+        """Readiness: the model is loaded, every camera is ok (frames flowing) and verdicts are
+        being stored. Each camera's state, reason and since-when is in ``camera_state``."""
+        states = {w.name: w.state() for w in self.workers}
+        cams = {name: st["state"] == "ok" for name, st in states.items()}
         storage = self.recorder.problem  # verdicts that cannot be stored: not ready, whatever the cameras do
-        return {"ready": all(cams.values()) and storage is None, "cameras": cams,
+        return {"ready": all(cams.values()) and storage is None, "cameras": cams, "camera_state": states,
                 "model": str(getattr(self.detector, "path", "")), "storage": storage or "ok",
                 "verdicts_unstored": self.recorder.pending}
 
     def healthy(self, stall_s: float = 20.0) -> bool:
-        """Every camera pipeline made progress recently (a stuck one stops the watchdog pings)."""
-        now = time.monotonic()
-        return all(w.thread.is_alive() and (now - w.last_progress < stall_s or
-                                            (w.source is not None and w.source.live and not w.source.connected))
-                   for w in self.workers)
+        """No camera is stuck (see ``CameraWorker.stuck``): a stuck one stops the watchdog pings,
+        a camera waiting for its source to come back does not."""
+        return not any(w.stuck(stall_s) for w in self.workers)
 
     def wait(self) -> None:
         every = self.cfg.retention.every_minutes * 60
@@ -333,6 +335,8 @@ class Service:
             log.error("could not set the active model pointer back: %s", exc)
 
     def stop(self, flush_s: float = 5.0) -> None:
+        for w in self.workers:  # all cameras told at once: their sources wind down side by side
+            w.request_stop()
         for w in self.workers:
             w.stop()
         self.recorder.close(timeout=10.0)  # the verdicts still in memory go to disk (and so to the outbox)

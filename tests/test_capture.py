@@ -9,13 +9,17 @@ backoff) is the same for both protocols.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 
 import pytest
 
+from edge.camera_worker import CameraWorker
 from edge.capture import FileSource, LiveSource
 from edge.errors import UserError
+from edge.live_source import StreamClock
+from tests.camera_helpers import FrameLog, wait_for
 from tests.conftest import FIXTURES
 from tests.mqtt_helpers import free_port
 
@@ -60,22 +64,163 @@ def _collect(src: LiveSource, n: int, timeout: float) -> list:
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg binary")
-def test_live_stream_disconnects_and_comes_back():
+def test_live_stream_disconnects_and_comes_back_within_3_s():
     url = f"http://127.0.0.1:{free_port()}/tray.ts"
     server = _serve(url)
-    src = LiveSource(url, stall_s=3.0, backoff_s=(0.2, 1.0))
+    src = LiveSource(url)  # the service's defaults: backoff capped at 1 s, 5 s open/read timeouts
     try:
         first = _collect(src, 20, 20.0)
         assert len(first) >= 20 and first[0].image.shape == (480, 640, 3)
         server.kill()
         server.wait()
-        time.sleep(1.5)
-        assert not src.connected  # the reader noticed the stream is gone
+        wait_for(lambda: not src.connected, 10, "the reader did not notice the stream is gone")
+        wait_for(lambda: src.state.raw == "reconnecting", 5, "state not reconnecting")
+        time.sleep(3)  # the outage: several tries find nothing listening
+        assert "connection refused" in src.state.snapshot()["reason"]
         server = _serve(url)
-        again = _collect(src, 20, 30.0)
-        assert len(again) >= 20, "no frames after the stream came back"
-        assert src.reconnects >= 1
+        back = time.monotonic()
+        again = _collect(src, 1, 30.0)
+        resumed = time.monotonic() - back  # from the server's start, so its own start-up counts too
+        assert again, "no frames after the stream came back"
+        assert resumed < 3.0, f"frames resumed only {resumed:.1f} s after the stream came back"
+        again += _collect(src, 19, 30.0)
+        assert len(again) >= 20 and src.reconnects >= 1 and src.state.raw == "ok"
+        ts = [f.t for f in first + again]
+        assert all(b > a for a, b in zip(ts, ts[1:])), "stream time went back across the reconnect"
     finally:
         src.stop()
         server.kill()
         server.wait()
+
+
+def test_stream_clock_never_goes_back():
+    clock = StreamClock()
+    assert [clock(r, 10) for r in (5.0, 5.1, 5.2)] == pytest.approx([0.0, 0.1, 0.2])
+    clock.reopened()  # a reconnect: the camera's clock starts again near 0
+    assert [clock(r, 10) for r in (0.0, 0.1)] == pytest.approx([0.3, 0.4])
+    assert clock(0.05, 10) == pytest.approx(0.5)  # a jump back within one connection: rebased too
+    assert FileSource(VIDEO, speed=None, t_floor=7.0).frames().__next__().t == 7.0
+
+
+def _short_clip(dst):
+    """2 s of the fixture (stream copy): a file camera that loops every 2 s."""
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(VIDEO), "-t", "2", "-c", "copy", str(dst)],
+                   check=True)
+    return dst
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg binary")
+def test_file_camera_removed_and_restored_comes_back(tmp_path):
+    clip = _short_clip(tmp_path / "cam.mp4")
+    sink = FrameLog()
+    cam = CameraWorker("expo-1", str(clip), 1.0, sink)
+    cam.thread.start()
+    try:
+        wait_for(lambda: cam.state()["state"] == "ok", 10, "file camera not ok")
+        clip.rename(tmp_path / "away.mp4")  # the file disappears: seen at the next end of file
+        gone = wait_for(lambda: cam.state()["state"] == "reconnecting" and cam.state(), 10,
+                        "the camera did not notice its file is gone")
+        assert str(clip) in gone["reason"] and "no such file" in gone["reason"], gone
+        assert cam.thread.is_alive() and not cam.stuck(stall_s=1.0)  # waiting for its file is not stuck
+        (tmp_path / "away.mp4").rename(clip)
+        back = time.monotonic()
+        wait_for(lambda: sink.since(back), 3, "no frame within 3 s of the file coming back")
+        assert cam.state()["state"] == "ok" and cam.reconnects == 1
+        wait_for(lambda: sink.since(back) and sink.since(back)[-1] > sink.since(back)[0] + 2.5, 10,
+                 "the file did not loop after it came back")
+        times = [t for _, t in sink.seen]
+        assert all(b > a for a, b in zip(times, times[1:])), "stream time went back at a loop or a reopen"
+        assert times[-1] > 4.0  # two loops and more: the clock went on, it did not restart at 0
+    finally:
+        cam.stop()
+    assert not cam.thread.is_alive()
+
+
+def test_camera_missing_at_start_reconnecting_then_failed_then_ok(tmp_path):
+    path = tmp_path / "later.mp4"
+    cam = CameraWorker("expo-1", str(path), 1.0, FrameLog(), fail_after_s=1.0)
+    cam.thread.start()
+    try:
+        st = wait_for(lambda: cam.state()["reason"] != "not opened yet" and cam.state(), 5, "no reason given")
+        assert st["state"] == "reconnecting" and str(path) in st["reason"], st
+        st = wait_for(lambda: cam.state()["state"] == "failed" and cam.state(), 5, "never failed")
+        assert str(path) in st["reason"] and st["for_s"] >= 1.0 and st["since"].endswith("+00:00")
+        assert not cam.stuck(stall_s=0.5)  # retrying, not stuck: the watchdog keeps pinging
+        shutil.copy(VIDEO, path)
+        wait_for(lambda: cam.state()["state"] == "ok", 4, "camera not ok once its file exists")
+    finally:
+        cam.stop()
+
+
+def test_unreadable_file_camera_is_retried_not_fatal(tmp_path):
+    bad = tmp_path / "garbage.mp4"
+    bad.write_bytes(b"not a video" * 100)
+    cam = CameraWorker("expo-1", str(bad), 1.0, FrameLog())
+    cam.thread.start()
+    try:
+        st = wait_for(lambda: cam.state()["reason"] != "not opened yet" and cam.state(), 5, "no reason given")
+        assert "cannot open or decode" in st["reason"] and cam.thread.is_alive()
+        shutil.copy(VIDEO, bad)
+        wait_for(lambda: cam.state()["state"] == "ok", 4, "camera not ok once the file is a video")
+    finally:
+        cam.stop()
+
+
+def test_a_stuck_pipeline_is_stuck_and_a_failing_one_is_not(tmp_path):
+    sink = FrameLog()
+    cam = CameraWorker("expo-1", str(VIDEO), 1.0, sink)
+    cam.thread.start()
+    try:
+        wait_for(lambda: len(sink.seen) > 5, 10, "no frames")
+        assert not cam.stuck(stall_s=1.0)
+        sink.hang.set()  # process() blocks: the camera thread is alive but makes no progress
+        wait_for(lambda: cam.stuck(stall_s=1.0), 5, "a hanging pipeline is not reported stuck")
+        st = cam.state(stall_s=1.0)
+        assert st["state"] == "failed" and "processing" in st["reason"], st
+        sink.hang.clear()
+        sink.release.set()
+        wait_for(lambda: not cam.stuck(stall_s=1.0), 5, "still stuck after the pipeline went on")
+    finally:
+        sink.release.set()
+        cam.stop()
+
+
+def _silent_server() -> socket.socket:
+    """A TCP server that accepts and never answers."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    return s
+
+
+@pytest.mark.parametrize("kind", ["nothing listens", "silent socket"])
+@pytest.mark.parametrize("scheme", ["rtsp", "http"])
+def test_doctor_camera_check_keeps_its_time_limit(kind, scheme):
+    from edge.doctor import _camera
+
+    silent = _silent_server() if kind == "silent socket" else None
+    port = silent.getsockname()[1] if silent else free_port()
+    try:
+        t0 = time.monotonic()
+        ok, detail = _camera("expo-1", f"{scheme}://user:secret@127.0.0.1:{port}/cam", timeout=3.0)
+        took = time.monotonic() - t0
+    finally:
+        if silent:
+            silent.close()
+    assert not ok and took < 3.5, (took, detail)
+    assert "secret" not in detail and f"127.0.0.1:{port}" in detail and "no frame within 3 s" in detail
+    assert ("connection refused" if kind == "nothing listens" else "accepts connections but sent no video") in detail
+
+
+def test_missing_v4l2_device_is_retried_with_a_reason():
+    dev = next(f"/dev/video{i}" for i in range(9, 64) if not __import__("os").path.exists(f"/dev/video{i}"))
+    cam = CameraWorker("expo-1", dev, None, FrameLog())
+    cam.thread.start()
+    try:
+        st = wait_for(lambda: cam.state()["reason"] != "not opened yet" and cam.state(), 5, "no reason given")
+        assert st == {**st, "state": "reconnecting", "reason": f"device {dev} not found"}
+        time.sleep(2.5)  # tries at 0, 0.25, 0.75, 1.75 s, ...: backoff doubling to 1 s, no busy loop
+        assert 3 <= cam.source.attempts <= 6, cam.source.attempts
+        assert cam.thread.is_alive() and len(cam.status.history) == 1  # one outage, however many tries
+    finally:
+        cam.stop()

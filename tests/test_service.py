@@ -120,3 +120,100 @@ def test_doctor_passes_and_fails_clearly(tmp_path, cli):
         assert proc.stderr.count("FAIL") == 2 and "nothing.mp4" in proc.stderr
     finally:
         broker.stop()
+
+
+def test_camera_missing_at_start_is_visible_and_comes_back(tmp_path):
+    """A camera file missing at start: the service runs, /readyz says which camera and why
+    (503), /metrics and the system page show it, the watchdog keeps pinging (the service is
+    retrying, not stuck); the file appears -> ready, frames counted."""
+    import shutil
+    import socket
+
+    from edge.store.store import Store
+    from edge.store.users import Users
+    from tests.camera_helpers import wait_for
+
+    data = tmp_path / "data"
+    data.mkdir()
+    store = Store(data / "traycheck.db", outbox=False)
+    Users(store.db).add("max", "manager", "manager-pw")
+    store.close()
+    cam = tmp_path / "cam.mp4"
+    port = free_port()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(GOOD.format(data=data, src=cam, port=port))
+    notify_path = tmp_path / "notify"
+    sd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sd.bind(str(notify_path))
+    sd.settimeout(0.2)
+    env = dict(__import__("os").environ, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="1000000")
+    p = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(cfg)], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    messages: list[str] = []
+
+    def received(what: str) -> int:
+        try:
+            while True:
+                messages.append(sd.recv(4096).decode())
+        except (TimeoutError, socket.timeout):
+            pass
+        return sum(what in m for m in messages)
+
+    try:
+        wait_http_ok(f"{base}/healthz", p, "service did not come up")
+        r = wait_for(lambda: (r := httpx.get(f"{base}/readyz")).json()["camera_state"]["expo-1"]["reason"]
+                     != "not opened yet" and r, 10, "no camera reason on /readyz")
+        st = r.json()
+        assert r.status_code == 503 and st["ready"] is False and st["cameras"] == {"expo-1": False}
+        assert st["camera_state"]["expo-1"]["state"] == "reconnecting" and str(cam) in \
+            st["camera_state"]["expo-1"]["reason"], st
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'traycheck_camera_up{camera="expo-1"} 0.0' in metrics
+        assert 'traycheck_camera_state{camera="expo-1",state="reconnecting"} 1.0' in metrics
+        c = httpx.Client(base_url=base)
+        assert c.post("/login", data={"name": "max", "password": "manager-pw", "next": "/system"}).status_code \
+            in (200, 303)
+        page = c.get("/system").text
+        assert "reconnecting since" in page and str(cam) in page
+        wait_for(lambda: received("WATCHDOG=1") >= 3, 10, "the watchdog pings stopped while a camera is away")
+        assert received("READY=1") == 1
+
+        shutil.copy(FIXTURES / "lunch-rush" / "video.mp4", cam)
+        r = wait_for(lambda: (r := httpx.get(f"{base}/readyz")).status_code == 200 and r, 10,
+                     "not ready once the camera file exists")
+        assert r.json()["camera_state"]["expo-1"]["state"] == "ok"
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'traycheck_camera_up{camera="expo-1"} 1.0' in metrics
+        assert 'traycheck_camera_state{camera="expo-1",state="ok"} 1.0' in metrics
+    finally:
+        p.send_signal(signal.SIGTERM)
+        err, _ = p.communicate(timeout=15)
+        sd.close()
+    assert p.returncode == 0
+    assert "Traceback" not in err
+    assert err.count("trying again until it is back") == 1, err  # once per outage, not once per retry
+
+
+def test_doctor_returns_within_its_limit_on_dead_stream_cameras(tmp_path, cli):
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    dead = free_port()
+    cfg = tmp_path / "c.yaml"
+    text = GOOD.format(data=tmp_path / "data", src=f"rtsp://127.0.0.1:{dead}/cam", port=8080)
+    text = text.replace("http:", f"  - name: expo-2\n    source: http://127.0.0.1:{silent.getsockname()[1]}/x.ts\n"
+                                 "http:", 1)
+    cfg.write_text(text)
+    try:
+        t0 = time.monotonic()
+        proc = cli("doctor", "--config", cfg, "--camera-timeout", "4", timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        silent.close()
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("FAIL") == 2 and "Traceback" not in proc.stderr
+    assert "connection refused" in proc.stderr and "accepts connections but sent no video" in proc.stderr
+    assert took < 4 + 20, took  # the cameras are checked side by side, beside the model and the rest

@@ -18,14 +18,25 @@ def storage_state(recorder) -> str:
     return f"NOT STORING: {problem} ({recorder.pending} verdicts kept in memory, stored when the disk allows)"
 
 
+def _state_text(st: dict | None) -> str:
+    """"ok", or "reconnecting since 02:31:05 UTC (42 s): stream ... did not answer"."""
+    if not st:
+        return "-"
+    if st["state"] == "ok":
+        return "ok"
+    return f"{st['state']} since {st['since'][11:19]} UTC ({st['for_s']:.0f} s): {st['reason']}"
+
+
 def system_info(hub: LiveHub, store, publisher, model: str, data_dir: Path, fps_of=None,
-                reconnects_of=None, recorder=None) -> dict:
+                reconnects_of=None, state_of=None, recorder=None) -> dict:
     cams = []
     for name, pipe in sorted(hub.pipelines.items()):
         stats = hub.stats.get(name)
         f = pipe.last_frame
         elapsed = time.monotonic() - stats.started if stats else 0.0
-        cams.append({"name": name, "fps": fps_of(name) if fps_of else (pipe.frames / elapsed if elapsed else 0.0),
+        st = state_of(name) if state_of else None
+        cams.append({"name": name, "state": _state_text(st),
+                     "fps": fps_of(name) if fps_of else (pipe.frames / elapsed if elapsed else 0.0),
                      "last_frame": f"t={f.t:.1f} s of the stream" if f else "none yet",
                      "reconnects": reconnects_of(name) if reconnects_of else (stats.reconnects if stats else 0),
                      "detector_ms": f"{np.median(pipe.recent_detect_ms):.1f} ms" if pipe.recent_detect_ms else "-"})
