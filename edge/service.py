@@ -86,7 +86,11 @@ class Service:
                                                     password=m.resolved_password(), site=cfg.site,
                                                     ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file),
                                        self.store, subs)
-        self.recorder = Recorder(self.store, self.snapshots, self.publisher, self.run_id)
+        self.recorder = Recorder(self.store, self.snapshots, self.publisher, self.run_id,
+                                 on_problem=self._on_storage_problem)
+        self._storage_since: str | None = None
+        self._health_key: str | None = None  # the problems last published on traycheck/<site>/health
+        self._health_lock = threading.Lock()
         self.orders = OrderRegistry(cfg.orders.expire_minutes * 60, on_closed=self._on_closed)
         if restore_orders:
             for order, camera in self.store.pending_orders_routed():  # orders accepted before a restart
@@ -147,6 +151,37 @@ class Service:
         self.hub.on_verdict(v, pipe)
         for listener in self.verdict_listeners:
             listener(v, pipe)
+
+    # -- health: one retained MQTT state message per change ---------------------------------
+    def _on_storage_problem(self, problem: str | None) -> None:
+        self._storage_since = utcnow_iso() if problem else None
+        self.publish_health()
+
+    def health(self) -> dict:
+        """What is wrong right now (storage, cameras), for ``traycheck/<site>/health``."""
+        problems: list[dict] = []
+        storage = self.recorder.problem
+        if storage:
+            problems.append({"kind": "storage", "detail": storage, "since": self._storage_since})
+        for w in self.workers:
+            st = w.state()
+            if st["state"] != "ok":
+                problems.append({"kind": "camera", "camera": w.name, "detail": f"{st['state']}: {st['reason']}",
+                                 "since": st["since"]})
+        return {"state": "degraded" if problems else "ok", "problems": problems}
+
+    def publish_health(self) -> None:
+        """Publish the health state if it changed (kinds, cameras, states) since the last message."""
+        if self.publisher is None:
+            return
+        with self._health_lock:
+            h = self.health()
+            key = repr([(p["kind"], p.get("camera"), p["detail"].split(":")[0] if p["kind"] == "camera"
+                         else "failing") for p in h["problems"]])
+            if key == self._health_key:
+                return
+            self._health_key = key
+            self.publisher.publish_health(dict(h, at=utcnow_iso()))
 
     def _on_closed(self, closed: ClosedOrder) -> None:
         """An order the registry gave up on (expired, set aside): the database says so, for the dashboard."""
@@ -252,6 +287,7 @@ class Service:
                 self.retention()
                 next_purge = time.monotonic() + every
             self.orders.expire()  # (also checked whenever a station looks for an order)
+            self.publish_health()
             if ping and self.healthy():
                 notify("WATCHDOG=1")
             if self._reload.is_set():
@@ -348,6 +384,10 @@ class Service:
         if self.web is not None:
             self.web.stop()
         self.store.close()
+
+
+def utcnow_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def run_service(cfg: Config, config_path: Path | None = None) -> None:

@@ -4,6 +4,8 @@ while storage fails may be lost: it waits in memory, the box says it is not read
 everything is stored (and published) once space returns."""
 from __future__ import annotations
 
+import json
+
 import logging
 import sqlite3
 import subprocess
@@ -288,5 +290,9 @@ def test_service_with_a_full_disk_loses_no_verdict_and_refuses_orders_with_503(s
     finally:
         conn.close()
     published = {d["id"] for d in collector.wait_for(made, "/verdict", timeout=20)}
+    health = [json.loads(text) for topic, text in list(collector.messages) if topic == "traycheck/faults/health"]
     collector.stop()
+    # one MQTT state message per change: ok, then storage failing, then ok again
+    assert [h["state"] for h in health][-3:] == ["ok", "degraded", "ok"], health
+    assert health[-2]["problems"][0]["kind"] == "storage" and "full" in health[-2]["problems"][0]["detail"]
     assert published == ids  # every verdict stored is published once space returned: 0 lost
