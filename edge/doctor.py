@@ -72,7 +72,12 @@ def _broker(cfg: Config) -> tuple[bool, str]:
     done = threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
     if m.username:
-        c.username_pw_set(m.username, m.resolved_password())
+        from edge.errors import UserError
+
+        try:
+            c.username_pw_set(m.username, m.resolved_password())
+        except UserError as exc:  # an unreadable password file: a FAIL row, not a traceback
+            return False, str(exc)
     if m.ca_file or m.cert_file:
         c.tls_set(ca_certs=m.ca_file, certfile=m.cert_file, keyfile=m.key_file)
 
@@ -127,7 +132,10 @@ def _clock() -> tuple[bool, str]:
 
 
 def run_doctor(cfg: Config) -> bool:
-    checks: list[tuple[str, tuple[bool, str]]] = []
+    from edge.config_files import file_problems
+
+    files = file_problems(cfg)  # what config check reports: named files readable, data dir writable
+    checks: list[tuple[str, tuple[bool, str]]] = [("files", (not files, "; ".join(files) or "all readable"))]
     for cam in cfg.cameras:
         checks.append((f"camera {cam.name}", _camera(cam.name, cam.source)))
     checks += [("model", _model(cfg)), ("broker", _broker(cfg)), ("database", _database(cfg)),
