@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # chromium: the dashboard browser tests; debootstrap: the install test in a fresh root filesystem;
-# systemd: systemd-analyze for the unit tests
-scripts/setup.sh "train,dev" ffmpeg mosquitto mosquitto-clients chromium debootstrap systemd
+# systemd: systemd-analyze for the unit tests; systemd-container: systemd-nspawn boots the installed unit
+scripts/setup.sh "train,dev" ffmpeg mosquitto mosquitto-clients chromium debootstrap systemd systemd-container
 . .venv/bin/activate
 set +e
 python -m pytest "$@"
