@@ -72,18 +72,37 @@ class Container:
         self.proc = subprocess.Popen(["systemd-nspawn", "-D", str(root), "-b", "--register=no", "--keep-unit",
                                       "--console=passive"], stdin=subprocess.DEVNULL, stdout=self.console,
                                      stderr=subprocess.STDOUT)
-        self.init = self._init_pid()
+        self.init = 0
+        try:
+            self.init = self._init_pid()
+        except BaseException:
+            self.close()
+            raise
+
+    def _ours(self, pid: int) -> bool:
+        """``pid`` is the container's systemd: nspawn forks an intermediate child first, and a
+        stale pid may have been reused, so check its program and its root directory."""
+        try:
+            theirs, ours = os.stat(f"/proc/{pid}/root"), os.stat(self.root)  # its / is our root dir
+            return (Path(f"/proc/{pid}/comm").read_text().strip() == "systemd"
+                    and (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino))
+        except OSError:
+            return False
 
     def _init_pid(self, timeout: float = 60) -> int:
         deadline = time.monotonic() + timeout
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"systemd-nspawn ended: {self.console_text()}"
-            pids = children.read_text().split() if children.exists() else []
-            if pids:
-                return int(pids[0])
+            try:
+                pids = [int(p) for p in children.read_text().split()]
+            except OSError:
+                pids = []
+            init = next((p for p in pids if self._ours(p)), None)
+            if init:
+                return init
             time.sleep(0.1)
-        raise AssertionError("systemd-nspawn started no init")
+        raise AssertionError(f"systemd-nspawn started no init: {self.console_text()}")
 
     def console_text(self) -> str:
         self.console.flush()
@@ -113,17 +132,16 @@ class Container:
                         *args).stdout
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.ctl("systemctl", "poweroff", "--no-block")
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                for pid in (self.init, self.proc.pid):  # SIGKILL of the init ends its whole PID namespace
-                    try:
-                        os.kill(pid, 9)
-                    except ProcessLookupError:
-                        pass
-                self.proc.wait(timeout=30)
+        """Power off: SIGTERM makes nspawn send the container's init SIGRTMIN+3 (an orderly
+        poweroff); whatever still runs a minute later is killed."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        if self.init and self._ours(self.init):  # outlived nspawn: SIGKILL of the init ends its PID namespace
+            os.kill(self.init, 9)
         self.console.close()
 
 
