@@ -132,10 +132,12 @@ def _clock() -> tuple[bool, str]:
 
 
 def run_doctor(cfg: Config) -> bool:
-    from edge.config_files import file_problems
+    from edge.config_files import data_dir_problems, secret_problems
 
-    files = file_problems(cfg)  # what config check reports: named files readable, data dir writable
-    checks: list[tuple[str, tuple[bool, str]]] = [("files", (not files, "; ".join(files) or "all readable"))]
+    # the files no other row covers (the camera and model rows try theirs)
+    files = data_dir_problems(cfg, create=False) + secret_problems(cfg)
+    checks: list[tuple[str, tuple[bool, str]]] = [
+        ("files", (not files, "; ".join(files) or "secret files readable, data dir writable"))]
     for cam in cfg.cameras:
         checks.append((f"camera {cam.name}", _camera(cam.name, cam.source)))
     checks += [("model", _model(cfg)), ("broker", _broker(cfg)), ("database", _database(cfg)),
