@@ -68,6 +68,9 @@ class Users:
             os.fchmod(f.fileno(), 0o600)  # an older file may have had other modes
             f.write(password + "\n")
         self.add("manager", "manager", password)
-        log.info("created the first dashboard user 'manager'; its password is in %s (mode 600, not logged; "
-                 "change it with: traycheck users add manager --role manager, then delete the file)", password_file)
+        from edge.progress import console  # shown at any log level (replay logs warnings only), like the token's
+
+        console.print(f"created the first dashboard user 'manager'; its password is in {password_file} (mode 600, "
+                      "not logged; change it with: traycheck users add manager --role manager, then delete the file)",
+                      highlight=False, soft_wrap=True)
         return password

@@ -28,5 +28,6 @@ def api_token(data_dir: Path) -> str:
         f.write(token + "\n")
     from edge.progress import console
 
-    console.print(f"generated the POS API token into {path} (mode 600; not logged: read it from there)")
+    console.print(f"generated the POS API token into {path} (mode 600; not logged: read it from there)",
+                  highlight=False, soft_wrap=True)
     return token
