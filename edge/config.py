@@ -32,7 +32,7 @@ def _check_name(v: str) -> str:
 
 def _secret(value: str | None, file: str | None, env: str, key: str) -> str | None:
     """``env`` if set, else the file's first line (a UserError naming ``key`` if unreadable), else ``value``."""
-    if os.environ.get(env):
+    if env and os.environ.get(env):
         return os.environ[env]
     if file:
         try:
@@ -89,8 +89,9 @@ class HttpConfig(_Strict):
     api_token_file: str | None = None
 
     def resolved_token(self) -> str | None:
-        """``TRAYCHECK_API_TOKEN``, else the token file, else ``api_token`` (None: generate one)."""
-        return _secret(self.api_token, self.api_token_file, "TRAYCHECK_API_TOKEN", "http.api_token_file")
+        """``api_token``, else the token file's (a UserError naming the key if unreadable), else None:
+        ``TRAYCHECK_API_TOKEN`` or a generated one (``edge.web.token``)."""
+        return self.api_token or _secret(None, self.api_token_file, "", "http.api_token_file")
 
     @field_validator("listen")
     @classmethod

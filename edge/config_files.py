@@ -16,7 +16,7 @@ from pathlib import Path
 from edge.config import Config
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "/dev/video")
-SECRET_ENV = {"http.api_token_file": "TRAYCHECK_API_TOKEN", "mqtt.password_file": "TRAYCHECK_MQTT_PASSWORD"}
+SECRET_ENV = {"mqtt.password_file": "TRAYCHECK_MQTT_PASSWORD"}  # the variable wins over the file
 
 
 def unreadable(path: Path) -> str | None:
@@ -71,13 +71,13 @@ def _file(key: str, path: str | Path | None, problems: list[str]) -> None:
 
 
 def secret_problems(cfg: Config) -> list[str]:
-    """Secret files that are named but cannot be read (skipped where the environment variable,
-    which wins over the file, is set)."""
+    """Secret files that are named, used, and cannot be read (a file is not read where a value
+    that wins over it is set: ``http.api_token``; ``TRAYCHECK_MQTT_PASSWORD``)."""
     problems: list[str] = []
-    files = {"http.api_token_file": cfg.http.api_token_file,
+    files = {"http.api_token_file": None if cfg.http.api_token else cfg.http.api_token_file,
              "mqtt.password_file": cfg.mqtt.password_file if cfg.mqtt else None}
     for key, path in files.items():
-        if not os.environ.get(SECRET_ENV[key]):
+        if not os.environ.get(SECRET_ENV.get(key, "")):
             _file(key, path, problems)
     if cfg.mqtt:
         for key in ("ca_file", "cert_file", "key_file"):
