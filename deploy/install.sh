@@ -113,5 +113,6 @@ else  # a chroot or an image being built: enable = the WantedBy link, which syst
   fi
   say "systemd is not running here: the service starts at the next boot"
 fi
-"$PREFIX/venv/bin/traycheck" config check "$ETC/config.yaml"
+# as the service user: root reads every file, the service may not
+runuser -u traycheck -- "$PREFIX/venv/bin/traycheck" config check "$ETC/config.yaml"
 say "done. Check it with: sudo -u traycheck $PREFIX/venv/bin/traycheck doctor --config $ETC/config.yaml"

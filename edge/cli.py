@@ -180,12 +180,17 @@ app.add_typer(model_app, name="model")
 
 @config_app.command("check")
 def config_check(file: Path = typer.Argument(..., help="config YAML")) -> None:
-    """Validate a config file without starting anything."""
+    """Validate a config file and the files it names (one line per problem) without starting anything."""
     from edge.config import load_config
 
     from edge.model_store import check_config_model
 
+    from edge.config_files import file_problems
+
     cfg = load_config(file)
+    problems = file_problems(cfg)  # every file it names exists and is readable; the data dir is writable
+    if problems:
+        raise UserError("\n".join(f"config {file}: {p}" for p in problems))
     model = check_config_model(cfg, file)  # the active model loads and its classes cover the menu
     console.print(f"{file}: ok ({len(cfg.cameras)} cameras, site {cfg.site}, {model})")
 
@@ -322,7 +327,8 @@ def main() -> None:
     try:
         app()  # standalone: usage errors print click's message and exit 2
     except UserError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        for line in str(exc).splitlines() or [""]:  # several problems: one line each
+            console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -31,13 +31,14 @@ def _check_name(v: str) -> str:
 
 
 def _secret(value: str | None, file: str | None, env: str, key: str) -> str | None:
-    if os.environ.get(env):
+    """``env`` if set, else the file's first line (a UserError naming ``key`` if unreadable), else ``value``."""
+    if env and os.environ.get(env):
         return os.environ[env]
     if file:
         try:
             return Path(file).read_text().strip()
         except OSError as exc:
-            raise ValueError(f"{key}_file {file!r}: cannot read ({exc.strerror})") from None
+            raise UserError(f"{key}: {file}: cannot read ({exc.strerror or exc})") from None
     return value
 
 
@@ -79,13 +80,18 @@ class MqttConfig(_Strict):
         return self
 
     def resolved_password(self) -> str | None:
-        return _secret(self.password, self.password_file, "TRAYCHECK_MQTT_PASSWORD", "password")
+        return _secret(self.password, self.password_file, "TRAYCHECK_MQTT_PASSWORD", "mqtt.password_file")
 
 
 class HttpConfig(_Strict):
     listen: str = "127.0.0.1:8080"
     api_token: str | None = None
     api_token_file: str | None = None
+
+    def resolved_token(self) -> str | None:
+        """``api_token``, else the token file's (a UserError naming the key if unreadable), else None:
+        ``TRAYCHECK_API_TOKEN`` or a generated one (``edge.web.token``)."""
+        return self.api_token or _secret(None, self.api_token_file, "", "http.api_token_file")
 
     @field_validator("listen")
     @classmethod

@@ -121,7 +121,12 @@ def _broker(cfg: Config) -> tuple[bool, str]:
     done = threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
     if m.username:
-        c.username_pw_set(m.username, m.resolved_password())
+        from edge.errors import UserError
+
+        try:
+            c.username_pw_set(m.username, m.resolved_password())
+        except UserError as exc:  # an unreadable password file: a FAIL row, not a traceback
+            return False, str(exc)
     if m.ca_file or m.cert_file:
         c.tls_set(ca_certs=m.ca_file, certfile=m.cert_file, keyfile=m.key_file)
 
@@ -178,11 +183,16 @@ def _clock() -> tuple[bool, str]:
 def run_doctor(cfg: Config, camera_timeout: float = 15.0) -> bool:
     """Every check, the cameras side by side with the rest: all of it ends within
     ``camera_timeout`` plus the time the other checks take, whatever the cameras do."""
+    from edge.config_files import data_dir_problems, secret_problems
+
     cams = [(f"camera {cam.name}", _CameraCheck(cam.name, cam.source, camera_timeout)) for cam in cfg.cameras]
+    # the files no other row covers (the camera and model rows try theirs)
+    files = data_dir_problems(cfg, create=False) + secret_problems(cfg)
     checks: list[tuple[str, tuple[bool, str]]] = [
         ("model", _model(cfg)), ("broker", _broker(cfg)), ("database", _database(cfg)),
         ("disk", _disk(cfg)), ("clock", _clock())]
-    checks = [(name, check.result()) for name, check in cams] + checks
+    checks = [("files", (not files, "; ".join(files) or "secret files readable, data dir writable"))] + \
+        [(name, check.result()) for name, check in cams] + checks
     t = Table(title=f"traycheck doctor ({socket.gethostname()})")
     t.add_column("check")
     t.add_column("result")

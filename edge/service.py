@@ -103,8 +103,7 @@ class Service:
                                   self._on_verdict, Zone(cam.zone), run=self.run_id)
             self.hub.attach(pipe)
             self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe, once=once))
-        token = cfg.http.api_token or (Path(cfg.http.api_token_file).read_text().strip()
-                                       if cfg.http.api_token_file else api_token(self.data_dir))
+        token = cfg.http.resolved_token() or api_token(self.data_dir)
         from edge.metrics import make_registry
 
         self.registry, latency = make_registry(self)
@@ -391,6 +390,12 @@ def utcnow_iso() -> str:
 
 
 def run_service(cfg: Config, config_path: Path | None = None) -> None:
+    from edge.config_files import startup_problems
+
+    problems = startup_problems(cfg)  # one line each and exit 2, never a traceback or a restart loop
+    if problems:
+        where = f"config {config_path}: " if config_path else ""
+        raise UserError("\n".join(where + p for p in problems))
     svc = Service(cfg, config_path)
     signal.signal(signal.SIGTERM, svc.request_stop)
     signal.signal(signal.SIGINT, svc.request_stop)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
 
 from detectors.synth.scenario import load_scenario
+from tests.conftest import FIXTURES
+from tests.mqtt_helpers import free_port
 
 
 def one_line_error(proc, *fragments: str) -> None:
@@ -87,3 +90,93 @@ def test_bench_json_contract(cli):
     for r in rows.values():
         assert r["fps"] > 0 and 0 < r["p50_ms"] <= r["p95_ms"]
     assert result["frames"] == 12
+
+
+# -- start-up errors: one line, exit status 2 (the unit's RestartPreventExitStatus) --------------
+
+def appliance_config(tmp_path, **overrides: str) -> Path:
+    """A config whose every file exists (a fixture video as the camera, loopback HTTP); ``overrides``
+    replace or add top-level YAML blocks."""
+    blocks = {"data_dir": f"data_dir: {tmp_path / 'data'}",
+              "cameras": f"cameras:\n  - name: expo-1\n    source: {FIXTURES / 'lunch-rush' / 'video.mp4'}",
+              "http": f"http:\n  listen: 127.0.0.1:{free_port()}"}
+    blocks.update(overrides)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("\n".join(blocks.values()) + "\n")
+    return cfg
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A read-only tmpfs (the tests run as root, who ignores file modes but not a read-only mount)."""
+    import subprocess
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)]).returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    yield ro
+    subprocess.run(["umount", "-l", str(ro)], check=True)
+
+
+def test_run_with_a_read_only_data_dir_is_one_line_and_exit_2(cli, tmp_path, read_only_dir):
+    cfg = appliance_config(tmp_path, data_dir=f"data_dir: {read_only_dir / 'data'}")
+    one_line_error(cli("run", "--config", cfg, timeout=120), f"config {cfg}: data_dir: {read_only_dir / 'data'}",
+                   "Read-only file system")
+    cfg = appliance_config(tmp_path, data_dir=f"data_dir: {read_only_dir}")  # exists, but takes no file
+    one_line_error(cli("run", "--config", cfg, timeout=120), f"data_dir: {read_only_dir}: not writable",
+                   "Read-only file system")
+    one_line_error(cli("config", "check", cfg, timeout=120), f"data_dir: {read_only_dir}: not writable")
+
+
+def test_run_with_a_data_dir_under_a_file_is_one_line_and_exit_2(cli, tmp_path):
+    (tmp_path / "plain-file").write_text("x")
+    data = tmp_path / "plain-file" / "data"
+    cfg = appliance_config(tmp_path, data_dir=f"data_dir: {data}")
+    one_line_error(cli("run", "--config", cfg, timeout=120), f"data_dir: {data}: not writable", "Not a directory")
+    one_line_error(cli("config", "check", cfg, timeout=120), f"data_dir: {data}: cannot be created",
+                   "is not a folder")
+
+
+def test_run_with_a_missing_secret_or_model_is_one_line_and_exit_2(cli, tmp_path):
+    token, password, model = tmp_path / "no-token", tmp_path / "no-password", tmp_path / "no-model.onnx"
+    cases = [
+        ({"http": f"http:\n  listen: 127.0.0.1:1\n  api_token_file: {token}"}, f"http.api_token_file: {token}"),
+        ({"mqtt": f"mqtt:\n  host: 127.0.0.1\n  username: u\n  password_file: {password}"},
+         f"mqtt.password_file: {password}"),
+        ({"detector": f"detector:\n  model: {model}"}, f"detector.model: model file {model}"),
+    ]
+    for overrides, expected in cases:
+        cfg = appliance_config(tmp_path, **overrides)
+        proc = cli("run", "--config", cfg, timeout=120)
+        one_line_error(proc, f"config {cfg}: {expected}", "not found")
+    assert not (tmp_path / "data" / "traycheck.db").exists()  # refused before anything was opened
+    # a secret file the service cannot read (a folder stands in: root reads any file)
+    token.mkdir()
+    cfg = appliance_config(tmp_path, http=f"http:\n  listen: 127.0.0.1:1\n  api_token_file: {token}")
+    one_line_error(cli("run", "--config", cfg, timeout=120), f"http.api_token_file: {token}: is a folder")
+
+
+def test_config_check_names_every_missing_file_one_line_each(cli, tmp_path):
+    menu, video, token = tmp_path / "menu.yaml", tmp_path / "cam.mp4", tmp_path / "pw"
+    model = tmp_path / "model.onnx"
+    cfg = appliance_config(
+        tmp_path, menu=f"menu: {menu}", detector=f"detector:\n  model: {model}",
+        cameras=f"cameras:\n  - name: expo-1\n    source: {video}\n  - name: expo-2\n    source: rtsp://127.0.0.1:9/x",
+        mqtt=f"mqtt:\n  host: 127.0.0.1\n  username: u\n  password_file: {token}")
+    proc = cli("config", "check", cfg, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    expected = [f"mqtt.password_file: {token}: not found", f"detector.model: model file {model}: not found",
+                f"menu: {menu}: not found", f"cameras.0.source: {video}: not found"]
+    assert len(lines) == len(expected), proc.stderr
+    for line, want in zip(lines, expected):
+        assert line == f"error: config {cfg}: {want}", (line, want)
+    assert "expo-2" not in proc.stderr  # a stream URL is not a file: doctor tries it
+
+    ok = appliance_config(tmp_path, cameras=f"cameras:\n  - name: expo-1\n    source: {FIXTURES / 'lunch-rush'}")
+    proc = cli("config", "check", ok, timeout=120)
+    assert proc.returncode == 0 and ": ok (1 cameras" in proc.stderr, proc.stderr
+    (tmp_path / "empty-shift").mkdir()
+    bad = appliance_config(tmp_path, cameras=f"cameras:\n  - name: expo-1\n    source: {tmp_path / 'empty-shift'}")
+    one_line_error(cli("config", "check", bad, timeout=120), "cameras.0.source:", "no video.mp4 in this folder")

@@ -37,8 +37,8 @@ def replay(tmp_path_factory):
     while time.monotonic() < end:
         line = proc.stdout.readline()
         lines.append(line)
-        m = re.search(r"user 'manager' with password (\S+)", line)
-        password = password or (m.group(1) if m else None)
+        m = re.search(r"user 'manager'; its password is in (\S+)", line)
+        password = password or (Path(m.group(1)).read_text().strip() if m else None)
         if "dashboard and HTTP API on" in line:
             break
     assert password, "".join(lines)

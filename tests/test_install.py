@@ -108,7 +108,8 @@ class Chroot:
         out = {}
         for top in ("opt/traycheck", "etc/traycheck", "etc/systemd/system", "var/lib/traycheck"):
             for p in sorted((self.root / top).rglob("*")):
-                if "__pycache__" in p.parts or p.is_symlink() or not p.is_file():
+                # .cache: onnxruntime's own files in the service user's home (config check runs as it)
+                if "__pycache__" in p.parts or ".cache" in p.parts or p.is_symlink() or not p.is_file():
                     continue
                 st = p.stat()
                 out[str(p.relative_to(self.root))] = (hashlib.sha256(p.read_bytes()).hexdigest(), st.st_mode,

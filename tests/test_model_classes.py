@@ -96,8 +96,8 @@ def test_replay_verdicts_mqtt_and_dashboard_use_the_model_classes(tmp_path, site
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http_ok(f"{base}/healthz", proc, "replay did not serve HTTP", timeout=300)
-        password = next((m.group(1) for line in list(lines)
-                         if (m := re.search(r"user 'manager' with password (\S+)", line))), None)
+        password = next((Path(m.group(1)).read_text().strip() for line in list(lines)
+                         if (m := re.search(r"user 'manager'; its password is in (\S+)", line))), None)
         assert password, "".join(lines)
         with httpx.Client(base_url=base, timeout=5) as c:
             assert c.post("/login", data={"name": "manager", "password": password}).status_code == 303

@@ -29,3 +29,20 @@ def test_security_exposure_is_ok():
     m = re.search(r"Overall exposure level for traycheck.service: ([0-9.]+)", r.stdout + r.stderr)
     assert m, r.stdout[-500:]
     assert float(m.group(1)) <= 2.0
+
+
+def _directive(name: str) -> str:
+    values = [line.split("=", 1)[1] for line in UNIT.read_text().splitlines() if line.startswith(name + "=")]
+    assert len(values) == 1, (name, values)
+    return values[0]
+
+
+def test_start_up_errors_are_not_restarted_and_directories_match_the_installer():
+    """Exit status 2 (a start-up error: one line in the journal) is not restarted; the modes the
+    unit expects are those install.sh makes (else systemd warns at every start); /proc/cpuinfo
+    stays readable (onnxruntime reads it: no ProcSubset=pid)."""
+    assert _directive("RestartPreventExitStatus") == "2" and _directive("Restart") == "on-failure"
+    install = (ROOT / "deploy" / "install.sh").read_text()
+    assert f'install -d -m {_directive("ConfigurationDirectoryMode")} -o root -g traycheck "$ETC"' in install
+    assert f'install -d -m {_directive("StateDirectoryMode")} -o traycheck -g traycheck "$STATE"' in install
+    assert not any(line.startswith("ProcSubset=") for line in UNIT.read_text().splitlines())

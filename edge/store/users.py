@@ -1,13 +1,16 @@
 """Dashboard users: names, roles (viewer, manager) and password hashes.
 
 On a fresh install there is no default password: the first start creates the
-user ``manager`` with a random password and logs it once.
+user ``manager`` with a random password, kept in a mode-600 file whose path is
+logged (never the password itself: journals are read by many).
 """
 from __future__ import annotations
 
 import logging
 import re
+import os
 import secrets
+from pathlib import Path
 
 import sqlite_utils
 
@@ -53,12 +56,21 @@ class Users:
     def list(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.db.execute("SELECT name, role FROM users ORDER BY name").fetchall()]
 
-    def ensure_first_manager(self) -> str | None:
-        """On an empty user table, create ``manager`` with a random password; return it (logged once)."""
+    def ensure_first_manager(self, password_file: Path) -> str | None:
+        """On an empty user table, create ``manager`` with a random password written to
+        ``password_file`` (mode 600; the log says where, never the password); return it."""
         if self.db.execute("SELECT COUNT(*) FROM users").fetchone()[0]:
             return None
         password = secrets.token_urlsafe(12)
+        password_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)  # an older file may have had other modes
+            f.write(password + "\n")
         self.add("manager", "manager", password)
-        log.warning("created the first dashboard user 'manager' with password %s "
-                    "(shown once; change it with: traycheck users add manager --role manager)", password)
+        from edge.progress import console  # shown at any log level (replay logs warnings only), like the token's
+
+        console.print(f"created the first dashboard user 'manager'; its password is in {password_file} (mode 600, "
+                      "not logged; change it with: traycheck users add manager --role manager, then delete the file)",
+                      highlight=False, soft_wrap=True)
         return password

@@ -36,7 +36,7 @@ class Dashboard:
 
 
 def mount_dashboard(app: FastAPI, d: Dashboard) -> None:
-    Users(d.store.db).ensure_first_manager()  # a fresh install: the first password goes to the log, once
+    Users(d.store.db).ensure_first_manager(d.data_dir / "first-password")  # a fresh install: the first password
     st = app.state
     st.store, st.hub, st.site, st.system = d.store, d.hub, d.site, d.system
     st.reader = Reader(d.store.path)

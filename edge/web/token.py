@@ -1,7 +1,8 @@
 """The POS API token: from ``TRAYCHECK_API_TOKEN``, else generated once per data directory.
 
-A generated token is stored (mode 600) in ``<data_dir>/api-token`` and printed
-once when created; there is never a default token.
+A generated token is stored (mode 600) in ``<data_dir>/api-token``; the log says
+where, never the token itself (a journal is readable by more people than the
+token should be). There is never a default token.
 """
 from __future__ import annotations
 
@@ -27,5 +28,6 @@ def api_token(data_dir: Path) -> str:
         f.write(token + "\n")
     from edge.progress import console
 
-    console.print(f"generated the POS API token (kept in {path}): {token}")
+    console.print(f"generated the POS API token into {path} (mode 600; not logged: read it from there)",
+                  highlight=False, soft_wrap=True)
     return token

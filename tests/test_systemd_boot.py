@@ -1,0 +1,277 @@
+"""The installed unit under a real systemd: a Debian root (debootstrap minbase with systemd),
+deploy/install.sh run in it as in tests/test_install.py, then booted with
+``systemd-nspawn -b --register=no --keep-unit`` (which works without a host systemd).
+
+The container shares the host's network: its config uses only a fixture file as the camera
+and a 127.0.0.1 listener, no broker. The example config (whose camera is on a private LAN
+range) is replaced before the first boot, so it never runs. Commands run inside the container
+with ``nsenter`` into its init's namespaces. The tests share one boot and run in file order.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.mqtt_helpers import free_port
+from tests.test_install import MIRROR, Chroot, sh
+
+CACHE = Path(os.environ.get("TRAYCHECK_SYSTEMD_ROOTFS_CACHE", "/var/cache/traycheck-test/bookworm-systemd.tar"))
+WATCHDOG_S, RESTART_S = 30, 5  # the unit's WatchdogSec and RestartSec
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="debootstrap, chroot and systemd-nspawn need root"),
+    pytest.mark.skipif(shutil.which("systemd-nspawn") is None,
+                       reason="systemd-nspawn is missing (apt-get install systemd-container)"),
+    pytest.mark.skipif(shutil.which("debootstrap") is None and not CACHE.is_file(),
+                       reason="debootstrap is missing (apt-get install debootstrap)"),
+]
+
+CONFIG = """\
+site: boot-test
+data_dir: /var/lib/traycheck
+menu: {menu}
+cameras:
+  - name: expo-1
+    source: /opt/traycheck/src/fixtures/lunch-rush/video.mp4
+http:
+  listen: 127.0.0.1:{port}
+{extra}"""
+MENU = "include_default: true\nskus:\n  BOOT_COMBO: [burger, fries]\n"
+
+
+def systemd_rootfs(dest: Path) -> None:
+    """A fresh bookworm minbase root with systemd, from a cached tarball (built once)."""
+    if not CACHE.is_file():
+        build = dest.parent / "debootstrap"
+        p = sh("debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv,dbus", "bookworm", str(build),
+               MIRROR, timeout=1200)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        tmp = CACHE.with_suffix(".tmp")
+        assert sh("tar", "-C", str(build), "-cf", str(tmp), ".").returncode == 0
+        tmp.rename(CACHE)
+        shutil.rmtree(build)
+    dest.mkdir()
+    assert sh("tar", "-C", str(dest), "-xf", str(CACHE)).returncode == 0
+
+
+class Container:
+    """One boot of ``root``; ``ctl`` runs a command inside it. ``close`` powers it off and, if
+    that does not end it, kills what is left (also after a failed test)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.console = open(root.parent / "console.log", "w")
+        self.proc = subprocess.Popen(["systemd-nspawn", "-D", str(root), "-b", "--register=no", "--keep-unit",
+                                      "--console=passive"], stdin=subprocess.DEVNULL, stdout=self.console,
+                                     stderr=subprocess.STDOUT)
+        self.init = 0
+        try:
+            self.init = self._init_pid()
+        except BaseException:
+            self.close()
+            raise
+
+    def _ours(self, pid: int) -> bool:
+        """``pid`` is the container's systemd: nspawn forks an intermediate child first, and a
+        stale pid may have been reused, so check its program and its root directory."""
+        try:
+            theirs, ours = os.stat(f"/proc/{pid}/root"), os.stat(self.root)  # its / is our root dir
+            return (Path(f"/proc/{pid}/comm").read_text().strip() == "systemd"
+                    and (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino))
+        except OSError:
+            return False
+
+    def _init_pid(self, timeout: float = 60) -> int:
+        deadline = time.monotonic() + timeout
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"systemd-nspawn ended: {self.console_text()}"
+            try:
+                pids = [int(p) for p in children.read_text().split()]
+            except OSError:
+                pids = []
+            init = next((p for p in pids if self._ours(p)), None)
+            if init:
+                return init
+            time.sleep(0.1)
+        raise AssertionError(f"systemd-nspawn started no init: {self.console_text()}")
+
+    def console_text(self) -> str:
+        self.console.flush()
+        return (self.root.parent / "console.log").read_text(errors="replace")[-3000:]
+
+    def ctl(self, *cmd: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return sh("nsenter", "-t", str(self.init), "-a", *cmd, timeout=timeout)
+
+    def show(self, *props: str) -> dict[str, str]:
+        out = self.ctl("systemctl", "show", "traycheck.service", *(f"--property={p}" for p in props)).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def wait_for(self, what: str, cond, timeout: float) -> dict[str, str]:
+        """Poll the unit's properties until ``cond(props)`` holds; the properties then."""
+        deadline = time.monotonic() + timeout
+        props: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            props = self.show("ActiveState", "SubState", "MainPID", "NRestarts", "StatusText", "Result",
+                              "ExecMainStatus")
+            if cond(props):
+                return props
+            time.sleep(0.2)
+        raise AssertionError(f"{what}: not within {timeout} s; last {props}\n{self.journal()[-3000:]}")
+
+    def journal(self, *args: str) -> str:
+        return self.ctl("journalctl", "-b", "--no-pager", "-o", "short-monotonic", "-u", "traycheck.service",
+                        *args).stdout
+
+    def close(self) -> None:
+        """Power off: SIGTERM makes nspawn send the container's init SIGRTMIN+3 (an orderly
+        poweroff); whatever still runs a minute later is killed."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        if self.init and self._ours(self.init):  # outlived nspawn: SIGKILL of the init ends its PID namespace
+            os.kill(self.init, 9)
+        self.console.close()
+
+
+def running(p: dict[str, str]) -> bool:
+    return p.get("ActiveState") == "active" and p.get("SubState") == "running" and p.get("MainPID", "0") != "0"
+
+
+@pytest.fixture(scope="module")
+def booted(tmp_path_factory):
+    """(container, HTTP base URL) of the installed appliance, booted once for this module."""
+    root = tmp_path_factory.mktemp("systemd-boot") / "root"
+    systemd_rootfs(root)
+    with Chroot(root) as ch:
+        p = ch.run("/src/deploy/install.sh", "--no-start")
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    port = free_port()
+    (root / "etc/traycheck/config.yaml").write_text(CONFIG.format(menu="default", port=port, extra=""))
+    (root / "etc/traycheck/menu.yaml").write_text(MENU)
+    c = Container(root)
+    try:
+        yield c, f"http://127.0.0.1:{port}"
+    finally:
+        c.close()
+        mounted = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+                   if line.split()[4].startswith(str(root))]
+        if c.proc.returncode is not None and not mounted:  # never delete through a mount (/dev, /proc)
+            shutil.rmtree(root, ignore_errors=True)  # 1.5 GB; failures carry the journal in their message
+
+
+def test_active_and_ready_after_boot_with_a_clean_journal(booted):
+    c, base = booted
+    props = c.wait_for("traycheck active after boot", running, timeout=180)
+    assert props["StatusText"] == "checking trays"  # sent with READY=1: Type=notify is active only after it
+    deadline = time.monotonic() + 60
+    while (r := httpx.get(f"{base}/readyz", timeout=5)).status_code != 200:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.5)
+    assert r.json()["cameras"] == {"expo-1": True}
+    start = c.journal()
+    assert "Started traycheck.service" in start, start
+    warnings = [line for line in c.journal("--priority=warning").splitlines() if line.strip() and
+                not line.startswith("-- ")]
+    assert not warnings, warnings
+    for bad in ("cpuinfo", "already exists but the mode is different", "Traceback", "level=warning",
+                "level=error"):
+        assert bad not in start, (bad, start)
+    token = (c.root / "var/lib/traycheck/api-token").read_text().strip()
+    password = (c.root / "var/lib/traycheck/first-password").read_text().strip()
+    assert token not in start and password not in start  # the log says where they are, never what
+    assert "/var/lib/traycheck/api-token" in start and "/var/lib/traycheck/first-password" in start
+    for f in ("api-token", "first-password"):
+        assert (c.root / "var/lib/traycheck" / f).stat().st_mode & 0o777 == 0o600
+
+
+def test_reload_applies_a_new_menu_without_a_restart(booted):
+    c, base = booted
+    before = c.wait_for("traycheck running", running, timeout=60)
+    token = (c.root / "var/lib/traycheck/api-token").read_text().strip()
+    order = {"id": "boot-1", "items": [{"sku": "BOOT_COMBO", "qty": 1}]}
+    auth = {"Authorization": f"Bearer {token}"}
+    refused = httpx.post(f"{base}/api/orders", json=order, headers=auth, timeout=10)
+    assert refused.status_code == 422 and "BOOT_COMBO" in refused.text
+    cfg = c.root / "etc/traycheck/config.yaml"
+    cfg.write_text(cfg.read_text().replace("menu: default", "menu: /etc/traycheck/menu.yaml"))
+    assert c.ctl("systemctl", "reload", "traycheck.service").returncode == 0
+    deadline = time.monotonic() + 30
+    while (r := httpx.post(f"{base}/api/orders", json=order, headers=auth, timeout=10)).status_code != 200:
+        assert time.monotonic() < deadline, (r.status_code, r.text, c.journal()[-2000:])
+        time.sleep(0.5)
+    assert r.json() == {"id": "boot-1", "stored": True}
+    assert c.show("MainPID")["MainPID"] == before["MainPID"]  # reloaded in place
+    assert "reloaded /etc/traycheck/config.yaml" in c.journal()
+
+
+def test_a_stopped_process_is_killed_by_the_watchdog_and_restarted(booted):
+    c, _ = booted
+    before = c.wait_for("traycheck running", running, timeout=60)
+    assert c.ctl("systemctl", "kill", "--signal=SIGSTOP", "--kill-who=main", "traycheck.service").returncode == 0
+    t0 = time.monotonic()
+    after = c.wait_for("a new main process after the watchdog timeout",
+                       lambda p: running(p) and p["MainPID"] != before["MainPID"],
+                       timeout=WATCHDOG_S + RESTART_S + 30)
+    took = time.monotonic() - t0
+    assert int(after["NRestarts"]) == int(before["NRestarts"]) + 1
+    log = c.journal()
+    assert "Watchdog timeout (limit 30s)!" in log and "Failed with result 'watchdog'" in log, log[-2000:]
+    assert took <= WATCHDOG_S + RESTART_S + 30, took
+
+
+def test_a_killed_process_is_restarted(booted):
+    c, _ = booted
+    before = c.wait_for("traycheck running", running, timeout=60)
+    assert c.ctl("systemctl", "kill", "--signal=SIGKILL", "--kill-who=main", "traycheck.service").returncode == 0
+    after = c.wait_for("a new main process after SIGKILL",
+                       lambda p: running(p) and p["MainPID"] != before["MainPID"], timeout=RESTART_S + 60)
+    assert int(after["NRestarts"]) == int(before["NRestarts"]) + 1
+
+
+def test_a_broken_config_exits_2_once_and_is_not_restarted(booted):
+    c, _ = booted
+    c.wait_for("traycheck running", running, timeout=60)
+    cfg = c.root / "etc/traycheck/config.yaml"
+    good = cfg.read_text()
+    cfg.write_text(good.replace("http:\n", "http:\n  api_token_file: /etc/traycheck/no-such-token\n"))
+    try:
+        c.ctl("systemctl", "restart", "traycheck.service", timeout=120)  # fails: that is the point
+        failed = c.wait_for("traycheck failed", lambda p: p["ActiveState"] == "failed", timeout=60)
+        assert failed["Result"] == "exit-code" and failed["ExecMainStatus"] == "2", failed
+        # no restart loop: it stays failed through several RestartSec periods
+        deadline = time.monotonic() + 3 * RESTART_S
+        while time.monotonic() < deadline:
+            now = c.show("ActiveState", "NRestarts")
+            assert now == {"ActiveState": "failed", "NRestarts": failed["NRestarts"]}, now
+            time.sleep(0.5)
+        log = c.journal()
+        errors = [line for line in log.splitlines() if "error: config" in line]
+        assert len(errors) == 1 and "http.api_token_file: /etc/traycheck/no-such-token: not found" in errors[0], log
+        assert "Traceback" not in log
+    finally:
+        cfg.write_text(good)
+
+
+def test_stop_within_10_s(booted):
+    c, _ = booted
+    if c.show("ActiveState")["ActiveState"] != "active":
+        assert c.ctl("systemctl", "start", "traycheck.service", timeout=120).returncode == 0
+    c.wait_for("traycheck running", running, timeout=60)
+    t0 = time.monotonic()
+    assert c.ctl("systemctl", "stop", "traycheck.service", timeout=60).returncode == 0
+    took = time.monotonic() - t0
+    props = c.show("ActiveState", "Result")
+    assert props == {"ActiveState": "inactive", "Result": "success"}, props  # not killed at TimeoutStopSec
+    assert took < 10, took
