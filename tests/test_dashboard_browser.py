@@ -72,7 +72,7 @@ def watch_console(page) -> list[str]:
     """Every console error, page error and CSP violation of ``page`` (the pages run under a strict CSP:
     an inline script or style left anywhere shows up here)."""
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text} ({m.location.get('url')})")
             if m.type == "error" or "Content Security Policy" in m.text else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.add_init_script("""document.addEventListener('securitypolicyviolation', e => console.error(
