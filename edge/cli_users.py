@@ -74,3 +74,22 @@ def users_list(config: Optional[Path] = typer.Option(None), data_dir: Optional[P
             console.print(f"{name}\t{role}")
     finally:
         store.close()
+
+
+@users_app.command("disable")
+def users_disable(name: str = typer.Argument(..., help="sign-in name"),
+                  config: Optional[Path] = typer.Option(None, help="the appliance config (for its data_dir)"),
+                  data_dir: Optional[Path] = typer.Option(None, help="or the data directory itself")) -> None:
+    """Refuse a user's sign-ins and end their open dashboard sessions at once (``users add`` enables again)."""
+    from edge.store.store import Store
+    from edge.store.users import Users
+
+    path = _db_path(config, data_dir)
+    store = Store(path, outbox=False)
+    try:
+        if not Users(store.db).disable(name):
+            raise UserError(f"user {name!r}: no such user in {path}")
+        store.audit("cli", "user disabled", name)
+    finally:
+        store.close()
+    console.print(f"disabled {name!r}: signed out everywhere, sign-ins refused")

@@ -6,6 +6,7 @@ environment (``TRAYCHECK_API_TOKEN``, ``TRAYCHECK_MQTT_PASSWORD``).
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -87,6 +88,20 @@ class HttpConfig(_Strict):
     listen: str = "127.0.0.1:8080"
     api_token: str | None = None
     api_token_file: str | None = None
+    trusted_proxies: list[str] = []  # reverse proxies whose X-Forwarded-For is believed (else ignored)
+    metrics_allow: list[str] = ["127.0.0.1", "::1"]  # scrapers reading /metrics without the API token
+    session_hours: float = Field(12, gt=0, le=24 * 30)  # a dashboard session ends this long after sign-in
+    session_idle_minutes: float = Field(240, gt=0, le=24 * 60 * 30)  # ... or this long after its last use
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range (10.0.0.5, 10.0.0.0/24)") from None
+        return v
 
     def resolved_token(self) -> str | None:
         """``api_token``, else the token file's (a UserError naming the key if unreadable), else None:

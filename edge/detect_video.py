@@ -12,13 +12,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from rich.console import Console
 from rich.table import Table
 
 from detectors.detections import Detections
 from detectors.loader import load_detector
 from edge.errors import UserError
-from edge.progress import console, progress_bar
+from edge.progress import progress_bar
 from edge.video_source import VideoFile, shift_video
+
+# the results (the per-tray table, the totals) go to stdout as docs/cli.md says, progress and messages to stderr
+results = Console() if Console().is_terminal else Console(width=160)
 
 PALETTE = np.array([(66, 135, 245), (0, 200, 255), (40, 180, 90), (200, 120, 40), (30, 30, 220),
                     (0, 140, 255), (60, 200, 60), (220, 60, 160), (180, 180, 40), (120, 60, 200)], np.uint8)
@@ -75,7 +79,7 @@ def detect_video(source: Path, model: str | None, variant: str, out: Path | None
     truth = _read_truth(Path(source)) if Path(source).is_dir() else []
     rows = tray_summary(ts, cs, det.classes, truth)
     _print_summary(rows, bool(truth))
-    console.print(f"{len(ts)} frames in {elapsed:.1f} s ({len(ts) / elapsed:.1f} fps)"
+    results.print(f"{len(ts)} frames in {elapsed:.1f} s ({len(ts) / elapsed:.1f} fps)"
                   + (f"; annotated video: {out}" if out else ""))
     return rows
 
@@ -129,7 +133,7 @@ def _print_summary(rows: list[dict], with_truth: bool) -> None:
         if with_truth:
             cells += [_fmt(r["placed"]), "[green]yes[/green]" if r["correct"] else "[red]no[/red]"]
         table.add_row(*cells)
-    console.print(table)
+    results.print(table)
     if with_truth and rows:
         ok = sum(r["correct"] for r in rows)
-        console.print(f"counts right on {ok}/{len(rows)} trays ({100 * ok / len(rows):.1f} %)")
+        results.print(f"counts right on {ok}/{len(rows)} trays ({100 * ok / len(rows):.1f} %)")

@@ -110,12 +110,15 @@ class Service:
         for w in self.workers:
             w.pipeline.observe_latency = latency.observe
         dash = Dashboard(self.store, self.data_dir, self.hub, cfg.site, snapshot_root=self.data_dir / "snapshots",
+                         session_hours=cfg.http.session_hours, session_idle_minutes=cfg.http.session_idle_minutes,
                          system=lambda: system_info(self.hub, self.store, self.publisher, self.model_name(),
                                                     self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects,
                                                     recorder=self.recorder, state_of=self._camera_state))
         app = create_app(self.store, token, _CurrentMenu(self), on_order=self._route_order, on_cancel=self._cancel,
-                         registry=self.registry, ready=self.ready, dashboard=dash, cameras=self.camera_names)
-        self.web = WebServer(app, *parse_listen(cfg.http.listen)) if serve_http else None
+                         registry=self.registry, ready=self.ready, dashboard=dash, cameras=self.camera_names,
+                         metrics_allow=cfg.http.metrics_allow)
+        self.web = WebServer(app, *parse_listen(cfg.http.listen),
+                             trusted_proxies=cfg.http.trusted_proxies) if serve_http else None
         self._stop = threading.Event()
 
     @staticmethod

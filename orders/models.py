@@ -1,14 +1,31 @@
 """POS orders as validated models (the payload of pos.jsonl events and of the POS API)."""
 from __future__ import annotations
 
+import unicodedata
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def check_printable(text: str) -> str:
+    """``text`` when every character is printable: no control characters (NUL, newlines), no bidi
+    overrides or zero-width characters (format characters), no unassigned code points, no blank ends.
+    An order number is shown to staff and matched against a printed ticket; such characters only hide what it is."""
+    for i, ch in enumerate(text):
+        if not ch.isprintable():
+            raise ValueError(f"character {i + 1} (U+{ord(ch):04X} {unicodedata.name(ch, '')}) is not allowed: "
+                             "use printable characters only")
+    if text != text.strip():
+        raise ValueError("no blanks at the start or end")
+    return text
 
 
 class OrderLine(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sku: str = Field(min_length=1, max_length=64)
-    qty: int = Field(1, ge=1, le=99)
+    qty: int = Field(1, ge=1, le=99, strict=True)  # "2" or true is a POS bug to report, not to guess
+
+    _sku = field_validator("sku")(classmethod(lambda cls, v: check_printable(v)))
 
 
 class Order(BaseModel):
@@ -23,6 +40,8 @@ class Order(BaseModel):
     @classmethod
     def _id_as_text(cls, v: object) -> object:
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    _printable = field_validator("id")(classmethod(lambda cls, v: check_printable(v)))
 
     def lines(self) -> list[tuple[str, int]]:
         return [(line.sku, line.qty) for line in self.items]

@@ -68,9 +68,22 @@ def shoot(page, name: str) -> None:
     page.set_viewport_size(VIEWPORTS["tablet"])
 
 
+def watch_console(page) -> list[str]:
+    """Every console error, page error and CSP violation of ``page`` (the pages run under a strict CSP:
+    an inline script or style left anywhere shows up here)."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text} ({m.location.get('url')})")
+            if m.type == "error" or "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.add_init_script("""document.addEventListener('securitypolicyviolation', e => console.error(
+        'CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile))""")
+    return problems
+
+
 def test_staff_watch_a_replayed_shift(replay, browser):
     url, password = replay
     page = browser.new_page(viewport=VIEWPORTS["tablet"])
+    problems = watch_console(page)
     page.goto(f"{url}/alerts")
     assert "/login" in page.url  # not signed in: the sign-in page
     shoot(page, "login")
@@ -131,8 +144,31 @@ def test_staff_watch_a_replayed_shift(replay, browser):
         page.click("text=Download CSV")
     assert dl.value.suggested_filename.endswith(".csv")
 
-    for name in ("orders", "system"):
+    for name in ("orders", "system", "docs"):
         page.goto(f"{url}/{name}")
         assert page.locator("h1").count() == 1
         shoot(page, name)
+    page.goto(f"{url}/system")
+    assert page.locator("table.sessions td:has-text('this browser')").count() == 1
+    page.click("form.end-all button")  # sign out everywhere: back to the sign-in page, the session gone
+    page.wait_for_url(re.compile(r".*/login.*"))
+    page.goto(f"{url}/live")
+    assert "/login" in page.url
+    page.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_a_csp_violation_is_caught(replay, browser):
+    """The console watch is not blind: an inline script on a dashboard page is blocked and reported."""
+    url, _ = replay
+    page = browser.new_page()
+    problems = watch_console(page)
+    page.goto(f"{url}/login")
+    page.evaluate("""() => { const s = document.createElement('script'); s.textContent = 'window.x = 1';
+                             document.body.appendChild(s); }""")
+    deadline = time.monotonic() + 5
+    while not any("CSP violation" in p or "Content Security Policy" in p for p in problems):
+        assert time.monotonic() < deadline, f"no CSP report: {problems}"
+        page.wait_for_timeout(50)  # lets Playwright deliver the console events
+    assert page.evaluate("window.x") is None  # the inline script did not run
     page.close()

@@ -117,6 +117,19 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE orders ADD COLUMN closed_reason TEXT
     """,
+    # 5: server-side dashboard sessions (revocable: logout, password or role change, a disabled user);
+    # ``id`` is the SHA-256 of the cookie, so the database alone cannot sign anyone in. Times are unix seconds.
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        created REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        expires REAL NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user);
+    ALTER TABLE users ADD COLUMN disabled_at TEXT
+    """,
 ]
 
 

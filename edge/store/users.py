@@ -38,23 +38,35 @@ class Users:
         now = utcnow()
         with self.db.atomic():
             exists = self.db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone() is not None
-            if exists:
-                self.db.execute("UPDATE users SET role = ?, password_hash = ?, updated_at = ? WHERE name = ?",
-                                [role, hash_password(password), now, name])
+            if exists:  # a new password or role: the user's open sessions end at once (re-enabled if disabled)
+                self.db.execute("UPDATE users SET role = ?, password_hash = ?, updated_at = ?, disabled_at = NULL "
+                                "WHERE name = ?", [role, hash_password(password), now, name])
+                self.db.execute("DELETE FROM sessions WHERE user = ?", [name])
             else:
                 self.db.execute("INSERT INTO users (name, role, password_hash, created_at, updated_at) "
                                 "VALUES (?,?,?,?,?)", [name, role, hash_password(password), now, now])
         return not exists
 
+    def disable(self, name: str) -> bool:
+        """Refuse the user's sign-ins and end their sessions at once; False when there is no such user
+        (``add`` with a new password enables them again)."""
+        with self.db.atomic():
+            changed = self.db.execute("UPDATE users SET disabled_at = ?, updated_at = ? WHERE name = ?",
+                                      [utcnow(), utcnow(), name]).rowcount
+            self.db.execute("DELETE FROM sessions WHERE user = ?", [name])
+        return bool(changed)
+
     def check(self, name: str, password: str) -> str | None:
-        """The user's role when the password is right, else None (same work either way)."""
-        row = self.db.execute("SELECT role, password_hash FROM users WHERE name = ?", [name]).fetchone()
+        """The user's role when the password is right and the user is enabled, else None (same work either way)."""
+        row = self.db.execute("SELECT role, password_hash, disabled_at FROM users WHERE name = ?", [name]).fetchone()
         stored = row[1] if row else "scrypt$16384$8$1$00$00"  # spend the hashing time for unknown names too
         ok = verify_password(password, stored)
-        return row[0] if (row and ok) else None
+        return row[0] if (row and ok and row[2] is None) else None
 
     def list(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.db.execute("SELECT name, role FROM users ORDER BY name").fetchall()]
+        """(name, role) of every user; a disabled user's role reads ``role (disabled)``."""
+        rows = self.db.execute("SELECT name, role, disabled_at FROM users ORDER BY name").fetchall()
+        return [(r[0], r[1] + (" (disabled)" if r[2] else "")) for r in rows]
 
     def ensure_first_manager(self, password_file: Path) -> str | None:
         """On an empty user table, create ``manager`` with a random password written to

@@ -5,19 +5,20 @@ changes nothing and answers 422 with a message that names the field.
 """
 from __future__ import annotations
 
-import hmac
 import logging
 import sqlite3
 from collections.abc import Callable
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field
 
 from edge.store.store import Store
+from edge.web.headers import SecurityHeaders, address_allowed, bearer_ok, parse_networks
 from orders.menu import Menu
-from orders.models import Order
+from orders.models import Order, check_printable
 
 log = logging.getLogger("traycheck.api")
 
@@ -45,10 +46,14 @@ def create_app(store: Store, api_token: str, menu: Menu,
                on_order: Callable[[Order, str | None], None] | None = None,
                on_cancel: Callable[[str], None] | None = None,
                registry=None, ready: Callable[[], dict] | None = None, dashboard=None,
-               cameras: list[str] | None = None) -> FastAPI:
+               cameras: list[str] | None = None, metrics_allow: list[str] | tuple[str, ...] = ("127.0.0.1", "::1"),
+               ) -> FastAPI:
     """The box's HTTP app; with ``dashboard`` (an ``edge.web.dashboard.Dashboard``) also the staff pages.
-    ``cameras``: the stations an order may name (an order for any other is refused, 422)."""
+    ``cameras``: the stations an order may name (an order for any other is refused, 422).
+    ``metrics_allow``: scraper addresses (or CIDR ranges) that read ``/metrics`` without the API token."""
     app = FastAPI(title="TrayCheck", version="0.1", docs_url=None, redoc_url=None)
+    app.add_middleware(SecurityHeaders)
+    scrapers = parse_networks(list(metrics_allow))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -58,8 +63,7 @@ def create_app(store: Store, api_token: str, menu: Menu,
                                                       "errors": errors})
 
     def require_token(authorization: str | None = Header(None)) -> None:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), api_token.encode()):
+        if not bearer_ok(authorization, api_token):
             raise HTTPException(401, "missing or wrong API token (Authorization: Bearer <token>)",
                                 headers={"WWW-Authenticate": "Bearer"})
 
@@ -73,11 +77,14 @@ def create_app(store: Store, api_token: str, menu: Menu,
         return JSONResponse(state, status_code=200 if state["ready"] else 503)
 
     if registry is not None:
-        from fastapi.responses import Response
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
         @app.get("/metrics")
-        def metrics() -> Response:
+        def metrics(request: Request, authorization: str | None = Header(None)) -> Response:
+            """Prometheus metrics: for the API token (``bearer_token_file`` in Prometheus) or an allowed scraper."""
+            if not (address_allowed(request.client.host if request.client else None, scrapers)
+                    or bearer_ok(authorization, api_token)):
+                raise HTTPException(401, "metrics: send the API token (Authorization: Bearer <token>) "
+                                         "or scrape from an address in http.metrics_allow",
+                                    headers={"WWW-Authenticate": "Bearer"})
             return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/api/orders", dependencies=[Depends(require_token)], status_code=200)
@@ -100,6 +107,10 @@ def create_app(store: Store, api_token: str, menu: Menu,
 
     @app.delete("/api/orders/{order_id}", dependencies=[Depends(require_token)])
     def cancel_order(order_id: str) -> dict:
+        try:
+            check_printable(order_id)
+        except ValueError as exc:
+            raise HTTPException(422, f"order_id: {exc}") from None
         if len(order_id) > 64:
             raise HTTPException(422, "order_id: at most 64 characters")
         try:

@@ -1,17 +1,15 @@
-"""Dashboard sign-in: password hashes, signed session cookies, CSRF tokens, a login rate limit.
+"""Dashboard sign-in: password hashes, CSRF tokens, a login rate limit.
 
 Standard library only. Passwords are hashed with scrypt (salted, deliberately
-slow); sessions are a signed cookie (HMAC-SHA256 over the user, role and
-expiry) so the box keeps no session table; the CSRF token is an HMAC of the
-session's nonce, sent back in every form and in the ``X-CSRF-Token`` header of
-scripted requests.
+slow); sessions live in the database (``edge.store.sessions``) so that they can
+be revoked; the CSRF token is an HMAC of the session's id, sent back in every
+form and in the ``X-CSRF-Token`` header of scripted requests.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import threading
@@ -22,7 +20,8 @@ from pathlib import Path
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 SESSION_COOKIE = "traycheck_session"
-SESSION_HOURS = 12.0  # a shift
+SESSION_HOURS = 12.0  # a shift: the default absolute lifetime of a session
+SESSION_IDLE_MINUTES = 240.0  # a session unused this long ends
 
 
 def hash_password(password: str) -> str:
@@ -60,6 +59,8 @@ def session_secret(data_dir: Path) -> bytes:
 
 @dataclass(frozen=True)
 class Session:
+    """A signed-in user: ``nonce`` is the session's id (the hash of its cookie), ``expires`` unix time."""
+
     user: str
     role: str
     nonce: str
@@ -71,31 +72,13 @@ class Session:
 
 
 class Signer:
+    """CSRF tokens: an HMAC of the session id, so a form is only valid for the session that rendered it."""
+
     def __init__(self, secret: bytes):
         self.secret = secret
 
     def _mac(self, data: bytes) -> str:
         return base64.urlsafe_b64encode(hmac.new(self.secret, data, hashlib.sha256).digest()).decode().rstrip("=")
-
-    def issue(self, user: str, role: str, hours: float = SESSION_HOURS) -> str:
-        body = json.dumps({"u": user, "r": role, "n": secrets.token_hex(8), "e": time.time() + hours * 3600},
-                          separators=(",", ":")).encode()
-        payload = base64.urlsafe_b64encode(body).decode().rstrip("=")
-        return f"{payload}.{self._mac(payload.encode())}"
-
-    def load(self, cookie: str | None) -> Session | None:
-        """The session a cookie proves, or None (missing, forged, expired)."""
-        if not cookie or "." not in cookie:
-            return None
-        payload, mac = cookie.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac(payload.encode())):
-            return None
-        try:
-            d = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-            s = Session(str(d["u"]), str(d["r"]), str(d["n"]), float(d["e"]))
-        except (ValueError, KeyError, TypeError):
-            return None
-        return s if s.expires > time.time() else None
 
     def csrf(self, session: Session) -> str:
         return self._mac(f"csrf:{session.user}:{session.nonce}".encode())
@@ -105,30 +88,53 @@ class Signer:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed sign-ins per client address in ``window_s``."""
+    """Failed sign-ins per client address and per account in ``window_s``, plus a global ceiling.
 
-    def __init__(self, attempts: int = 5, window_s: float = 300.0):
-        self.attempts, self.window_s = attempts, window_s
-        self._failures: dict[str, deque] = {}
+    An attempt is *reserved* before the (slow) password check and counted as a failure
+    until it succeeds, so parallel requests cannot all slip past the count: of 30
+    concurrent wrong passwords at most ``attempts`` are checked, the rest are refused.
+    """
+
+    def __init__(self, attempts: int = 5, window_s: float = 300.0, global_attempts: int = 50):
+        self.window_s = window_s
+        self.limits = {"client": attempts, "user": attempts, "*": global_attempts}
+        self._attempts: dict[str, deque] = {}
         self._lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> deque:
-        q = self._failures.setdefault(key, deque())
+        q = self._attempts.setdefault(key, deque())
         while q and now - q[0] > self.window_s:
             q.popleft()
         return q
 
-    def blocked_for(self, key: str) -> float:
-        """Seconds until this client may try again (0: now)."""
+    @staticmethod
+    def keys(client: str, user: str) -> list[str]:
+        return [f"client:{client}", f"user:{user.casefold()}", "*"]
+
+    def reserve(self, keys: list[str]) -> float:
+        """Reserve one attempt under every key at once: 0.0 when granted, else the seconds to wait."""
         now = time.monotonic()
         with self._lock:
-            q = self._recent(key, now)
-            return 0.0 if len(q) < self.attempts else self.window_s - (now - q[0])
+            wait = 0.0
+            for key in keys:
+                q = self._recent(key, now)
+                if len(q) >= self.limits[key.partition(":")[0]]:
+                    wait = max(wait, self.window_s - (now - q[0]))
+            if wait > 0:
+                return wait
+            for key in keys:
+                self._attempts[key].append(now)
+            for key in [k for k, q in self._attempts.items() if not q]:  # bounded: forget idle keys
+                del self._attempts[key]
+            return 0.0
 
-    def failed(self, key: str) -> None:
+    def succeeded(self, keys: list[str]) -> None:
+        """A right password: this client's and account's failures are forgiven, the global slot freed."""
         with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
-
-    def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+            for key in keys:
+                q = self._attempts.get(key)
+                if key == "*":
+                    if q:
+                        q.pop()
+                else:
+                    self._attempts.pop(key, None)

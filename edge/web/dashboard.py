@@ -11,10 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from edge.store.sessions import Sessions
 from edge.store.store import Store
 from edge.store.users import Users
-from edge.web import live_routes, pages
-from edge.web.auth import LoginLimiter, Signer, session_secret
+from edge.web import live_routes, pages, signin
+from edge.web.auth import SESSION_HOURS, SESSION_IDLE_MINUTES, LoginLimiter, Signer, session_secret
 from edge.web.live import LiveHub
 from edge.web.queries import Reader
 from edge.web.security import LoginRequired, login_url
@@ -33,6 +34,8 @@ class Dashboard:
     site: str = "site"
     system: Callable[[], dict] = dict
     snapshot_root: Path | None = None
+    session_hours: float = SESSION_HOURS  # a session ends this long after sign-in, used or not
+    session_idle_minutes: float = SESSION_IDLE_MINUTES  # ... or this long after its last request
 
 
 def mount_dashboard(app: FastAPI, d: Dashboard) -> None:
@@ -42,6 +45,7 @@ def mount_dashboard(app: FastAPI, d: Dashboard) -> None:
     st.reader = Reader(d.store.path)
     st.signer = Signer(session_secret(d.data_dir))
     st.limiter = LoginLimiter()
+    st.sessions = Sessions(d.store.path, idle_s=d.session_idle_minutes * 60, max_s=d.session_hours * 3600)
     st.snapshot_root = d.snapshot_root
     st.on_change = lambda: None
     st.camera_names = lambda: sorted(set(d.hub.pipelines) | set(st.reader.cameras()))
@@ -53,5 +57,6 @@ def mount_dashboard(app: FastAPI, d: Dashboard) -> None:
         return RedirectResponse(login_url(exc.next_url), status_code=303)
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(signin.router)
     app.include_router(pages.router)
     app.include_router(live_routes.router)

@@ -6,23 +6,37 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from edge.store.snapshots import annotated_jpeg
-from edge.store.users import Users
-from edge.web.auth import SESSION_COOKIE, SESSION_HOURS, Session
+from edge.web.auth import Session
 from edge.web.charts import bar_chart
-from edge.web.queries import day_range
-from edge.web.security import (current_session, login_redirect_target, page_session, require_csrf,
-                               require_manager)
+from edge.web.queries import PAGE, bounded_time, day_range
+from edge.web.security import current_session, local_path, page_session, require_csrf, require_manager
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter()
 NOTE_MAX = 500  # characters of a "counted wrong" note
+# ids are SQLite integers: anything outside 1..2**63-1 is a 422, never an OverflowError (500)
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+PageNo = Annotated[int, Query(ge=1, le=10_000)]
+Text = Annotated[str, Query(max_length=100)]
+
+
+def pager(request: Request, page: int, more: bool) -> dict:
+    """Links to the newer and older page of a list (None at either end), keeping the other filters."""
+    def url(n: int) -> str:
+        params = {k: v for k, v in request.query_params.items() if k != "page"}
+        params["page"] = str(n)
+        return request.url.path + "?" + "&".join(f"{k}={quote(v)}" for k, v in params.items())
+    return {"page": page, "newer": url(page - 1) if page > 1 else None, "older": url(page + 1) if more else None}
 
 
 def render(request: Request, name: str, session: Session | None, **ctx) -> HTMLResponse:
@@ -30,44 +44,6 @@ def render(request: Request, name: str, session: Session | None, **ctx) -> HTMLR
     return TEMPLATES.TemplateResponse(request, name, {
         "session": session, "csrf": signer.csrf(session) if session else "", "site": request.app.state.site,
         "cameras": request.app.state.camera_names(), **ctx})
-
-
-# -- sign-in -------------------------------------------------------------------------------
-@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "login.html", None, next=login_redirect_target(next), error=None)
-
-
-@router.post("/login", include_in_schema=False)
-def login(request: Request, name: str = Form(..., max_length=64), password: str = Form(..., max_length=256),
-          next: str = Form("/")) -> Response:
-    app = request.app.state
-    client = request.client.host if request.client else "?"
-    wait = app.limiter.blocked_for(client)
-    if wait > 0:
-        resp = render(request, "login.html", None, next=next,
-                      error=f"Too many failed sign-ins: try again in {int(wait) + 1} s.")
-        resp.status_code = 429
-        return resp
-    role = Users(app.reader.conn).check(name, password)
-    if role is None:
-        app.limiter.failed(client)
-        resp = render(request, "login.html", None, next=next, error="Wrong name or password.")
-        resp.status_code = 401
-        return resp
-    app.limiter.succeeded(client)
-    resp = RedirectResponse(login_redirect_target(next), status_code=303)
-    resp.set_cookie(SESSION_COOKIE, app.signer.issue(name, role), max_age=int(SESSION_HOURS * 3600),
-                    httponly=True, samesite="strict", secure=request.url.scheme == "https")
-    return resp
-
-
-@router.post("/logout", include_in_schema=False)
-async def logout(request: Request, session: Session = Depends(page_session)) -> Response:
-    await require_csrf(request, session)
-    resp = RedirectResponse("/login", status_code=303)
-    resp.delete_cookie(SESSION_COOKIE)
-    return resp
 
 
 @router.get("/", include_in_schema=False)
@@ -86,17 +62,21 @@ def live(request: Request, sound: bool = False, session: Session = Depends(page_
 
 # -- alerts --------------------------------------------------------------------------------
 @router.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
-def alerts(request: Request, state: str = "open", camera: str | None = None, since: str | None = None,
-           until: str | None = None, session: Session = Depends(page_session)) -> HTMLResponse:
+def alerts(request: Request, state: str = "open", camera: Text = "", since: Text = "", until: Text = "",
+           page: PageNo = 1, session: Session = Depends(page_session)) -> HTMLResponse:
     if state not in ("open", "acknowledged", "resolved", "all"):
         raise HTTPException(422, f"state={state!r}: expected open, acknowledged, resolved or all")
-    rows = request.app.state.reader.alerts(state, camera or None, since or None, until or None)
-    return render(request, "alerts.html", session, alerts=rows, state=state, camera=camera or "",
-                  since=since or "", until=until or "")
+    try:
+        lo, hi = bounded_time(since, "since"), bounded_time(until, "until")
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    rows = request.app.state.reader.alerts(state, camera or None, lo, hi, limit=PAGE + 1, offset=(page - 1) * PAGE)
+    return render(request, "alerts.html", session, alerts=rows[:PAGE], state=state, camera=camera,
+                  since=since, until=until, pages=pager(request, page, len(rows) > PAGE))
 
 
 @router.post("/alerts/{alert_id}/ack", include_in_schema=False)
-async def acknowledge(request: Request, alert_id: int, session: Session = Depends(page_session)) -> Response:
+async def acknowledge(request: Request, alert_id: RowId, session: Session = Depends(page_session)) -> Response:
     await require_csrf(request, session)
     form = await request.form()
     behalf = str(form.get("on_behalf_of") or "").strip() or None
@@ -109,26 +89,32 @@ async def acknowledge(request: Request, alert_id: int, session: Session = Depend
     request.app.state.on_change()
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(alert)
-    return RedirectResponse(str(form.get("back") or "/alerts"), status_code=303)
+    return RedirectResponse(local_path(str(form.get("back") or ""), "/alerts"), status_code=303)
 
 
 # -- orders and trays ---------------------------------------------------------------------
 @router.get("/orders", response_class=HTMLResponse, include_in_schema=False)
-def orders(request: Request, session: Session = Depends(page_session)) -> HTMLResponse:
+def orders(request: Request, page: PageNo = 1, sort: Literal["newest", "oldest"] = "newest",
+           session: Session = Depends(page_session)) -> HTMLResponse:
+    """Pending orders, newest first by default (``sort=oldest`` for the queue's order), a page at a time."""
     r = request.app.state.reader
-    return render(request, "orders.html", session, orders=r.pending_orders(), closed=r.closed_orders(),
-                  trays=r.trays(limit=20))
+    pending = r.pending_orders(limit=PAGE + 1, offset=(page - 1) * PAGE, newest=sort == "newest")
+    return render(request, "orders.html", session, orders=pending[:PAGE], closed=r.closed_orders(),
+                  trays=r.trays(limit=20), sort=sort, pages=pager(request, page, len(pending) > PAGE))
 
 
 @router.get("/trays", response_class=HTMLResponse, include_in_schema=False)
-def trays(request: Request, q: str = "", camera: str = "", session: Session = Depends(page_session)) -> HTMLResponse:
+def trays(request: Request, q: Text = "", camera: Text = "", page: PageNo = 1,
+          session: Session = Depends(page_session)) -> HTMLResponse:
     q = q.strip().lstrip("#")
-    rows = request.app.state.reader.trays(order_id=q or None, camera=camera or None)
-    return render(request, "trays.html", session, trays=rows, q=q, camera=camera)
+    rows = request.app.state.reader.trays(order_id=q or None, camera=camera or None, limit=PAGE + 1,
+                                          offset=(page - 1) * PAGE)
+    return render(request, "trays.html", session, trays=rows[:PAGE], q=q, camera=camera,
+                  pages=pager(request, page, len(rows) > PAGE))
 
 
 @router.get("/trays/{tray_id}", response_class=HTMLResponse, include_in_schema=False)
-def tray(request: Request, tray_id: int, session: Session = Depends(page_session)) -> HTMLResponse:
+def tray(request: Request, tray_id: RowId, session: Session = Depends(page_session)) -> HTMLResponse:
     t = request.app.state.reader.tray(tray_id)
     if t is None:
         raise HTTPException(404, f"tray {tray_id}: not found")
@@ -136,7 +122,7 @@ def tray(request: Request, tray_id: int, session: Session = Depends(page_session
 
 
 @router.post("/trays/{tray_id}/flag", include_in_schema=False)
-async def flag_tray(request: Request, tray_id: int, session: Session = Depends(page_session)) -> Response:
+async def flag_tray(request: Request, tray_id: RowId, session: Session = Depends(page_session)) -> Response:
     """A manager marks a tray "counted wrong" (``action=flag``, optional ``note``) or clears it
     (``action=unflag``); flagged trays go first into ``traycheck data export`` for labelling."""
     await require_csrf(request, session)
@@ -157,7 +143,7 @@ async def flag_tray(request: Request, tray_id: int, session: Session = Depends(p
 
 
 @router.get("/snapshots/{tray_id}.jpg", include_in_schema=False)
-def snapshot(request: Request, tray_id: int, session: Session = Depends(page_session)) -> Response:
+def snapshot(request: Request, tray_id: RowId, session: Session = Depends(page_session)) -> Response:
     """The tray's zone crop with the detector's boxes drawn (stored clean, boxed here)."""
     rows = request.app.state.reader.rows("SELECT snapshot, boxes FROM trays WHERE id = ?", [tray_id])
     root = request.app.state.snapshot_root
@@ -180,12 +166,12 @@ def _report(request: Request, day: str | None) -> dict:
     try:
         since, until = day_range(day or None)
     except ValueError:
-        raise HTTPException(422, f"day={day!r}: expected YYYY-MM-DD") from None
+        raise HTTPException(422, f"day={day!r}: expected a date YYYY-MM-DD between 2000 and 2099") from None
     return request.app.state.reader.report(since, until)
 
 
 @router.get("/report", response_class=HTMLResponse, include_in_schema=False)
-def report(request: Request, day: str = "", session: Session = Depends(page_session)) -> HTMLResponse:
+def report(request: Request, day: Text = "", session: Session = Depends(page_session)) -> HTMLResponse:
     rep = _report(request, day)
     hourly = bar_chart([(h["hour"][11:16], h["trays"], h["mismatch"]) for h in rep["per_hour"]],
                        ("trays", "mismatches"))
@@ -195,7 +181,7 @@ def report(request: Request, day: str = "", session: Session = Depends(page_sess
 
 
 @router.get("/report.csv", include_in_schema=False)
-def report_csv(request: Request, day: str = "", session: Session = Depends(page_session)) -> Response:
+def report_csv(request: Request, day: Text = "", session: Session = Depends(page_session)) -> Response:
     rep = _report(request, day)
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -210,7 +196,9 @@ def report_csv(request: Request, day: str = "", session: Session = Depends(page_
 # -- system and docs ---------------------------------------------------------------------
 @router.get("/system", response_class=HTMLResponse, include_in_schema=False)
 def system(request: Request, session: Session = Depends(page_session)) -> HTMLResponse:
-    return render(request, "system.html", session, info=request.app.state.system())
+    sessions = request.app.state.sessions.of(session.user)
+    return render(request, "system.html", session, info=request.app.state.system(), sessions=sessions,
+                  this_session=session.nonce)
 
 
 @router.get("/docs", response_class=HTMLResponse, include_in_schema=False)

@@ -47,7 +47,7 @@ class Reader:
 
     # -- alerts -------------------------------------------------------------------------
     def alerts(self, state: str = "open", camera: str | None = None, since: str | None = None,
-               until: str | None = None, limit: int = PAGE) -> list[dict]:
+               until: str | None = None, limit: int = PAGE, offset: int = 0) -> list[dict]:
         where, args = ["1=1"], []
         if state != "all":
             where.append("a.state = ?")
@@ -62,7 +62,8 @@ class Reader:
             where.append("a.opened_at < ?")
             args.append(until)
         rows = self.rows(f"SELECT a.*, t.snapshot, t.id AS tray_id FROM alerts a JOIN trays t ON t.id = a.tray_id "
-                         f"WHERE {' AND '.join(where)} ORDER BY a.opened_at DESC LIMIT ?", [*args, limit])
+                         f"WHERE {' AND '.join(where)} ORDER BY a.opened_at DESC, a.id DESC LIMIT ? OFFSET ?",
+                         [*args, limit, offset])
         for r in rows:
             r["detail"] = json.loads(r["detail"] or "{}")
         return rows
@@ -72,8 +73,11 @@ class Reader:
         return rows[0] if rows else None
 
     # -- orders and trays ---------------------------------------------------------------
-    def pending_orders(self, limit: int = PAGE) -> list[dict]:
-        orders = self.rows("SELECT * FROM orders WHERE status = 'pending' ORDER BY received_at LIMIT ?", [limit])
+    def pending_orders(self, limit: int = PAGE, offset: int = 0, newest: bool = True) -> list[dict]:
+        """Pending orders a page at a time, newest first unless ``newest=False`` (the queue's order)."""
+        way = "DESC" if newest else "ASC"
+        orders = self.rows(f"SELECT * FROM orders WHERE status = 'pending' ORDER BY received_at {way}, id {way} "
+                           "LIMIT ? OFFSET ?", [limit, offset])
         for o in orders:
             o["lines"] = self.rows("SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no", [o["id"]])
         return orders
@@ -86,14 +90,15 @@ class Reader:
             o["lines"] = self.rows("SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no", [o["id"]])
         return orders
 
-    def trays(self, order_id: str | None = None, camera: str | None = None, limit: int = PAGE) -> list[dict]:
+    def trays(self, order_id: str | None = None, camera: str | None = None, limit: int = PAGE,
+              offset: int = 0) -> list[dict]:
+        page = " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         if order_id:
-            rows = self.rows("SELECT * FROM trays WHERE order_id = ? ORDER BY created_at DESC LIMIT ?",
-                             [order_id, limit])
+            rows = self.rows("SELECT * FROM trays WHERE order_id = ?" + page, [order_id, limit, offset])
         elif camera:
-            rows = self.rows("SELECT * FROM trays WHERE camera = ? ORDER BY created_at DESC LIMIT ?", [camera, limit])
+            rows = self.rows("SELECT * FROM trays WHERE camera = ?" + page, [camera, limit, offset])
         else:
-            rows = self.rows("SELECT * FROM trays ORDER BY created_at DESC LIMIT ?", [limit])
+            rows = self.rows("SELECT * FROM trays" + page, [limit, offset])
         return [_decoded(r) for r in rows]
 
     def tray(self, tray_id: int) -> dict | None:
@@ -139,10 +144,30 @@ class Reader:
                 "per_hour": per_hour, "per_camera": per_camera, "most_missed": missed.most_common(10)}
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2099  # dates outside are typing errors (and 9999-12-31 + 1 day overflows)
+
+
 def day_range(day: str | None) -> tuple[datetime, datetime]:
-    """[start, end) of a UTC day given as YYYY-MM-DD (default: the last 24 hours)."""
+    """[start, end) of a UTC day given as YYYY-MM-DD (default: the last 24 hours); ValueError outside the years
+    this box can have data for."""
     if not day:
         end = datetime.now(timezone.utc)
         return end - timedelta(hours=24), end
     start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    if not FIRST_YEAR <= start.year <= LAST_YEAR:
+        raise ValueError(day)
     return start, start + timedelta(days=1)
+
+
+def bounded_time(value: str, name: str) -> str | None:
+    """A filter time (``2026-11-25T11:00``, ``2026-11-25``; UTC unless it says otherwise) in the stored ISO form,
+    None when empty; ValueError naming the parameter for anything else."""
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected a time like 2026-11-25T11:00 (UTC)") from None
+    if not FIRST_YEAR <= dt.year <= LAST_YEAR:
+        raise ValueError(f"{name}={value!r}: expected a year between {FIRST_YEAR} and {LAST_YEAR}")
+    return iso(dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc))

@@ -10,8 +10,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
+from fastapi.responses import Response
 
-from edge.web.auth import SESSION_COOKIE, Session, Signer
+from edge.web.auth import SESSION_COOKIE, Session
 
 
 class LoginRequired(Exception):
@@ -22,8 +23,22 @@ class LoginRequired(Exception):
 
 
 def current_session(request: Request) -> Session | None:
-    signer: Signer = request.app.state.signer
-    return signer.load(request.cookies.get(SESSION_COOKIE))
+    """The live server-side session of this request's cookie (``edge.store.sessions``), or None."""
+    return request.app.state.sessions.load(request.cookies.get(SESSION_COOKIE))
+
+
+def _cookie_attrs(request: Request) -> dict:
+    """The same attributes when the cookie is set and when it is cleared (a browser keeps a cookie
+    whose clearing differs in path, SameSite or Secure)."""
+    return {"path": "/", "httponly": True, "samesite": "strict", "secure": request.url.scheme == "https"}
+
+
+def set_session_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, **_cookie_attrs(request))
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, **_cookie_attrs(request))
 
 
 def page_session(request: Request) -> Session:
@@ -57,11 +72,16 @@ def require_manager(session: Session) -> None:
         raise HTTPException(403, "managers only")
 
 
-def login_redirect_target(next_url: str | None) -> str:
-    """Only local paths: a sign-in link must not send staff to another site."""
-    if not next_url or not next_url.startswith("/") or next_url.startswith("//"):
-        return "/"
-    return next_url
+def local_path(url: str | None, default: str = "/") -> str:
+    """``url`` when it is a path on this site, else ``default``: a link or form field must not send staff
+    to another site (``//host``, ``/\\host``, ``https://host``, control characters all count as elsewhere)."""
+    if (not url or not url.startswith("/") or url.startswith(("//", "/\\")) or len(url) > 2048
+            or any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in url)):
+        return default
+    return url
+
+
+login_redirect_target = local_path
 
 
 def login_url(next_url: str) -> str:

@@ -18,9 +18,15 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 class WebServer:
-    def __init__(self, app: FastAPI, host: str, port: int):
+    """``trusted_proxies``: the reverse proxies whose ``X-Forwarded-For`` names the client (addresses or CIDR
+    ranges); from anyone else the header is ignored (uvicorn would trust it from loopback by default, and the
+    login limit would count a spoofed address). No ``Server`` header."""
+
+    def __init__(self, app: FastAPI, host: str, port: int, trusted_proxies: list[str] | None = None):
+        trusted = list(trusted_proxies or [])
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                                    access_log=False, lifespan="off"))
+                                                    access_log=False, lifespan="off", server_header=False,
+                                                    proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None))
         self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)
 
     def start(self, timeout: float = 10.0) -> None:

@@ -8,7 +8,7 @@
   });
   let beep = null;
   function sound() {
-    if (!window.TRAYCHECK_SOUND) return;
+    if (document.body.dataset.sound !== "on") return;
     try {
       beep = beep || new (window.AudioContext || window.webkitAudioContext)();
       const o = beep.createOscillator(), g = beep.createGain();

@@ -1,0 +1,70 @@
+"""Sign-in, sign-out and "sign out everywhere": the routes that create and end server-side sessions.
+
+The login limiter is asked *before* the slow password check (``LoginLimiter.reserve``),
+so parallel guesses cannot outrun it; the client address is the socket's peer unless
+``http.trusted_proxies`` names it (then uvicorn takes the forwarded address).
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from edge.store.users import Users
+from edge.web.auth import Session
+from edge.web.pages import render
+from edge.web.security import (clear_session_cookie, local_path, page_session, require_csrf,
+                               set_session_cookie)
+
+router = APIRouter()
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", None, next=local_path(next), error=None)
+
+
+@router.post("/login", include_in_schema=False)
+def login(request: Request, name: str = Form(..., max_length=64), password: str = Form(..., max_length=256),
+          next: str = Form("/", max_length=2048)) -> Response:
+    app = request.app.state
+    client = request.client.host if request.client else "?"
+    keys = app.limiter.keys(client, name)
+    wait = app.limiter.reserve(keys)  # counted before the hash: parallel guesses cannot all get through
+    if wait > 0:
+        resp = render(request, "login.html", None, next=local_path(next),
+                      error=f"Too many failed sign-ins: try again in {int(wait) + 1} s.")
+        resp.status_code = 429
+        resp.headers["Retry-After"] = str(int(wait) + 1)
+        return resp
+    role = Users(app.reader.conn).check(name, password)
+    if role is None:
+        resp = render(request, "login.html", None, next=local_path(next), error="Wrong name or password.")
+        resp.status_code = 401
+        return resp
+    app.limiter.succeeded(keys)
+    resp = RedirectResponse(local_path(next), status_code=303)
+    set_session_cookie(request, resp, app.sessions.create(name), int(app.sessions.max_s))
+    return resp
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request, session: Session = Depends(page_session)) -> Response:
+    """Ends this session on the server (a copy of the cookie is worthless afterwards)."""
+    await require_csrf(request, session)
+    await run_in_threadpool(request.app.state.sessions.end, session.nonce)
+    resp = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(request, resp)
+    return resp
+
+
+@router.post("/sessions/end-all", include_in_schema=False)
+async def end_all(request: Request, session: Session = Depends(page_session)) -> Response:
+    """Sign out everywhere: every session of this user ends, this one included."""
+    await require_csrf(request, session)
+    n = await run_in_threadpool(request.app.state.sessions.end_all, session.user)
+    await run_in_threadpool(request.app.state.store.audit, session.user, "signed out everywhere", session.user,
+                            {"sessions": n})
+    resp = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(request, resp)
+    return resp
