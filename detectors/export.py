@@ -18,8 +18,8 @@ import numpy as np
 from detectors.classes import CLASSES
 from detectors.letterbox import Letterboxer
 from detectors.onnx_rewrite import fast_dfl
-from edge.errors import UserError
-from edge.progress import console, progress_bar
+from edge.core import UserError
+from edge.core import console, progress_bar
 
 INPUT_HW = (256, 320)  # a 4:3 frame at 320 wide: 240 rows + 2 x 8 rows of padding (stride 32)
 CALIB_SEED = 555_555

@@ -23,8 +23,8 @@ from detectors.datasets.copy_paste import write_copy_paste
 from detectors.datasets.importer import load_manifest
 from detectors.model_info import resolve_model
 from detectors.train import DEFAULT_MODEL_YAML, require_ultralytics
-from edge.errors import UserError
-from edge.progress import console, progress_bar
+from edge.core import UserError
+from edge.core import console, progress_bar
 
 
 @dataclass

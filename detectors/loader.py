@@ -5,7 +5,7 @@ from pathlib import Path
 
 from detectors.detections import Detector
 from detectors.model_info import resolve_model
-from edge.errors import UserError
+from edge.core import UserError
 
 
 def load_detector(model: str | Path | None = None, variant: str = "fp32", backend: str | None = None,

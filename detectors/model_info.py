@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edge.errors import UserError
+from edge.core import UserError
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = "traycheck-v8n"

@@ -16,7 +16,7 @@ from detectors.classes import CLASSES
 from detectors.detections import Detections, nms
 from detectors.letterbox import Letterboxer
 from detectors.model_info import load_metadata
-from edge.errors import UserError
+from edge.core import UserError
 
 MAX_WH = 7680.0  # class offset for batched (per-class) NMS, as ultralytics does
 

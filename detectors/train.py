@@ -10,7 +10,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edge.errors import UserError
+from edge.core import UserError
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL_YAML = MODELS_DIR / "traycheck-yolov8n.yaml"

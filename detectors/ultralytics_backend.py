@@ -11,7 +11,7 @@ import numpy as np
 
 from detectors.detections import Detections
 from detectors.model_info import load_metadata
-from edge.errors import UserError
+from edge.core import UserError
 
 
 class UltralyticsDetector:

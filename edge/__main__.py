@@ -1,4 +1,4 @@
 """``python -m edge`` is the ``traycheck`` command."""
-from edge.cli import main
+from edge.cli.main import main
 
 main()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from edge.errors import UserError
+from edge.core import UserError
 
 DEFAULT_MENU: dict[str, tuple[str, ...]] = {
     "BURGER": ("burger",),

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from edge.frame import Frame
+from edge.sources.frame import Frame
 
 HERE = Path(__file__).resolve().parent
 SYSTEM_PYTHON = "/usr/bin/python3"

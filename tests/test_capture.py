@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from edge.camera_worker import CameraWorker
-from edge.capture import FileSource, LiveSource
-from edge.errors import UserError
-from edge.live_source import StreamClock
+from edge.app.camera_worker import CameraWorker
+from edge.sources.capture import FileSource, LiveSource
+from edge.core import UserError
+from edge.sources.live import StreamClock
 from tests.camera_helpers import FrameLog, wait_for
 from tests.conftest import FIXTURES
 from tests.mqtt_helpers import free_port
@@ -196,7 +196,7 @@ def _silent_server() -> socket.socket:
 @pytest.mark.parametrize("kind", ["nothing listens", "silent socket"])
 @pytest.mark.parametrize("scheme", ["rtsp", "http"])
 def test_doctor_camera_check_keeps_its_time_limit(kind, scheme):
-    from edge.doctor import _camera
+    from edge.app.doctor import _camera
 
     silent = _silent_server() if kind == "silent socket" else None
     port = silent.getsockname()[1] if silent else free_port()

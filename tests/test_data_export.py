@@ -344,7 +344,7 @@ def test_an_old_database_is_upgraded_and_its_boxed_snapshots_left_out(tmp_path):
 
 # -- closing the loop: what we export, `data import` takes back ---------------------------------------
 def test_a_yolo_export_imports_back(box, flagged, tmp_path):
-    from edge.cli_data import data_app
+    from edge.cli.data import data_app
 
     if "import" not in {c.name for c in data_app.registered_commands}:
         pytest.skip("`traycheck data import` is not in edge/cli_data.py yet (being written for issue 10)")

@@ -5,7 +5,7 @@ import pytest
 
 from detectors.classes import CLASSES
 from orders.menu import Menu, load_menu
-from edge.errors import UserError
+from edge.core import UserError
 
 
 def test_default_menu_expected_counts():

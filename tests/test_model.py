@@ -14,7 +14,7 @@ from detectors.loader import load_detector
 from detectors.model_info import DEFAULT_MODEL, MODELS_DIR
 from detectors.synth.scenario import parse_scenario
 from detectors.synth.shift import ShiftRenderer
-from edge.bench import load_frames
+from edge.bench.detectors import load_frames
 from tests.conftest import FIXTURES
 
 META = json.loads((MODELS_DIR / f"{DEFAULT_MODEL}.json").read_text())

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from detectors.classes import CLASSES
-from edge.errors import UserError
+from edge.core import UserError
 from orders.menu import load_menu
 from tests.conftest import FIXTURES, ROOT, wait_http_ok
 from tests.model_family import RENAMED, RENAMED_MENU, make_family, renamed_classes

@@ -16,7 +16,7 @@ import yaml
 
 from detectors.evaluation.dataset import load_labelled
 from detectors.evaluation.metrics import IOU_THRESHOLDS, Scorer, coco_ap, match_predictions, ultralytics_ap
-from edge.errors import UserError
+from edge.core import UserError
 
 CLASSES3 = ("burger", "fries", "drink")
 BOX = np.array([[10, 10, 60, 60], [100, 10, 150, 60], [200, 10, 250, 60], [10, 100, 60, 150]], np.float32)

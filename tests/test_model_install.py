@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from detectors.model_info import MODELS_DIR, load_metadata
-from edge.replay import prepare, replay_folder
+from edge.replay.runner import prepare, replay_folder
 from detectors.loader import load_detector
 from orders.menu import load_menu
 from tests.conftest import FIXTURES, ROOT, wait_http_ok

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from edge.mqtt import MqttSettings, Publisher
-from edge.errors import UserError
+from edge.app.mqtt import MqttSettings, Publisher
+from edge.core import UserError
 from edge.store.store import Store
 from tests.mqtt_helpers import Collector, wait_until
 
@@ -114,7 +114,7 @@ def test_queued_messages_wait_for_the_next_process(tmp_path, broker):
 
 SERVICE = """
 import sys, time
-from edge.mqtt import MqttSettings, Publisher
+from edge.app.mqtt import MqttSettings, Publisher
 from edge.store.store import Store
 pub = Publisher(MqttSettings(host="127.0.0.1", port=int(sys.argv[1]), site="r1", keepalive=2), Store(sys.argv[2]))
 pub.start()

@@ -15,8 +15,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.client import MQTTMessageInfo
 
-from edge.mqtt import MqttSettings, Publisher
-from edge.mqtt_acks import AckBook
+from edge.app.mqtt import MqttSettings, Publisher
+from edge.app.mqtt_acks import AckBook
 from edge.store.store import Store
 from tests.mqtt_helpers import Collector, wait_until
 from tests.test_mqtt import verdict

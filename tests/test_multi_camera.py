@@ -12,8 +12,8 @@ import pytest
 
 from detectors.synth.scenario import load_scenario
 from detectors.synth.shift import render_shift
-from edge.config import load_config
-from edge.service import Service
+from edge.app.config import load_config
+from edge.app.service import Service
 from orders.menu import Menu
 from orders.models import Order
 from orders.registry import OrderRegistry

@@ -12,9 +12,9 @@ from conftest import SHIFTS
 from detectors.loader import load_detector
 from detectors.synth.scenario import load_scenario
 from detectors.synth.shift import render_shift
-from edge.evaluate import score_shift, summarize
-from edge.replay import replay_folder
-from edge.ticket import TicketReader
+from edge.replay.evaluate import score_shift, summarize
+from edge.replay.runner import replay_folder
+from edge.pipeline.ticket import TicketReader
 
 ASSOCIATION = """\
 name: association
@@ -142,8 +142,8 @@ def test_fresh_scenarios_of_every_kind(tmp_path, detector):
 def _held_mismatch_pipeline(detector) -> tuple:
     """A pipeline whose tray rests with a wrong count and its order (by its ticket): the first
     mismatch is held ``mismatch_confirm_s`` (a hand may hide an item)."""
-    from edge.pipeline import CameraPipeline
-    from edge.tray import TrayEvent
+    from edge.pipeline.camera import CameraPipeline
+    from edge.pipeline.tray import TrayEvent
     from orders.menu import load_menu
     from orders.models import Order
     from orders.queue import OrderQueue

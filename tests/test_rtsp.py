@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from edge.camera_worker import CameraWorker
+from edge.app.camera_worker import CameraWorker
 from tests.camera_helpers import FrameLog, RtspServer, gst_rtsp_missing, wait_for
 from tests.conftest import FIXTURES
 from tests.mqtt_helpers import free_port

@@ -5,7 +5,7 @@ import pytest
 
 from detectors.synth.scenario import load_scenario, parse_scenario
 from detectors.synth.shift import pos_events, truth_records
-from edge.errors import UserError
+from edge.core import UserError
 
 
 def test_defaults_and_placed_from_order(small_scenario):

@@ -340,8 +340,8 @@ def test_orders_page_shows_the_newest_pending_first_and_pages(server):
 
 
 def test_config_names_a_bad_proxy_or_scraper_address(tmp_path):
-    from edge.config import load_config
-    from edge.errors import UserError
+    from edge.app.config import load_config
+    from edge.core import UserError
 
     for key in ("trusted_proxies", "metrics_allow"):
         p = tmp_path / f"{key}.yaml"

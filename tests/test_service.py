@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from edge.config import load_config
-from edge.errors import UserError
+from edge.app.config import load_config
+from edge.core import UserError
 from tests.conftest import FIXTURES, ROOT, wait_http_ok
 from tests.mqtt_helpers import free_port
 

@@ -71,8 +71,8 @@ def wait_until(cond, timeout: float, what: str):
 def pipe():
     """A real pipeline (only its frame, zone and classes are used) showing a real fixture frame."""
     from detectors.loader import load_detector
-    from edge.capture import Frame
-    from edge.pipeline import CameraPipeline
+    from edge.sources.capture import Frame
+    from edge.pipeline.camera import CameraPipeline
     from orders.menu import load_menu
     from orders.queue import OrderQueue
 
@@ -87,7 +87,7 @@ def pipe():
 
 
 def verdicts(n: int, start: int = 0) -> list:
-    from edge.verdicts import Verdict
+    from edge.pipeline.verdicts import Verdict
 
     return [Verdict(camera="expo-1", order_id=None, verdict="mismatch" if i % 3 == 0 else "no_order",
                     missing={"burger": 1} if i % 3 == 0 else {}, extra={}, video_t=float(i), tray_seq=i + 1,
@@ -103,7 +103,7 @@ def stored_ids(db: Path) -> list[str]:
 
 
 def _recorder(fs: Path, **kw):
-    from edge.recorder import Recorder
+    from edge.app.recorder import Recorder
     from edge.store.snapshots import SnapshotWriter
     from edge.store.store import Store
 

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from detectors.synth.stills import fit_rect, frame_size, parse_size
-from edge.errors import UserError
-from edge.gate import Gate, Zone
-from edge.tray import TrayParams
+from edge.core import UserError
+from edge.pipeline.gate import Gate, Zone
+from edge.pipeline.tray import TrayParams
 from tests.conftest import run_cli
 
 # Seed 1's val photos are ones the bundled detector counts right (checked on the photos alone):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.gate import GateReading
-from edge.tray import State, TrayTracker
+from edge.pipeline.gate import GateReading
+from edge.pipeline.tray import State, TrayTracker
 
 FPS = 15
 N = 10

@@ -18,7 +18,7 @@ import numpy as np
 
 from detectors.datasets.readers import natural_key
 from detectors.datasets.validate import CheckedImage
-from edge.errors import UserError
+from edge.core import UserError
 
 NEAR_DUP_BITS = 4  # pHash Hamming distance of resized/re-encoded copies: 0-2 here; other trays: >= 6
 NEAR_DUP_CORR = 0.9

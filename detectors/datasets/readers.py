@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from detectors.datasets.records import LabelledImage, Problem, Source
-from edge.errors import UserError
+from edge.core import UserError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 FORMATS = ("auto", "yolo", "coco", "voc")

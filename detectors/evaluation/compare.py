@@ -21,7 +21,7 @@ import numpy as np
 from detectors.detections import Detector, merged_keep
 from detectors.evaluation.dataset import LabelledSet, load_labelled
 from detectors.evaluation.metrics import Scorer
-from edge.errors import UserError
+from edge.core import UserError
 
 AP_CONF = 0.001  # as ultralytics val: AP needs the low-confidence tail of the curve
 AP_MAX_DET = 300
@@ -105,7 +105,7 @@ def compare_models(ref_a: str, ref_b: str, dataset: Path, split: str = "val", co
                    threads: int = 2, progress: Callable[[str, int], object] | None = None) -> Comparison:
     """Score both models on the dataset's labelled photos of ``split``.
 
-    ``progress(label, total)`` is a context manager yielding ``advance(n)`` (edge.progress.progress_bar).
+    ``progress(label, total)`` is a context manager yielding ``advance(n)`` (edge.core.progress_bar).
     """
     if not 0.0 < conf < 1.0:
         raise UserError(f"--conf {conf}: must be between 0 and 1")

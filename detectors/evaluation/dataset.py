@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from edge.errors import UserError
+from edge.core import UserError
 
 IMAGE_SUFFIXES = {".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
 NAMES_FILES = ("classes.txt", "obj.names")  # labelImg / darknet exports name their classes in one of these

@@ -17,7 +17,7 @@ import numpy as np
 
 from detectors.evaluation.annotate import draw
 from detectors.evaluation.compare import Comparison, ModelRun, read_image
-from edge.errors import UserError
+from edge.core import UserError
 
 MAX_WRONG = 60
 COLORS = {"a": "#2f6fb3", "b": "#e08a1e"}

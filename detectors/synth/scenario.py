@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from detectors.classes import CLASSES
 from detectors.synth.yaml_lines import compose, line_of
-from edge.errors import UserError
+from edge.core import UserError
 from orders.menu import Menu, load_menu
 
 MAX_ITEMS_PER_TRAY = 8

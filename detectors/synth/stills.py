@@ -29,8 +29,8 @@ from detectors.synth.scene import smoothstep
 from detectors.synth.stills_data import Photo, StillsDataset
 from detectors.synth.stills_orders import SkuChoice, alter, derived_menu, menu_choice, mistake_trays, truth_line
 from detectors.synth.stills_tickets import Locator, read_tickets
-from edge.errors import UserError
-from edge.gate import Zone
+from edge.core import UserError
+from edge.pipeline.gate import Zone
 
 LEAD_S = 1.0  # empty counter before the first tray: the gate learns the empty station
 GAP_S = 1.0  # empty counter between a tray gone and the next one arriving
@@ -311,7 +311,7 @@ def run_stills(dataset: Path, out: Path, menu: Path | None, mistakes: float, spl
                rest: float, size: str | None) -> StillsShift:
     """The ``synth stills`` command: check everything, render with progress bars, report."""
     from detectors.synth.stills_data import read_dataset
-    from edge.progress import console, progress_bar
+    from edge.core import console, progress_bar
 
     settings = StillsSettings(split, menu, mistakes, seed, fps, rest, parse_size(size) if size else None)
     ds = read_dataset(dataset, split)

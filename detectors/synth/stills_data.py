@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from edge.errors import UserError
+from edge.core import UserError
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 TOLERANCE = 0.01  # labelling tools round: a coordinate this far outside 0..1 is still accepted (and clipped)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from edge.errors import UserError
+from edge.core import UserError
 from orders.menu import load_menu
 
 MISTAKE_KINDS = ("drop", "add", "replace")  # drop: the tray shows an extra item; add: one is missing

@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.errors import UserError
-from edge.ticket import TicketReader, sharpen
+from edge.core import UserError
+from edge.pipeline.ticket import TicketReader, sharpen
 
 
 class Locator:

@@ -10,7 +10,7 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from edge.errors import UserError
+from edge.core import UserError
 
 
 class VideoWriter:

@@ -2,7 +2,7 @@
 messages go in one transaction, so a crash can never leave a verdict without
 its message in the outbox, nor a message for a verdict that was not stored.
 
-Verdict ids are stable (see ``edge.verdicts``): storing the same verdict twice
+Verdict ids are stable (see ``edge.pipeline.verdicts``): storing the same verdict twice
 (a replay restarted after a crash) changes nothing.
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from edge.errors import UserError
+from edge.core import UserError
 from edge.store.store import utcnow
 from edge.web.auth import hash_password, verify_password
 
@@ -80,7 +80,7 @@ class Users:
             os.fchmod(f.fileno(), 0o600)  # an older file may have had other modes
             f.write(password + "\n")
         self.add("manager", "manager", password)
-        from edge.progress import console  # shown at any log level (replay logs warnings only), like the token's
+        from edge.core import console  # shown at any log level (replay logs warnings only), like the token's
 
         console.print(f"created the first dashboard user 'manager'; its password is in {password_file} (mode 600, "
                       "not logged; change it with: traycheck users add manager --role manager, then delete the file)",

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge.detect_video import annotate
-from edge.pipeline import CameraPipeline
-from edge.replay_video import banner_text
-from edge.verdicts import Verdict
+from edge.replay.detect import annotate
+from edge.pipeline.camera import CameraPipeline
+from edge.replay.video import banner_text
+from edge.pipeline.verdicts import Verdict
 
 
 def _offer(aq: asyncio.Queue, event: dict) -> None:

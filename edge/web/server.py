@@ -7,7 +7,7 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
-from edge.errors import UserError
+from edge.core import UserError
 
 
 def parse_listen(value: str) -> tuple[str, int]:

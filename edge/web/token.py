@@ -26,7 +26,7 @@ def api_token(data_dir: Path) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
-    from edge.progress import console
+    from edge.core import console
 
     console.print(f"generated the POS API token into {path} (mode 600; not logged: read it from there)",
                   highlight=False, soft_wrap=True)

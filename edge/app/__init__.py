@@ -1,0 +1,1 @@
+"""The appliance: the one wiring (service), recorder, MQTT, metrics, config, doctor."""

@@ -1,0 +1,181 @@
+"""The appliance configuration: one YAML file validated up front by pydantic.
+
+Every error names the key path and the bad value; nothing starts until the
+whole file is valid. Secrets can come from files (``*_file`` keys) or the
+environment (``TRAYCHECK_API_TOKEN``, ``TRAYCHECK_MQTT_PASSWORD``).
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.core import UserError
+from edge.pipeline.gate import DEFAULT_ZONE
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_name(v: str) -> str:
+    if not NAME.match(v):
+        raise ValueError("must be lower-case letters, digits, - or _ (at most 32)")
+    return v
+
+
+def _secret(value: str | None, file: str | None, env: str, key: str) -> str | None:
+    """``env`` if set, else the file's first line (a UserError naming ``key`` if unreadable), else ``value``."""
+    if env and os.environ.get(env):
+        return os.environ[env]
+    if file:
+        try:
+            return Path(file).read_text().strip()
+        except OSError as exc:
+            raise UserError(f"{key}: {file}: cannot read ({exc.strerror or exc})") from None
+    return value
+
+
+class CameraConfig(_Strict):
+    name: str
+    source: str  # rtsp://..., http://..., /dev/videoN, or a video file / shift folder
+    zone: list[tuple[float, float]] = Field(default_factory=lambda: [tuple(p) for p in DEFAULT_ZONE])
+    speed: float | None = 1.0  # file sources only: 1 = real time, null = as fast as possible
+
+    _name = field_validator("name")(_check_name)
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(v) < 3:
+            raise ValueError("a zone needs at least 3 [x, y] points")
+        if any(not (0 <= x <= 1 and 0 <= y <= 1) for x, y in v):
+            raise ValueError("zone points are fractions of the frame, between 0 and 1")
+        return v
+
+
+class MqttConfig(_Strict):
+    host: str
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    password_file: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    orders_topic: str | None = None  # subscribe here for POS orders (JSON like the API body)
+
+    @model_validator(mode="after")
+    def _files(self) -> "MqttConfig":
+        for key in ("ca_file", "cert_file", "key_file"):
+            f = getattr(self, key)
+            if f and not Path(f).is_file():
+                raise ValueError(f"{key} {f!r}: not found")
+        return self
+
+    def resolved_password(self) -> str | None:
+        return _secret(self.password, self.password_file, "TRAYCHECK_MQTT_PASSWORD", "mqtt.password_file")
+
+
+class HttpConfig(_Strict):
+    listen: str = "127.0.0.1:8080"
+    api_token: str | None = None
+    api_token_file: str | None = None
+    trusted_proxies: list[str] = []  # reverse proxies whose X-Forwarded-For is believed (else ignored)
+    metrics_allow: list[str] = ["127.0.0.1", "::1"]  # scrapers reading /metrics without the API token
+    session_hours: float = Field(12, gt=0, le=24 * 30)  # a dashboard session ends this long after sign-in
+    session_idle_minutes: float = Field(240, gt=0, le=24 * 60 * 30)  # ... or this long after its last use
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range (10.0.0.5, 10.0.0.0/24)") from None
+        return v
+
+    def resolved_token(self) -> str | None:
+        """``api_token``, else the token file's (a UserError naming the key if unreadable), else None:
+        ``TRAYCHECK_API_TOKEN`` or a generated one (``edge.web.token``)."""
+        return self.api_token or _secret(None, self.api_token_file, "", "http.api_token_file")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, _, port = v.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected HOST:PORT, e.g. 0.0.0.0:8080")
+        return v
+
+
+class DetectorConfig(_Strict):
+    model: str | None = None  # bundled name or .onnx path; default: the bundled model
+    model_dir: str | None = None  # installed models + active.json (beats ``model``); default: <data_dir>/models
+    int8: bool = False
+    threads: int = Field(2, ge=1, le=64)
+    providers: list[str] | None = None
+
+
+class RetentionConfig(_Strict):
+    days: float = Field(30, gt=0)
+    min_free_mb: float = Field(500, ge=0)
+    every_minutes: float = Field(60, gt=0)
+
+
+class OrdersConfig(_Strict):
+    expire_minutes: float = Field(30, gt=0)  # a pending order no station served by then is closed as expired
+
+
+class Config(_Strict):
+    site: str = "site"
+    data_dir: str = "/var/lib/traycheck"
+    menu: str = "default"
+    cameras: list[CameraConfig] = Field(min_length=1)
+    detector: DetectorConfig = DetectorConfig()
+    mqtt: MqttConfig | None = None
+    http: HttpConfig = HttpConfig()
+    retention: RetentionConfig = RetentionConfig()
+    orders: OrdersConfig = OrdersConfig()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    _site = field_validator("site")(_check_name)
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> "Config":
+        names = [c.name for c in self.cameras]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"camera names must be unique: {sorted(dup)}")
+        return self
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise UserError(f"config {p}: not found") from None
+    except OSError as exc:
+        raise UserError(f"config {p}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise UserError(f"config {p}: line {mark.line + 1 if mark else '?'}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise UserError(f"config {p}: expected a YAML mapping")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        value = e.get("input")
+        shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
+        raise UserError(f"config {p}: {loc}: {e['msg'].removeprefix('Value error, ')}{shown}") from None

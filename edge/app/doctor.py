@@ -1,0 +1,203 @@
+"""``traycheck doctor``: check everything the appliance needs, print a table, exit
+non-zero when something is wrong. Safe to run beside the service: it only reads
+(and writes one row it removes again in a scratch table)."""
+from __future__ import annotations
+
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.table import Table
+
+from edge.app.config import Config
+from edge.core import console
+
+
+class _CameraCheck:
+    """One camera's check in its own thread, so the time limit holds even when no frame ever
+    comes (a stream that does not answer, a silent socket): the source is stopped at the
+    deadline whatever the rest of doctor is doing, and ``result()`` answers FAIL with the
+    source's own reason."""
+
+    def __init__(self, name: str, source: str, timeout: float = 15.0):
+        from edge.sources.camera_state import CameraState
+        from edge.sources.capture import is_live
+
+        self.source, self.timeout = source, timeout
+        self.live = is_live(source)
+        self.state = CameraState(name, quiet=True)
+        # a stream's open/read timeout, and the time kept at the end for its reader to leave
+        # OpenCV (a process exiting while a thread is inside is aborted): all within ``timeout``
+        self.stall_s = min(5.0, timeout / 4)
+        self.end = time.monotonic() + timeout
+        self.deadline = self.end - (self.stall_s + 0.5 if self.live else 0.0)
+        self._src = None
+        self._outcome: tuple[bool, str] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"doctor camera {name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from edge.sources.capture import open_source
+        from edge.core import UserError
+
+        try:
+            self._src = src = open_source(self.source, speed=None, state=self.state, stall_s=self.stall_s)
+        except UserError as exc:
+            self._outcome = (False, str(exc))
+            return
+        timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), src.stop, kwargs={"join_s": 0})
+        timer.daemon = True
+        timer.start()
+        n, shape = 0, (0, 0)
+        try:
+            for frame in src.frames():  # ends at the deadline: the timer stops the source
+                n, shape = n + 1, frame.image.shape
+                if n >= 5:
+                    break
+        except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+            self._outcome = (False, f"{self.source}: reading failed ({exc})")
+            return
+        finally:
+            timer.cancel()
+            src.stop(join_s=max(0.0, self.end - time.monotonic()))
+        self._outcome = (True, f"{n} frames, {shape[1]}x{shape[0]}") if n else None
+
+    def result(self) -> tuple[bool, str]:
+        from edge.sources.live import why_not_open
+
+        self._thread.join(max(0.0, self.end - time.monotonic()))
+        if self._src is not None:
+            self._src.stop()  # normally done already; never exit while its reader is inside OpenCV
+        if self._outcome is not None:
+            return self._outcome
+        reason = self.state.snapshot()["reason"]
+        if (not reason or reason == "not opened yet") and self.live:
+            reason = why_not_open(self.source, timeout_s=0.5)
+        if reason and reason != "not opened yet":
+            return False, f"{reason} (no frame within {self.timeout:.0f} s)"
+        return False, f"no frame within {self.timeout:.0f} s"
+
+
+def _camera(name: str, source: str, timeout: float = 15.0) -> tuple[bool, str]:
+    """One camera: ok with the frame size, or FAIL with the reason, within ``timeout`` seconds."""
+    return _CameraCheck(name, source, timeout).result()
+
+
+def _model(cfg: Config) -> tuple[bool, str]:
+    """The model the service would start with (installed or detector.model), and its classes
+    covering the menu: a menu naming a class the model lacks fails here, as at start."""
+    import numpy as np
+
+    from edge.core import UserError
+    from edge.app.model_store import config_menu, load_active
+
+    try:
+        det, _ = load_active(cfg, threads=cfg.detector.threads)
+        config_menu(cfg, det)
+    except UserError as exc:
+        return False, str(exc)
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    det.detect(frame)
+    t0 = time.perf_counter()
+    for _ in range(10):
+        det.detect(frame)
+    ms = (time.perf_counter() - t0) * 100
+    return True, f"{getattr(det, 'path', '')} ({ms:.1f} ms/frame, {len(det.classes)} classes, menu covered)"
+
+
+def _broker(cfg: Config) -> tuple[bool, str]:
+    if cfg.mqtt is None:
+        return True, "not configured (nothing leaves the box)"
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    m = cfg.mqtt
+    result: dict = {}
+    done = threading.Event()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
+    if m.username:
+        from edge.core import UserError
+
+        try:
+            c.username_pw_set(m.username, m.resolved_password())
+        except UserError as exc:  # an unreadable password file: a FAIL row, not a traceback
+            return False, str(exc)
+    if m.ca_file or m.cert_file:
+        c.tls_set(ca_certs=m.ca_file, certfile=m.cert_file, keyfile=m.key_file)
+
+    def on_connect(client, userdata, flags, rc, props) -> None:
+        result["rc"] = rc
+        done.set()
+
+    c.on_connect = on_connect
+    try:
+        c.connect(m.host, m.port, 10)
+    except OSError as exc:
+        return False, f"{m.host}:{m.port}: {exc.strerror or exc}"
+    c.loop_start()
+    done.wait(8)
+    c.loop_stop()
+    c.disconnect()
+    rc = result.get("rc")
+    if rc is None:
+        return False, f"{m.host}:{m.port}: no answer"
+    if rc.is_failure:
+        return False, f"{m.host}:{m.port}: refused ({rc})"
+    return True, f"{m.host}:{m.port} accepted the credentials"
+
+
+def _database(cfg: Config) -> tuple[bool, str]:
+    from edge.store.db import open_db, schema_version
+
+    path = Path(cfg.data_dir) / "traycheck.db"
+    try:
+        db = open_db(path)
+        db.execute("CREATE TABLE IF NOT EXISTS doctor_scratch (x)")
+        db.execute("INSERT INTO doctor_scratch VALUES (1)")
+        db.execute("DROP TABLE doctor_scratch")
+        ok = db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        version = schema_version(db)
+        db.close()
+    except (sqlite3.Error, OSError) as exc:
+        return False, f"{path}: {exc}"
+    return ok, f"{path} (schema {version}, {'healthy' if ok else 'CORRUPT'})"
+
+
+def _disk(cfg: Config) -> tuple[bool, str]:
+    d = Path(cfg.data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(d).free / 2**20
+    return free >= cfg.retention.min_free_mb, f"{free:.0f} MB free (floor {cfg.retention.min_free_mb:.0f} MB)"
+
+
+def _clock() -> tuple[bool, str]:
+    now = datetime.now(timezone.utc)
+    return 2025 <= now.year <= 2100, now.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def run_doctor(cfg: Config, camera_timeout: float = 15.0) -> bool:
+    """Every check, the cameras side by side with the rest: all of it ends within
+    ``camera_timeout`` plus the time the other checks take, whatever the cameras do."""
+    from edge.app.config_files import data_dir_problems, secret_problems
+
+    cams = [(f"camera {cam.name}", _CameraCheck(cam.name, cam.source, camera_timeout)) for cam in cfg.cameras]
+    # the files no other row covers (the camera and model rows try theirs)
+    files = data_dir_problems(cfg, create=False) + secret_problems(cfg)
+    checks: list[tuple[str, tuple[bool, str]]] = [
+        ("model", _model(cfg)), ("broker", _broker(cfg)), ("database", _database(cfg)),
+        ("disk", _disk(cfg)), ("clock", _clock())]
+    checks = [("files", (not files, "; ".join(files) or "secret files readable, data dir writable"))] + \
+        [(name, check.result()) for name, check in cams] + checks
+    t = Table(title=f"traycheck doctor ({socket.gethostname()})")
+    t.add_column("check")
+    t.add_column("result")
+    t.add_column("detail")
+    for name, (ok, detail) in checks:
+        t.add_row(name, "[green]ok[/green]" if ok else "[red]FAIL[/red]", detail)
+    console.print(t)
+    return all(ok for _, (ok, _) in checks)

@@ -1,0 +1,81 @@
+"""Prometheus metrics (every series prefixed ``traycheck_``).
+
+Counters of the hot path live in the pipeline as plain integers; this
+collector reads them, and the service state, only when ``/metrics`` is scraped.
+The detector latency histogram is the one thing observed per call.
+"""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from edge.sources.camera_state import STATES
+
+if TYPE_CHECKING:
+    from edge.app.service import Service
+
+DETECT_BUCKETS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5)
+
+
+class ServiceCollector(Collector):
+    def __init__(self, service: "Service"):
+        self.svc = service
+
+    def collect(self) -> Iterator:
+        frames = CounterMetricFamily("traycheck_frames", "Frames processed", labels=["camera"])
+        det = CounterMetricFamily("traycheck_detector_frames", "Frames the detector ran on", labels=["camera"])
+        skipped = CounterMetricFamily("traycheck_skipped_frames", "Frames the gate let pass without detection",
+                                      labels=["camera"])
+        fps = GaugeMetricFamily("traycheck_camera_fps", "Frames per second over the last minute", labels=["camera"])
+        rec = CounterMetricFamily("traycheck_camera_reconnects", "Times a camera was lost (stream ended, file gone)",
+                                  labels=["camera"])
+        up = GaugeMetricFamily("traycheck_camera_up", "1 while the camera delivers frames (state ok)",
+                               labels=["camera"])
+        cam_state = GaugeMetricFamily("traycheck_camera_state", "1 for the camera's current state",
+                                      labels=["camera", "state"])
+        verdicts = CounterMetricFamily("traycheck_verdicts", "Verdicts emitted", labels=["camera", "verdict"])
+        for w in self.svc.workers:
+            p = w.pipeline
+            frames.add_metric([w.name], p.frames)
+            det.add_metric([w.name], p.detected_frames)
+            skipped.add_metric([w.name], p.frames - p.detected_frames)
+            fps.add_metric([w.name], w.fps())
+            rec.add_metric([w.name], w.reconnects)
+            now = w.state()["state"]
+            up.add_metric([w.name], int(now == "ok"))
+            for st in STATES:
+                cam_state.add_metric([w.name, st], int(now == st))
+            for kind, n in sorted(p.verdict_counts.items()):
+                verdicts.add_metric([w.name, kind], n)
+        yield from (frames, det, skipped, fps, rec, up, cam_state, verdicts)
+        store = self.svc.store
+        yield GaugeMetricFamily("traycheck_outbox_length", "MQTT messages waiting for the broker",
+                                value=store.outbox_len())
+        yield GaugeMetricFamily("traycheck_alerts_open", "Open alerts", value=store.open_alerts())
+        recorder = self.svc.recorder
+        yield GaugeMetricFamily("traycheck_storage_ok", "1 while verdicts can be stored",
+                                value=int(recorder.problem is None))
+        yield GaugeMetricFamily("traycheck_verdicts_unstored", "Verdicts kept in memory, not stored yet",
+                                value=recorder.pending)
+        yield CounterMetricFamily("traycheck_verdicts_dropped", "Verdicts lost: the memory queue was full",
+                                  value=recorder.dropped)
+        yield GaugeMetricFamily("traycheck_storage_free_bytes", "Free bytes on the data directory's disk",
+                                value=shutil.disk_usage(self.svc.data_dir).free)
+        if self.svc.publisher is not None:
+            yield GaugeMetricFamily("traycheck_mqtt_connected", "1 while connected to the broker",
+                                    value=int(self.svc.publisher.connected.is_set()))
+            yield CounterMetricFamily("traycheck_mqtt_reconnects", "Broker connections lost",
+                                      value=self.svc.publisher.reconnects)
+
+
+def make_registry(service: "Service") -> tuple[CollectorRegistry, Histogram]:
+    reg = CollectorRegistry()
+    reg.register(ServiceCollector(service))
+    latency = Histogram("traycheck_detector_latency_seconds", "Detector time per frame", buckets=DETECT_BUCKETS,
+                        registry=reg)
+    return reg, latency

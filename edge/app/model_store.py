@@ -1,0 +1,264 @@
+"""The appliance's model directory: installed model families and the active-model pointer.
+
+A model family is ``NAME.onnx``, ``NAME.int8.onnx`` and ``NAME.json`` (optionally
+``NAME.pt``) in one folder. ``traycheck model install`` checks a family, copies it
+into the model directory (``detector.model_dir``, default ``<data_dir>/models``) and
+points ``active.json`` at it; ``traycheck model rollback`` points back. The running
+service reads the pointer at start and on SIGHUP.
+
+``active.json``: ``{"name": NAME or null, "previous": NAME or null, "changed_at": ...}``.
+``name: null`` means the config's ``detector.model`` (the fallback, by default the
+bundled model); no ``previous`` key means there is nothing to roll back to. It is
+replaced with ``os.replace``, so a reader never sees half a file.
+"""
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from edge.app.config import Config
+from edge.core import UserError
+from orders.menu import Menu
+
+POINTER = "active.json"
+SUFFIXES = (".int8.onnx", ".onnx", ".json", ".pt")  # longest first: NAME.int8.onnx is not NAME.int8
+REQUIRED = (".onnx", ".int8.onnx", ".json")
+
+
+def model_dir(cfg: Config) -> Path:
+    return Path(cfg.detector.model_dir) if cfg.detector.model_dir else Path(cfg.data_dir) / "models"
+
+
+def read_pointer(folder: Path) -> dict | None:
+    """The pointer in ``folder`` (None when no model was ever installed there)."""
+    path = folder / POINTER
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"active model pointer {path}: unreadable ({exc}); fix or delete it") from None
+    if not isinstance(data, dict) or not (data.get("name") is None or isinstance(data.get("name"), str)):
+        raise UserError(f"active model pointer {path}: expected {{\"name\": NAME or null, ...}}")
+    return data
+
+
+def write_pointer(folder: Path, name: str | None, previous: str | None, **extra: object) -> None:
+    """Atomically point ``folder``'s active model at ``name`` (None: the config's fallback)."""
+    data = {"name": name, "previous": previous,
+            "changed_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".active-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(data, indent=2) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, folder / POINTER)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def active_model(cfg: Config) -> tuple[str | None, str | None]:
+    """(model reference for ``load_detector``, installed name or None for the config's fallback)."""
+    folder = model_dir(cfg)
+    ptr = read_pointer(folder)
+    name = ptr.get("name") if ptr else None
+    if not name:
+        return cfg.detector.model, None
+    if not (folder / f"{name}.onnx").is_file():
+        raise UserError(f"active model pointer {folder / POINTER}: model {name!r} is not in {folder} "
+                        "(traycheck model rollback, or delete the pointer to use detector.model)")
+    return str(folder / name), name
+
+
+def config_menu(cfg: Config, detector: object, config_path: Path | None = None) -> Menu:
+    """The config's menu, checked against the model's classes; an error names the config key."""
+    from detectors.model_info import model_label
+    from orders.menu import load_menu
+
+    try:
+        return load_menu(cfg.menu, classes=detector.classes, model=model_label(detector))  # type: ignore[attr-defined]
+    except UserError as exc:
+        if config_path is None:
+            raise
+        raise UserError(f"config {config_path}: menu: {exc}") from None
+
+
+def load_active(cfg: Config, threads: int = 1) -> tuple[object, str | None]:
+    """(detector, installed name or None) of the model the service would start with."""
+    from detectors.loader import load_detector
+
+    ref, name = active_model(cfg)
+    d = cfg.detector
+    det = load_detector(ref, "int8" if d.int8 else "fp32", threads=threads, providers=d.providers)
+    return det, name
+
+
+def check_config_model(cfg: Config, config_path: Path | None = None) -> str:
+    """What ``config check`` adds to the file's own validation: the active model loads and runs,
+    and its classes cover the menu. A one-line description of both."""
+    from detectors.model_info import family_name
+
+    det, name = load_active(cfg)
+    probe(det, f"model file {det.path}")  # type: ignore[attr-defined]
+    menu = config_menu(cfg, det, config_path)
+    return (f"model {family_name(det.path)} ({'installed' if name else 'detector.model'}, "  # type: ignore[attr-defined]
+            f"{len(det.classes)} classes), menu of {len(menu.skus)} SKUs")  # type: ignore[attr-defined]
+
+
+def describe(name: str | None, cfg: Config) -> str:
+    return name if name else f"detector.model ({cfg.detector.model or 'the bundled model'})"
+
+
+# -- install ------------------------------------------------------------------------------
+def find_family(src: Path) -> tuple[Path, str]:
+    """(folder, NAME) from a family's file, ``DIR/NAME``, or a folder holding one family."""
+    src = Path(src)
+    if src.is_dir():
+        names = sorted(p.name.removesuffix(".json") for p in src.glob("*.json")
+                       if (src / (p.name.removesuffix(".json") + ".onnx")).is_file())
+        if len(names) == 1:
+            return src, names[0]
+        if not names:
+            raise UserError(f"{src}: no model family here (expected NAME.onnx, NAME.int8.onnx, NAME.json)")
+        raise UserError(f"{src}: several model families ({', '.join(names)}): give {src}/NAME")
+    for suffix in SUFFIXES:
+        if src.name.endswith(suffix) and src.is_file():
+            return src.parent, src.name.removesuffix(suffix)
+    if any((src.parent / f"{src.name}{s}").is_file() for s in SUFFIXES):
+        return src.parent, src.name
+    raise UserError(f"{src}: no such model file, folder or DIR/NAME family")
+
+
+def probe(det: object, where: str) -> None:
+    """Loads is not runs: the output must fit the class list, and one frame must go through,
+    before a model is installed or switched to (a failure then would cost every verdict)."""
+    import numpy as np
+
+    classes = det.classes  # type: ignore[attr-defined]
+    session = getattr(det, "session", None)
+    if session is not None:
+        out = session.get_outputs()[0].shape
+        if len(out) != 3 or (isinstance(out[1], int) and out[1] != 4 + len(classes)):
+            raise UserError(f"{where}: output shape {out} does not fit its {len(classes)} classes "
+                            f"(expected 1 x {4 + len(classes)} x anchors)")
+    try:
+        det.detect(np.full((480, 640, 3), 114, np.uint8))  # type: ignore[attr-defined]
+    except UserError:
+        raise
+    except Exception as exc:  # whatever the runtime raises: the model cannot serve
+        raise UserError(f"{where}: fails on a test frame ({type(exc).__name__}: {exc})") from None
+
+
+def check_family(folder: Path, name: str, menu: Menu) -> tuple[str, ...]:
+    """Refuse a family that cannot run here: missing files, unreadable metadata, an ONNX file
+    ONNX Runtime cannot load or whose outputs disagree with the class list, or classes that do
+    not cover ``menu``. Returns the classes."""
+    from detectors.onnx_backend import OnnxDetector
+
+    where = f"model {name} in {folder}"
+    for suffix in REQUIRED:
+        if not (folder / f"{name}{suffix}").is_file():
+            raise UserError(f"{where}: {name}{suffix} is missing (a family is {name}.onnx, {name}.int8.onnx, "
+                            f"{name}.json)")
+    meta_path = folder / f"{name}.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{meta_path}: unreadable ({exc})") from None
+    classes = meta.get("classes") if isinstance(meta, dict) else None
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes) \
+            or len(set(classes)) != len(classes):
+        raise UserError(f"{meta_path}: classes: expected a list of distinct class names in class-id order")
+    for suffix in (".onnx", ".int8.onnx"):
+        path = folder / f"{name}{suffix}"
+        probe(OnnxDetector(path, threads=1, spin=False), str(path))
+    menu.check_classes(classes, f"model {name}")
+    return tuple(classes)
+
+
+def _same_family(a: Path, b: Path, name_a: str, name_b: str) -> bool:
+    return all((b / f"{name_b}{s}").is_file() and filecmp.cmp(a / f"{name_a}{s}", b / f"{name_b}{s}", shallow=False)
+               for s in SUFFIXES if (a / f"{name_a}{s}").is_file())
+
+
+def _copy_family(src: Path, name: str, dest: Path, target: str) -> None:
+    """Copy every file of the family under a temporary name, then rename each into place."""
+    dest.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for suffix in SUFFIXES:
+            f = src / f"{name}{suffix}"
+            if not f.is_file():
+                continue
+            tmp = dest / f".{target}{suffix}.installing"
+            if suffix == ".json" and target != name:  # renamed on install: the metadata follows
+                meta = json.loads(f.read_text())
+                meta["name"] = target
+                if isinstance(meta.get("files"), dict):
+                    meta["files"] = {k: str(v).replace(name, target, 1) for k, v in meta["files"].items()}
+                tmp.write_text(json.dumps(meta, indent=2) + "\n")
+            else:
+                shutil.copyfile(f, tmp)
+            os.chmod(tmp, 0o644)
+            staged.append((tmp, dest / f"{target}{suffix}"))
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+
+
+def install(src: Path, cfg: Config, menu: Menu) -> str:
+    """Check a family, copy it into the model directory, make it the active model. A family of
+    the same name but other files already there is kept (rollback may need it): the new one is
+    installed as NAME-2, NAME-3, ..."""
+    folder, name = find_family(src)
+    classes = check_family(folder, name, menu)
+    dest = model_dir(cfg)
+    ptr = read_pointer(dest)
+    current = ptr.get("name") if ptr else None
+    target, n = name, 1
+    while (dest / f"{target}.onnx").exists() and not _same_family(folder, dest, name, target):
+        n += 1
+        target = f"{name}-{n}"
+    if not ((dest / f"{target}.onnx").exists() and _same_family(folder, dest, name, target)):
+        _copy_family(folder, name, dest, target)
+    renamed = f" as {target} (another {name} is installed)" if target != name else ""
+    if ptr is not None and current == target:
+        return f"model {target} ({len(classes)} classes) is already the active model in {dest}"
+    write_pointer(dest, target, current)
+    return (f"installed model {name}{renamed} ({len(classes)} classes: {', '.join(classes)}) into {dest}; "
+            f"active now (was {describe(current, cfg)}). Send SIGHUP to switch the running service: "
+            "systemctl reload traycheck")
+
+
+def rollback(cfg: Config, menu: Menu) -> str:
+    """Point back at the previous model (checked like an install: the service would refuse one
+    that cannot run); the model rolled back from becomes the new previous."""
+    dest = model_dir(cfg)
+    ptr = read_pointer(dest)
+    if ptr is None or "previous" not in ptr:
+        raise UserError(f"nothing to roll back to: no model was installed in {dest}")
+    prev, current = ptr["previous"], ptr.get("name")
+    if prev is not None:
+        if not (dest / f"{prev}.onnx").is_file():
+            raise UserError(f"cannot roll back to model {prev!r}: {dest / (prev + '.onnx')} is gone")
+        check_family(dest, prev, menu)
+    else:
+        from detectors.loader import load_detector
+        from detectors.model_info import model_label
+
+        det = load_detector(cfg.detector.model, "int8" if cfg.detector.int8 else "fp32", threads=1, spin=False)
+        menu.check_classes(det.classes, model_label(det))
+    write_pointer(dest, prev, current)
+    return (f"active model is now {describe(prev, cfg)} (was {describe(current, cfg)}). Send SIGHUP to "
+            "switch the running service: systemctl reload traycheck")

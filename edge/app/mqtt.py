@@ -1,0 +1,287 @@
+"""MQTT publisher with store-and-forward (paho-mqtt 2.x).
+
+Messages are written to the database outbox in the same transaction as their
+verdict; this client drains the outbox in order, QoS 1, and deletes a message
+only when the broker acknowledged it (PUBACK). Each row is handed to paho once
+per process; paho keeps what is unacknowledged and sends it again, in order,
+after a reconnect. paho's thread only notes PUBACKs; the drain thread deletes
+the delivered rows, one transaction per batch (``edge/mqtt_acks.py``). After a
+broker restart paho reconnects within ``reconnect_max_s``; ``on_connect``
+publishes the retained ``online`` status, re-subscribes and wakes the drain at
+once. The ``offline`` status is the last will, so it also appears when the
+process dies. Subscribers drop duplicates by ``msg_id``.
+
+Topics (``<site>`` and ``<camera>`` from the config):
+
+* ``traycheck/<site>/status``           retained ``online`` / ``offline``
+* ``traycheck/<site>/health``           retained JSON health state (``publish_health``), not via the outbox
+* ``traycheck/<site>/<camera>/verdict`` every verdict record
+* ``traycheck/<site>/<camera>/alert``   mismatches and their resolution
+"""
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+import paho.mqtt.client as mqtt
+
+from edge.core import UserError
+from edge.app.mqtt_acks import AckBook
+from edge.store.store import Store
+
+log = logging.getLogger("traycheck.mqtt")
+
+_HEALTH = object()  # the AckBook key of the health message (outbox keys are msg_id strings)
+STUCK_S = 60  # connected this long and still no PUBACK: hand the message to paho again
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    site: str = "site"
+    client_id: str = ""
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    keepalive: int = 30
+    max_inflight: int = 20
+    reconnect_min_s: float = 0.5  # paho's reconnect delay doubles from here...
+    reconnect_max_s: float = 1.0  # ...up to this: delivery resumes within ~1 s of the broker answering
+
+    @classmethod
+    def from_url(cls, url: str, site: str, **kw) -> "MqttSettings":
+        """``mqtt://[USER:PASS@]HOST:PORT`` (``mqtts://`` for TLS with the system CAs)."""
+        u = urlparse(url)
+        if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
+            raise UserError(f"--mqtt {url!r}: expected mqtt://[USER:PASS@]HOST:PORT")
+        try:
+            port = u.port or (8883 if u.scheme == "mqtts" else 1883)
+        except ValueError:
+            raise UserError(f"--mqtt {url!r}: the port must be a number") from None
+        return cls(host=u.hostname, port=port, username=unquote(u.username) if u.username else None,
+                   password=unquote(u.password) if u.password else None, site=site,
+                   ca_file=kw.pop("ca_file", None) or (ssl.get_default_verify_paths().cafile if u.scheme == "mqtts"
+                                                         else None), **kw)
+
+    @property
+    def status_topic(self) -> str:
+        return f"traycheck/{self.site}/status"
+
+    @property
+    def health_topic(self) -> str:
+        return f"traycheck/{self.site}/health"
+
+
+class Publisher:
+    """Drains the store's outbox to the broker; ``start()`` once, ``stop()`` at shutdown."""
+
+    def __init__(self, settings: MqttSettings, store: Store,
+                 subscriptions: dict[str, Callable[[str, bytes], None]] | None = None):
+        self.s = settings
+        self.store = store
+        self.subscriptions = subscriptions or {}
+        self.connected = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # guards the health fields; never held while calling into paho
+        self._acks = AckBook()  # drain thread only, except its on_ack
+        self._undeleted: list[str] = []  # acknowledged, delete failed: retried, never sent again meanwhile
+        self._skipped: set[str] = set()  # rows paho cannot take (bad topic): logged once, kept in the outbox
+        self._health: str | None = None  # latest health payload (JSON)
+        self._health_dirty = False  # the latest one still has to go out
+        self._last_error = ""
+        self._refused_logged = False
+        self._connected_at = time.monotonic()
+        self.reconnects = 0
+        self.delete_batches = 0  # transactions that removed delivered rows (one per batch of PUBACKs)
+        self.drain_rounds = 0  # passes of the drain loop: progress a watchdog or a test can wait on
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id, clean_session=True)
+        if settings.username:
+            c.username_pw_set(settings.username, settings.password)
+        if settings.ca_file or settings.cert_file:
+            c.tls_set(ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file)
+        c.will_set(settings.status_topic, "offline", qos=1, retain=True)
+        c.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)  # type: ignore[arg-type]
+        c.max_inflight_messages_set(settings.max_inflight)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        c.on_message = self._on_message
+        self.client = c
+        self._drainer = threading.Thread(target=self._drain, name="mqtt outbox", daemon=True)
+
+    def start(self) -> None:
+        self.client.connect_async(self.s.host, self.s.port, self.s.keepalive)
+        self.client.loop_start()
+        self._drainer.start()
+
+    def stop(self, flush_s: float = 3.0) -> None:
+        """Flush what the broker will take within ``flush_s``, publish ``offline``, disconnect."""
+        if self.connected.is_set():
+            self.flush(flush_s)
+            info = self.client.publish(self.s.status_topic, "offline", qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                pass
+        self._stop.set()
+        self._wake.set()
+        if self._drainer.is_alive():  # it reads the database: it must be done before the store closes
+            self._drainer.join(timeout=5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until the outbox is empty (True) or ``timeout`` passes."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.store.outbox_len() == 0:
+                return True
+            self._wake.set()
+            time.sleep(0.05)
+        return self.store.outbox_len() == 0
+
+    def notify(self) -> None:
+        """New messages are in the outbox."""
+        self._wake.set()
+
+    def publish_health(self, payload: dict) -> None:
+        """Publish the appliance's health to ``traycheck/<site>/health`` (retained, QoS 1).
+
+        State, not an event: it skips the outbox (storage may be the very problem), only the latest
+        payload counts, and it goes out again after every reconnect. Never blocks."""
+        body = json.dumps(payload, sort_keys=True)
+        with self._lock:
+            self._health, self._health_dirty = body, True
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        """Messages handed to paho and not yet acknowledged."""
+        return len(self._acks)
+
+    # -- paho callbacks (network thread): no I/O, no waiting -----------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            if not self._refused_logged:  # paho retries every second or two: say it once
+                log.error("MQTT broker %s:%d refused the connection: %s", self.s.host, self.s.port, reason_code)
+                self._refused_logged = True
+            return
+        self._refused_logged = False
+        log.info("MQTT connected to %s:%d", self.s.host, self.s.port)
+        client.publish(self.s.status_topic, "online", qos=1, retain=True)
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
+        with self._lock:
+            self._health_dirty = self._health is not None  # the broker may have lost it
+        self._connected_at = time.monotonic()
+        # what paho held unacknowledged it sends again itself, right after this callback
+        self.connected.set()
+        self._wake.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self.connected.is_set() and not self._stop.is_set():
+            self.reconnects += 1
+            log.warning("MQTT disconnected (%s); paho reconnects within %g s", reason_code,
+                        self.s.reconnect_max_s)
+        self.connected.clear()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._acks.on_ack(mid)
+        self._wake.set()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        for pattern, handler in self.subscriptions.items():
+            if mqtt.topic_matches_sub(pattern, msg.topic):
+                try:
+                    handler(msg.topic, msg.payload)
+                except Exception:  # a bad payload must not kill paho's network thread
+                    log.exception("handler for %s failed", msg.topic)
+
+    # -- the drain thread ------------------------------------------------------------
+    def _drain(self) -> None:
+        while True:
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            self.drain_rounds += 1
+            # health first and on its own: it must go out even while the database fails
+            healthy = self._step(self._send_health) if self.connected.is_set() else True
+            settled = self._step(self._settle)
+            if self._stop.is_set():
+                return
+            sent = self._step(self._send_outbox) if self.connected.is_set() else True
+            if healthy and settled and sent:
+                if self._last_error:
+                    log.info("MQTT outbox: working again")
+                    self._last_error = ""
+            elif self._stop.wait(1.0):  # an error: try again in a second
+                return
+
+    def _step(self, fn: Callable[[], None]) -> bool:
+        """Run one drain step; an error (the database busy or full, ...) is logged once and retried."""
+        try:
+            fn()
+        except Exception as e:  # nothing is lost: the rows stay in the outbox until a PUBACK is booked
+            if str(e) != self._last_error:
+                log.error("MQTT %s: %s (retrying)", fn.__name__.strip("_").replace("_", " "), e)
+                self._last_error = str(e)
+            return False
+        return True
+
+    def _settle(self) -> None:
+        """Delete the rows the broker acknowledged, in one transaction per batch."""
+        for key in self._acks.collect():
+            if key is _HEALTH:
+                self._wake.set()  # a newer health payload may be waiting for this one
+            else:
+                self._undeleted.append(key)  # type: ignore[arg-type]
+        if self._undeleted:
+            self.store.delivered(self._undeleted)
+            self._undeleted = []
+            self.delete_batches += 1
+
+    def _send_health(self) -> None:
+        with self._lock:
+            if not self._health_dirty or self._acks.holds(_HEALTH):
+                return  # one at a time, so a late resend never overwrites a newer retained state
+            body, self._health_dirty = self._health, False
+        info = self.client.publish(self.s.health_topic, body, qos=1, retain=True)
+        if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: paho keeps it for the reconnect
+            self._acks.hand(_HEALTH, info)
+        else:
+            with self._lock:
+                self._health_dirty = True
+
+    def _send_outbox(self) -> None:
+        if time.monotonic() - self._connected_at > STUCK_S:  # a safety net: paho resends what it holds
+            for key in self._acks.overdue(STUCK_S):
+                log.warning("MQTT message %s unacknowledged for %d s: sending it again", key, STUCK_S)
+                self._acks.forget(key)
+        room = self.s.max_inflight - len(self._acks)
+        if room <= 0:
+            return
+        undeleted = set(self._undeleted)
+        for m in self.store.outbox(limit=self.s.max_inflight * 2 + len(self._skipped) + len(undeleted)):
+            if room <= 0 or not self.connected.is_set():
+                return
+            if self._acks.holds(m.msg_id) or m.msg_id in self._skipped or m.msg_id in undeleted:
+                continue
+            try:
+                info = self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+            except ValueError as e:  # a topic or payload paho refuses: never sendable, never blocks the rest
+                log.error("MQTT message %s cannot be sent (%s): kept in the outbox, skipped", m.msg_id, e)
+                self._skipped.add(m.msg_id)
+                continue
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                return  # paho's queue is full: the next wake tries again, in order
+            self._acks.hand(m.msg_id, info)
+            room -= 1

@@ -1,0 +1,36 @@
+"""``traycheck orders import``: validate a whole file of orders, then store them in one go."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from edge.core import UserError
+from edge.sources.shift_files import read_jsonl
+from edge.store.store import Store
+from orders.menu import Menu
+from orders.models import Order
+
+
+def import_orders(file: Path, data_dir: Path, camera: str | None, menu: Menu | None = None) -> tuple[int, int]:
+    if not Path(file).is_file():
+        raise UserError(f"{file}: not found")
+    menu = menu or Menu()
+    orders = []
+    for n, row in enumerate(read_jsonl(Path(file)), 1):
+        body = row.get("order", row) if row.get("type") == "order" else row
+        try:
+            order = Order.model_validate(body)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            raise UserError(f"{file}: line {n}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}") from None
+        for i, line in enumerate(order.items):
+            if line.sku not in menu:
+                raise UserError(f"{file}: line {n}: items.{i}.sku: unknown SKU {line.sku!r} (not on the menu)")
+        orders.append(order)
+    store = Store(Path(data_dir) / "traycheck.db")
+    try:
+        added = sum(store.put_order(o, camera, source="import") for o in orders)
+    finally:
+        store.close()
+    return added, len(orders) - added

@@ -1,0 +1,410 @@
+"""The one wiring of the appliance: cameras, one shared detector, the order registry of
+all stations, storage, MQTT and the HTTP API, built from one config. ``traycheck run``
+runs it with the config's live cameras until SIGTERM/SIGINT; ``traycheck replay
+--data-dir`` runs the very same object with a recorded shift as its camera and the
+shift's POS script feeding orders at their stream times (``edge.replay.runner``).
+
+One thread per camera runs its pipeline on the newest frames; the ONNX session
+is shared (it is thread-safe, and on a 2-core box two sessions would only
+fight for the same cores). Shutdown stops the cameras, flushes the outbox
+while the broker answers, publishes ``offline`` and closes the database.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import sqlite3
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from detectors.detections import Detector
+from detectors.loader import load_detector
+from detectors.model_info import family_name, resolve_model
+from edge.app.camera_worker import CameraWorker
+from edge.app.config import Config
+from edge.pipeline.gate import Zone
+from edge.core import UserError
+from edge.app.model_store import active_model, config_menu, probe
+from edge.app.mqtt import MqttSettings, Publisher
+from edge.app.notify import notify, watchdog_interval
+from edge.pipeline.camera import CameraPipeline
+from edge.app.recorder import Recorder
+from edge.store.snapshots import SnapshotWriter
+from edge.store.store import Store
+from edge.web.app import create_app
+from edge.web.dashboard import Dashboard
+from edge.web.live import LiveHub
+from edge.web.server import WebServer, parse_listen
+from edge.web.system_info import system_info
+from edge.web.token import api_token
+from orders.models import Order
+from orders.menu import Menu
+from orders.registry import ClosedOrder, OrderRegistry
+
+log = logging.getLogger("traycheck.service")
+
+
+class _CurrentMenu:
+    """What the POS API checks SKUs against: the service's menu of the moment (SIGHUP may change it)."""
+
+    def __init__(self, svc: "Service"):
+        self.svc = svc
+
+    def __contains__(self, sku: object) -> bool:
+        return sku in self.svc.menu
+
+
+class Service:
+    def __init__(self, cfg: Config, config_path: Path | None = None, *, run_id: str | None = None,
+                 detector: Detector | None = None, menu: Menu | None = None, serve_http: bool = True,
+                 restore_orders: bool = True, once: bool = False):
+        """``detector``/``menu``: already loaded and checked (replay); ``serve_http=False``: no HTTP
+        server; ``restore_orders=False``: pending orders of earlier runs stay in the database only
+        (a replay's POS script is the whole truth); ``once``: file cameras end at end of file."""
+        self.cfg = cfg
+        self.config_path = config_path
+        self._reload = threading.Event()
+        self.data_dir = Path(cfg.data_dir)
+        self.run_id = run_id or "run:" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        # the model first: its classes are the ones the menu may name (refused before anything opens)
+        if detector is None:
+            self.detector, self.model_key, self.active_name = self._load_model(cfg)
+        else:
+            self.detector, self.model_key, self.active_name = detector, ("given", id(detector)), None
+        self.active_previous = self._previous(cfg)  # what rollback goes back to from the running model
+        self.menu = menu if menu is not None else config_menu(cfg, self.detector, config_path)
+        self.verdict_listeners: list = []  # more callables (verdict, pipeline) after storage (replay's record)
+        self.store = Store(self.data_dir / "traycheck.db", site=cfg.site, outbox=cfg.mqtt is not None)
+        self.snapshots = SnapshotWriter(self.data_dir / "snapshots", cfg.retention.min_free_mb)
+        self.publisher = None
+        if cfg.mqtt:
+            m = cfg.mqtt
+            subs = {m.orders_topic: self._on_mqtt_order} if m.orders_topic else {}
+            self.publisher = Publisher(MqttSettings(host=m.host, port=m.port, username=m.username,
+                                                    password=m.resolved_password(), site=cfg.site,
+                                                    ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file),
+                                       self.store, subs)
+        self.recorder = Recorder(self.store, self.snapshots, self.publisher, self.run_id,
+                                 on_problem=self._on_storage_problem)
+        self._storage_since: str | None = None
+        self._health_key: str | None = None  # the problems last published on traycheck/<site>/health
+        self._health_lock = threading.Lock()
+        self.orders = OrderRegistry(cfg.orders.expire_minutes * 60, on_closed=self._on_closed)
+        if restore_orders:
+            for order, camera in self.store.pending_orders_routed():  # orders accepted before a restart
+                self.orders.add(order, camera if camera in self.camera_names else None, 0.0)
+            self.orders.set_aside(self.menu.__contains__)  # the menu may have changed meanwhile
+        self.workers: list[CameraWorker] = []
+        self.hub = LiveHub()
+        for cam in cfg.cameras:
+            pipe = CameraPipeline(cam.name, self.detector, self.menu, self.orders.station(cam.name),
+                                  self._on_verdict, Zone(cam.zone), run=self.run_id)
+            self.hub.attach(pipe)
+            self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe, once=once))
+        token = cfg.http.resolved_token() or api_token(self.data_dir)
+        from edge.app.metrics import make_registry
+
+        self.registry, latency = make_registry(self)
+        for w in self.workers:
+            w.pipeline.observe_latency = latency.observe
+        dash = Dashboard(self.store, self.data_dir, self.hub, cfg.site, snapshot_root=self.data_dir / "snapshots",
+                         session_hours=cfg.http.session_hours, session_idle_minutes=cfg.http.session_idle_minutes,
+                         system=lambda: system_info(self.hub, self.store, self.publisher, self.model_name(),
+                                                    self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects,
+                                                    recorder=self.recorder, state_of=self._camera_state))
+        app = create_app(self.store, token, _CurrentMenu(self), on_order=self._route_order, on_cancel=self._cancel,
+                         registry=self.registry, ready=self.ready, dashboard=dash, cameras=self.camera_names,
+                         metrics_allow=cfg.http.metrics_allow)
+        self.web = WebServer(app, *parse_listen(cfg.http.listen),
+                             trusted_proxies=cfg.http.trusted_proxies) if serve_http else None
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _model_key(cfg: Config) -> tuple[str, tuple, str | None]:
+        """(model file, what identifies the file and its settings, installed name or None) for
+        ``cfg``: the model directory's active model, else the config's ``detector.model``."""
+        d = cfg.detector
+        ref, name = active_model(cfg)
+        path = resolve_model(ref, "int8" if d.int8 else "fp32")
+        st = path.stat()
+        return str(path), (str(path.resolve()), st.st_mtime_ns, st.st_size, d.threads, tuple(d.providers or ())), name
+
+    def _load_model(self, cfg: Config) -> tuple[Detector, tuple, str | None]:
+        path, key, name = self._model_key(cfg)
+        d = cfg.detector
+        det = load_detector(path, threads=d.threads, providers=d.providers)
+        probe(det, f"model file {path}")
+        return det, key, name
+
+    def model_name(self) -> str:
+        """The active model for the system page: name, where it comes from, file, classes."""
+        det = self.detector
+        where = "installed" if self.active_name else "detector.model"
+        return f"{family_name(det.path)} ({where}: {det.path}; {len(det.classes)} classes: {', '.join(det.classes)})"
+
+    @property
+    def camera_names(self) -> list[str]:
+        return [c.name for c in self.cfg.cameras]
+
+    def _on_verdict(self, v, pipe: CameraPipeline) -> None:
+        self.recorder(v, pipe)  # kept first (memory, never blocks): stored by the recorder's writer thread
+        self.hub.on_verdict(v, pipe)
+        for listener in self.verdict_listeners:
+            listener(v, pipe)
+
+    # -- health: one retained MQTT state message per change ---------------------------------
+    def _on_storage_problem(self, problem: str | None) -> None:
+        self._storage_since = utcnow_iso() if problem else None
+        self.publish_health()
+
+    def health(self) -> dict:
+        """What is wrong right now (storage, cameras), for ``traycheck/<site>/health``."""
+        problems: list[dict] = []
+        storage = self.recorder.problem
+        if storage:
+            problems.append({"kind": "storage", "detail": storage, "since": self._storage_since})
+        for w in self.workers:
+            st = w.state()
+            if st["state"] != "ok":
+                problems.append({"kind": "camera", "camera": w.name, "detail": f"{st['state']}: {st['reason']}",
+                                 "since": st["since"]})
+        return {"state": "degraded" if problems else "ok", "problems": problems}
+
+    def publish_health(self) -> None:
+        """Publish the health state if it changed (kinds, cameras, states) since the last message."""
+        if self.publisher is None:
+            return
+        with self._health_lock:
+            h = self.health()
+            key = repr([(p["kind"], p.get("camera"), p["detail"].split(":")[0] if p["kind"] == "camera"
+                         else "failing") for p in h["problems"]])
+            if key == self._health_key:
+                return
+            self._health_key = key
+            self.publisher.publish_health(dict(h, at=utcnow_iso()))
+
+    def _on_closed(self, closed: ClosedOrder) -> None:
+        """An order the registry gave up on (expired, set aside): the database says so, for the dashboard."""
+        log.warning("order %s %s", closed.order.id, closed.reason)
+        try:
+            self.store.close_order(closed.order.id, closed.reason)
+        except Exception:  # the registry has let it go already; the row stays pending until the next start
+            log.exception("order %s: could not mark it closed in the database", closed.order.id)
+
+    def _fps(self, camera: str) -> float:
+        return next((w.fps() for w in self.workers if w.name == camera), 0.0)
+
+    def _reconnects(self, camera: str) -> int:
+        w = next((w for w in self.workers if w.name == camera), None)
+        return w.reconnects if w else 0
+
+    def _camera_state(self, camera: str) -> dict | None:
+        return next((w.state() for w in self.workers if w.name == camera), None)
+
+    # -- orders from the API or MQTT ----------------------------------------------
+    def _route_order(self, order: Order, camera: str | None, t: float | None = None) -> None:
+        """Hand an accepted (stored) order to the registry: for ``camera``, or any station when None."""
+        if t is None:  # received now: the stream time of its station (of the first one when any may serve it)
+            w = next((w for w in self.workers if camera in (None, w.name)), None)
+            f = w.pipeline.last_frame if w else None
+            t = f.t if f else 0.0
+        self.orders.add(order, camera, t)
+
+    def _cancel(self, order_id: str) -> None:
+        self.orders.cancel(order_id)
+
+    def _on_mqtt_order(self, topic: str, payload: bytes) -> None:
+        from pydantic import ValidationError
+
+        from edge.web.app import OrderIn
+
+        try:
+            o = OrderIn.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("MQTT order on %s rejected: %s", topic, exc.errors()[0]["msg"])
+            return
+        plain = Order(id=o.id, items=o.items)
+        unknown = [line.sku for line in plain.items if line.sku not in self.menu]
+        if unknown:
+            log.warning("MQTT order %s on %s rejected: unknown SKU %r (not on the menu)", o.id, topic, unknown[0])
+            return
+        if o.camera is not None and o.camera not in self.camera_names:
+            log.warning("MQTT order %s on %s rejected: camera %r is not configured (cameras: %s)", o.id, topic,
+                        o.camera, ", ".join(self.camera_names))
+            return
+        try:
+            stored = self.store.put_order(plain, o.camera, "mqtt")
+        except (sqlite3.Error, OSError) as exc:
+            log.error("MQTT order %s on %s NOT stored (storage: %s): the POS must send it again", o.id, topic, exc)
+            return
+        if stored:
+            self._route_order(plain, o.camera)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> None:
+        self.start_io()
+        self.start_cameras()
+
+    def start_io(self) -> None:
+        """HTTP and MQTT: the box takes orders from here on."""
+        if self.web is not None:
+            self.web.start()
+        if self.publisher:
+            self.publisher.start()
+
+    def start_cameras(self) -> None:
+        for w in self.workers:
+            w.thread.start()
+        log.info("traycheck running: %d cameras, HTTP on %s", len(self.workers), self.cfg.http.listen)
+
+    def retention(self) -> None:
+        removed = self.snapshots.delete(self.store.purge(self.cfg.retention.days))
+        if removed:
+            log.info("retention: %d old snapshots removed", removed)
+
+    def ready(self) -> dict:
+        """Readiness: the model is loaded, every camera is ok (frames flowing) and verdicts are
+        being stored. Each camera's state, reason and since-when is in ``camera_state``."""
+        states = {w.name: w.state() for w in self.workers}
+        cams = {name: st["state"] == "ok" for name, st in states.items()}
+        storage = self.recorder.problem  # verdicts that cannot be stored: not ready, whatever the cameras do
+        return {"ready": all(cams.values()) and storage is None, "cameras": cams, "camera_state": states,
+                "model": str(getattr(self.detector, "path", "")), "storage": storage or "ok",
+                "verdicts_unstored": self.recorder.pending}
+
+    def healthy(self, stall_s: float = 20.0) -> bool:
+        """No camera is stuck (see ``CameraWorker.stuck``): a stuck one stops the watchdog pings,
+        a camera waiting for its source to come back does not."""
+        return not any(w.stuck(stall_s) for w in self.workers)
+
+    def wait(self) -> None:
+        every = self.cfg.retention.every_minutes * 60
+        next_purge = time.monotonic()
+        ping = watchdog_interval()
+        notify("READY=1\nSTATUS=checking trays")
+        while not self._stop.is_set():
+            if time.monotonic() >= next_purge:
+                self.retention()
+                next_purge = time.monotonic() + every
+            self.orders.expire()  # (also checked whenever a station looks for an order)
+            self.publish_health()
+            if ping and self.healthy():
+                notify("WATCHDOG=1")
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
+            self._stop.wait(min(1.0, ping or 1.0))
+        notify("STOPPING=1")
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def request_reload(self, *_: object) -> None:
+        self._reload.set()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config and the active-model pointer; apply the menu, the model,
+        retention and the log level. A config that fails validation, a model that does not load
+        or a menu naming a class the model lacks is refused: the running config and model stay
+        (never a restart loop on a bad edit), and a refused pointer is set back to the running model."""
+        from edge.app.config import load_config
+
+        if self.config_path is None:
+            return
+        try:
+            new = load_config(self.config_path)
+        except UserError as exc:
+            log.error("reload refused, keeping the running config: %s", exc)
+            return
+        try:
+            _, key, name = self._model_key(new)
+            detector = self.detector if key == self.model_key else self._load_model(new)[0]
+            menu = config_menu(new, detector, self.config_path)
+        except UserError as exc:
+            log.error("reload refused, keeping the running config and model %s: %s",
+                      family_name(self.detector.path), exc)
+            self._point_back(new, str(exc))
+            return
+        for w in self.workers:
+            w.pipeline.switch_model(detector, menu)
+        self.orders.set_aside(menu.__contains__)  # orders the new menu cannot check: set aside, logged
+        if detector is not self.detector:
+            log.info("model switched to %s (%s); the cameras change over between frames",
+                     family_name(detector.path), detector.path)
+            self.active_previous = self._previous(new)
+        self.detector, self.model_key, self.active_name, self.menu = detector, key, name, menu
+        logging.getLogger().setLevel(new.log_level.upper())
+        if [c.model_dump() for c in new.cameras] != [c.model_dump() for c in self.cfg.cameras] \
+                or new.mqtt != self.cfg.mqtt or new.http != self.cfg.http:
+            log.warning("reload: camera, MQTT and HTTP changes take effect at the next restart")
+        self.cfg = self.cfg.model_copy(update={"menu": new.menu, "retention": new.retention,
+                                               "log_level": new.log_level, "detector": new.detector})
+        log.info("reloaded %s (menu, model, retention, log level)", self.config_path)
+
+    @staticmethod
+    def _previous(cfg: Config) -> str | None:
+        from edge.app.model_store import model_dir, read_pointer
+
+        try:
+            return (read_pointer(model_dir(cfg)) or {}).get("previous")
+        except UserError:
+            return None
+
+    def _point_back(self, new: Config, reason: str) -> None:
+        """If the pointer names a model other than the running one (the one just refused, or an
+        unreadable pointer), make it name the running one, so it says what is really active."""
+        from edge.app.model_store import model_dir, read_pointer, write_pointer
+
+        folder = model_dir(new)
+        try:
+            try:
+                ptr = read_pointer(folder) or {}
+            except UserError:
+                ptr = {"name": "(unreadable pointer)"}
+            if ptr.get("name") == self.active_name:
+                return
+            write_pointer(folder, self.active_name, self.active_previous, refused=ptr.get("name"),
+                          refused_because=reason)
+            log.error("active model pointer %s set back to the running model %s", folder / "active.json",
+                      self.active_name or "detector.model")
+        except (OSError, UserError) as exc:
+            log.error("could not set the active model pointer back: %s", exc)
+
+    def stop(self, flush_s: float = 5.0) -> None:
+        for w in self.workers:  # all cameras told at once: their sources wind down side by side
+            w.request_stop()
+        for w in self.workers:
+            w.stop()
+        self.recorder.close(timeout=10.0)  # the verdicts still in memory go to disk (and so to the outbox)
+        made = sum(sum(w.pipeline.verdict_counts.values()) for w in self.workers)
+        log.info("stopping: %d verdicts made, %d stored, %d unstored, %d dropped (memory queue full)", made,
+                 self.recorder.stored, self.recorder.pending, self.recorder.dropped)
+        if self.publisher:
+            self.publisher.stop(flush_s=flush_s)
+        if self.web is not None:
+            self.web.stop()
+        self.store.close()
+
+
+def utcnow_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_service(cfg: Config, config_path: Path | None = None) -> None:
+    from edge.app.config_files import startup_problems
+
+    problems = startup_problems(cfg)  # one line each and exit 2, never a traceback or a restart loop
+    if problems:
+        where = f"config {config_path}: " if config_path else ""
+        raise UserError("\n".join(where + p for p in problems))
+    svc = Service(cfg, config_path)
+    signal.signal(signal.SIGTERM, svc.request_stop)
+    signal.signal(signal.SIGINT, svc.request_stop)
+    signal.signal(signal.SIGHUP, svc.request_reload)
+    svc.start()
+    try:
+        svc.wait()
+    finally:
+        svc.stop()

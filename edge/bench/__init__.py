@@ -1,0 +1,1 @@
+"""Benchmarks (``traycheck bench``): detector, pipeline and camera rows."""

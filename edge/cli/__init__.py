@@ -1,0 +1,1 @@
+"""The ``traycheck`` command line: one module per command group."""

@@ -1,0 +1,336 @@
+"""The ``traycheck`` command line (contract section 5): a thin layer over the library.
+
+Every user error surfaces as one line on stderr and exit status 2; the
+commands themselves live in the modules they name.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rich.markup import escape
+
+from edge.cli.data import data_app
+from edge.cli.model import model_app
+from edge.cli.users import users_app
+from edge.core import UserError
+from edge.core import console, progress_bar
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="TrayCheck: check serving trays against the POS order before the food leaves.")
+synth_app = typer.Typer(no_args_is_help=True, help="Render recorded shifts and training sets.")
+app.add_typer(synth_app, name="synth")
+
+
+@synth_app.command("shift")
+def synth_shift(scenario: Path = typer.Argument(..., help="scenario YAML (contract section 1)"),
+                out: Path = typer.Option(..., "-o", "--out", help="folder to write the recorded shift to")) -> None:
+    """Render a recorded shift folder (video.mp4, pos.jsonl, truth.jsonl, scenario.yaml)."""
+    from detectors.synth.scenario import load_scenario
+    from detectors.synth.shift import ShiftRenderer, render_shift
+
+    loaded = load_scenario(scenario)
+    n = ShiftRenderer(loaded).n_frames
+    with progress_bar(f"Rendering {loaded.scenario.name}", n) as advance:
+        render_shift(loaded, out, advance)
+    console.print(f"wrote {out} ({len(loaded.scenario.trays)} trays, {n} frames)")
+
+
+@synth_app.command("scenario")
+def synth_scenario(kind: str = typer.Option("lunch-rush", help="lunch-rush, dim-evening or blurry-breakfast"),
+                   seed: int = typer.Option(..., "--seed"),
+                   out: Path = typer.Option(..., "-o", "--out", help="scenario YAML to write"),
+                   name: Optional[str] = typer.Option(None, help="scenario name (default: KIND-SEED)")) -> None:
+    """Write a random scenario file of a given kind (orders, mistakes, fixes, tickets, camera)."""
+    from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
+    from detectors.synth.scenario import parse_scenario
+
+    if kind not in KINDS:
+        raise UserError(f"--kind {kind!r}: unknown (known: {', '.join(KINDS)})")
+    text = scenario_yaml(random_scenario(kind, seed, name))
+    parse_scenario(text, source=str(out))  # the generator must only write valid scenarios
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    console.print(f"wrote {out}")
+
+
+@synth_app.command("dataset")
+def synth_dataset(n: int = typer.Option(..., "-n", min=1, help="number of images"),
+                  seed: int = typer.Option(..., "--seed", help="random seed (image i of a seed never changes)"),
+                  out: Path = typer.Option(..., "-o", "--out", help="output folder"),
+                  val_fraction: float = typer.Option(0.1, "--val-fraction", min=0.0, max=1.0,
+                                                     help="share of images in the val split")) -> None:
+    """Write a YOLO-format training set of N random trays (images, labels, data.yaml)."""
+    from detectors.synth.dataset import write_dataset
+
+    with progress_bar("Rendering trays", n) as advance:
+        data = write_dataset(out, n, seed, val_fraction, advance)
+    console.print(f"wrote {data}")
+
+
+@synth_app.command("stills")
+def synth_stills(dataset: Path = typer.Argument(..., help="ultralytics dataset folder (data.yaml, images/, labels/)"),
+                 out: Path = typer.Option(..., "-o", "--out", help="folder to write the recorded shift to"),
+                 menu: Optional[Path] = typer.Option(None, help="menu YAML (default: one SKU per class)"),
+                 mistakes: float = typer.Option(0.2, min=0.0, max=1.0, help="share of trays with an altered order"),
+                 split: str = typer.Option("val", help="dataset split to take the photos from"),
+                 seed: int = typer.Option(0, help="random seed of the mistakes"),
+                 fps: int = typer.Option(15, min=1, max=60),
+                 rest: float = typer.Option(3.0, min=2.0, max=600.0, help="seconds each tray rests"),
+                 size: Optional[str] = typer.Option(None, help="frame WxH (default: 640 wide, the photos' "
+                                                               "most common aspect)")) -> None:
+    """Turn labelled photos into a recorded shift (one tray per photo) that replay and eval score."""
+    from detectors.synth.stills import run_stills
+
+    run_stills(dataset, out, menu, mistakes, split, seed, fps, rest, size)
+
+
+@app.command()
+def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work folder (RUN) for data and runs"),
+          data: Optional[Path] = typer.Option(None, "--data", help="fine-tune on this dataset (from 'data import') "
+                                                                  "instead of rendered trays; writes RUN/best.pt"),
+          from_model: Optional[str] = typer.Option(None, "--from", help="with --data: start from this .pt or "
+                                                                        "bundled model (default: bundled)"),
+          synthetic: int = typer.Option(0, min=0, help="with --data: mix in N rendered trays (classes the "
+                                                        "renderer knows, by name)"),
+          copy_paste: Optional[int] = typer.Option(None, "--copy-paste", min=0,
+                                                   help="with --data: extra copy-paste images (default: as many "
+                                                        "as training photos; 0: none)"),
+          images: int = typer.Option(1500, min=8, help="training images to render"),
+          val_images: int = typer.Option(150, min=4, help="validation images (a different seed)"),
+          epochs: Optional[int] = typer.Option(None, min=1, help="default 40 (rendered) / 60 (--data)"),
+          hours: Optional[float] = typer.Option(None, min=0.01, help="CPU time budget in hours; the schedule "
+                                                                     "is fitted into it"),
+          imgsz: Optional[int] = typer.Option(None, min=64, help="training image size (default 320 rendered, "
+                                                                  "384 --data)"),
+          batch: int = typer.Option(16, min=1),
+          seed: int = typer.Option(0),
+          model_yaml: Optional[Path] = typer.Option(None, "--model-yaml", help="model YAML (default: bundled)"),
+          weights: Optional[Path] = typer.Option(None, help="fine-tune these .pt weights instead of the YAML"),
+          lr0: Optional[float] = typer.Option(None, help="initial learning rate (AdamW); default: automatic"),
+          mosaic: float = typer.Option(1.0, min=0.0, max=1.0, help="mosaic augmentation probability")) -> None:
+    """Train the detector with ultralytics (needs the train extra): on a site's own photos (--data),
+    or on rendered trays."""
+    if data is not None:
+        from detectors.finetune import FinetuneSettings, finetune
+
+        best = finetune(FinetuneSettings(data=str(data), from_model=from_model, hours=hours, epochs=epochs or 60,
+                                         imgsz=imgsz or 384, batch=batch, seed=seed, copy_paste=copy_paste,
+                                         synthetic=synthetic), out)
+        console.print(f"best weights: {best}\nnext: traycheck export {best} --name NAME --out-dir DIR --data {data}")
+        return
+    from detectors.synth.dataset import write_dataset
+    from detectors.train import DEFAULT_MODEL_YAML, TrainSettings, train as run_train
+
+    s = TrainSettings(model_yaml=str(model_yaml or DEFAULT_MODEL_YAML), imgsz=imgsz or 320, images=images,
+                      val_images=val_images, epochs=epochs or 40, hours=hours, batch=batch, seed=seed,
+                      init_weights=str(weights) if weights else None, lr0=lr0, mosaic=mosaic)
+
+    def make_data(d: Path, n: int, sd: int, vf: float) -> Path:
+        with progress_bar(f"Rendering {n} trays (seed {sd})", n) as advance:
+            return write_dataset(d, n, sd, vf, advance)
+
+    best = run_train(s, out, make_data)
+    console.print(f"best weights: {best}\nnext: traycheck export {best}")
+
+
+@app.command()
+def export(weights: Path = typer.Argument(..., help="trained .pt weights"),
+           name: str = typer.Option("traycheck-v8n", help="model name (files <name>.onnx, .int8.onnx, .json)"),
+           out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="default: detectors/models"),
+           calib: int = typer.Option(200, min=8, help="rendered frames to calibrate INT8 on"),
+           val_images: int = typer.Option(300, min=10, help="validation images (fresh seed) to score both files"),
+           val_seed: int = typer.Option(777_777, help="seed of the validation set; never used in training"),
+           settings: Optional[Path] = typer.Option(None, help="settings.json of the training run (default: the "
+                                                              "one beside the weights)"),
+           data: Optional[Path] = typer.Option(None, "--data", help="a site's dataset: calibrate INT8 on its "
+                                                                    "photos, score both on its val split")) -> None:
+    """Export ONNX fp32 and static INT8, score both with ultralytics val, write the metadata JSON."""
+    from detectors.export import export_all
+    from detectors.model_info import MODELS_DIR
+
+    if data is not None and out_dir is None:
+        raise UserError("--data needs --out-dir DIR: a site's model family does not go into the bundled models")
+    meta = export_all(weights, name, out_dir or MODELS_DIR, calib, val_images, val_seed, settings, data)
+    console.print_json(json.dumps(meta["metrics"]))
+
+
+@app.command()
+def detect(source: Path = typer.Argument(..., help="a recorded shift folder or a video file"),
+           model: Optional[str] = typer.Option(None, help="model name or .onnx/.pt file (default: bundled)"),
+           int8: bool = typer.Option(False, "--int8", help="use the INT8 model"),
+           out: Optional[Path] = typer.Option(None, "-o", "--out", help="annotated output video (.mp4)"),
+           threads: int = typer.Option(2, min=1)) -> None:
+    """Run the detector over a video; annotated video and a per-tray summary against truth.jsonl."""
+    from edge.replay.detect import detect_video
+
+    detect_video(source, model, "int8" if int8 else "fp32", out, threads)
+
+
+config_app = typer.Typer(no_args_is_help=True, help="The appliance configuration file.")
+app.add_typer(config_app, name="config")
+app.add_typer(users_app, name="users")
+app.add_typer(data_app, name="data")
+app.add_typer(model_app, name="model")
+
+
+@config_app.command("check")
+def config_check(file: Path = typer.Argument(..., help="config YAML")) -> None:
+    """Validate a config file and the files it names (one line per problem) without starting anything."""
+    from edge.app.config import load_config
+
+    from edge.app.model_store import check_config_model
+
+    from edge.app.config_files import file_problems
+
+    cfg = load_config(file)
+    problems = file_problems(cfg)  # every file it names exists and is readable; the data dir is writable
+    if problems:
+        raise UserError("\n".join(f"config {file}: {p}" for p in problems))
+    model = check_config_model(cfg, file)  # the active model loads and its classes cover the menu
+    console.print(f"{file}: ok ({len(cfg.cameras)} cameras, site {cfg.site}, {model})")
+
+
+@app.command()
+def run(config: Path = typer.Option(..., "--config", help="config YAML (see deploy/config.example.yaml)")) -> None:
+    """The appliance: cameras, pipeline, storage, MQTT and the HTTP API, until SIGTERM."""
+    from edge.app.config import load_config
+    from edge.app.logs import setup_logging
+    from edge.app.service import run_service
+
+    cfg = load_config(config)
+    setup_logging(cfg.log_level)
+    run_service(cfg, config)
+
+
+@app.command()
+def doctor(config: Path = typer.Option(..., "--config", help="config YAML"),
+           camera_timeout: float = typer.Option(15.0, "--camera-timeout", min=1.0,
+                                                help="seconds each camera has to deliver frames")) -> None:
+    """Check cameras, model, broker, database, disk and clock; non-zero exit when something is wrong."""
+    from edge.app.config import load_config
+    from edge.app.doctor import run_doctor
+
+    if not run_doctor(load_config(config), camera_timeout):
+        raise typer.Exit(1)
+
+
+orders_app = typer.Typer(no_args_is_help=True, help="POS orders in the local database.")
+app.add_typer(orders_app, name="orders")
+
+
+@orders_app.command("import")
+def orders_import(file: Path = typer.Argument(..., help="JSON lines: one order per line, or pos.jsonl events"),
+                  data_dir: Path = typer.Option(..., "--data-dir", help="the appliance's data directory"),
+                  camera: Optional[str] = typer.Option(None, help="route the orders to this camera")) -> None:
+    """Load orders in bulk (idempotent by order id). The whole file is checked before anything is stored."""
+    from edge.app.orders_import import import_orders
+
+    added, unchanged = import_orders(file, data_dir, camera)
+    console.print(f"{added} orders stored, {unchanged} unchanged")
+
+
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        raise UserError(f"--speed {value!r}: expected 'max' or a number (1 = real time)") from None
+    if speed <= 0:
+        raise UserError(f"--speed {value!r}: must be > 0")
+    return speed
+
+
+@app.command()
+def replay(source: Path = typer.Argument(..., help="recorded shift folder or scenario .yaml"),
+           speed: str = typer.Option("1", help="'max' (as fast as possible) or N times real time"),
+           verdicts: Optional[Path] = typer.Option(None, help="write verdict records (JSON lines) here"),
+           model: Optional[str] = typer.Option(None, help="model name or .onnx file (default: bundled)"),
+           int8: bool = typer.Option(False, "--int8", help="use the INT8 model"),
+           threads: int = typer.Option(2, min=1),
+           data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="store trays, verdicts, alerts here"),
+           mqtt: Optional[str] = typer.Option(None, help="mqtt://[USER:PASS@]HOST:PORT (needs --data-dir)"),
+           site: str = typer.Option("site", help="site name in MQTT topics"),
+           camera: str = typer.Option("expo-1", help="camera name in verdicts and topics"),
+           http: Optional[str] = typer.Option(None, help="serve the HTTP API on HOST:PORT during the replay"),
+           video: Optional[Path] = typer.Option(None, help="write an annotated video (boxes, verdict banner) "
+                                                           "here"),
+           menu: Optional[Path] = typer.Option(None, help="menu YAML to use instead of the shift's "
+                                                          "(its classes must be the model's)")) -> None:
+    """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
+    from edge.replay.runner import run_replay
+
+    if (mqtt or http) and data_dir is None:
+        raise UserError("--mqtt and --http need --data-dir (everything is stored before it is sent or shown)")
+    result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads,
+                        data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera, http=http, video_out=video,
+                        menu_file=menu)
+    kinds: dict[str, int] = {}
+    for r in result.verdicts:
+        kinds[r["verdict"]] = kinds.get(r["verdict"], 0) + 1
+    console.print(f"{result.frames} frames in {result.seconds:.1f} s ({result.frames / result.seconds:.1f} fps, "
+                  f"detector on {result.detected_frames}); verdicts: "
+                  + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none")
+                  + (f"; {result.unchecked} trays left unchecked" if result.unchecked else ""))
+
+
+@app.command("eval")
+def eval_cmd(path: Path = typer.Argument(..., help="a recorded shift folder, or a folder of shifts"),
+             verdicts: Optional[Path] = typer.Option(None, help="verdict records to score (default: replay now)"),
+             json_out: bool = typer.Option(False, "--json", help="print the JSON object only"),
+             model: Optional[str] = typer.Option(None), int8: bool = typer.Option(False, "--int8"),
+             threads: int = typer.Option(2, min=1),
+             menu: Optional[Path] = typer.Option(None, help="menu YAML for the replay instead of each "
+                                                            "shift's")) -> None:
+    """Score verdicts against truth.jsonl: accuracy, mismatch recall, false alerts, latency."""
+    from edge.replay.eval_report import evaluate_path, print_report
+
+    report = evaluate_path(path, verdicts, model, "int8" if int8 else "fp32", threads, quiet=json_out,
+                           menu_file=menu)
+    if json_out:
+        sys.stdout.write(json.dumps(report) + "\n")
+    else:
+        print_report(report)
+
+
+@app.command()
+def bench(json_out: bool = typer.Option(False, "--json", help="print the JSON object of the contract"),
+          fixture: Optional[Path] = typer.Option(None, help="recorded shift to take frames from"),
+          frames: int = typer.Option(150, min=10, help="frames per backend"),
+          threads: int = typer.Option(2, min=1),
+          model: Optional[str] = typer.Option(None, help="bundled model name"),
+          detectors_only: bool = typer.Option(False, "--detectors-only",
+                                              help="skip the pipeline, idle and cameras rows"),
+          cameras: int = typer.Option(4, min=0, help="cameras replaying fixtures in real time in one process "
+                                                     "(row cameras-N; 0 skips it)"),
+          cameras_seconds: float = typer.Option(60.0, min=15.0, help="how long the cameras row runs"),
+          also: list[str] = typer.Option([], "--also", help="another model family DIR/NAME (e.g. a site's): its "
+                                                            "fp32 and INT8 timed in the same rounds (repeat)")) -> None:
+    """Speed: ONNX fp32, ONNX INT8 and ultralytics predict on the same frames; the pipeline; an idle
+    camera; N cameras in real time in one process."""
+    from edge.bench.detectors import print_table, run_bench
+
+    result = run_bench(fixture, frames, threads, model, quiet=json_out, pipeline=not detectors_only,
+                       cameras=0 if detectors_only else cameras, cameras_seconds=cameras_seconds, also=also)
+    if json_out:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        print_table(result)
+
+
+def main() -> None:
+    try:
+        app()  # standalone: usage errors print click's message and exit 2
+    except UserError as exc:
+        for line in str(exc).splitlines() or [""]:  # several problems: one line each
+            console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

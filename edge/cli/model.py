@@ -1,0 +1,76 @@
+"""``traycheck model``: compare model families on labelled photos, install one into service, roll back."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+model_app = typer.Typer(no_args_is_help=True,
+                        help="Models: compare two on labelled photos; install one into the appliance; roll back.")
+
+
+DEFAULT_CONFIG = Path("/etc/traycheck/config.yaml")
+
+
+@model_app.command("install")
+def model_install(src: Path = typer.Argument(..., help="a model family: NAME.onnx / NAME.int8.onnx / NAME.json, "
+                                                       "DIR/NAME, or a folder holding one family"),
+                  config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="the appliance's config YAML")) -> None:
+    """Check a model family (both ONNX files load, classes cover the menu), copy it into the model
+    directory and make it the active model; the service switches on SIGHUP."""
+    from edge.app.config import load_config
+    from edge.app.model_store import install
+    from edge.core import console
+    from orders.menu import load_menu
+
+    cfg = load_config(config)
+    console.print(install(src, cfg, load_menu(cfg.menu)), highlight=False, soft_wrap=True)
+
+
+@model_app.command("rollback")
+def model_rollback(config: Path = typer.Option(DEFAULT_CONFIG, "--config",
+                                               help="the appliance's config YAML")) -> None:
+    """Point the active model back at the previous one; the service switches on SIGHUP."""
+    from edge.app.config import load_config
+    from edge.app.model_store import rollback
+    from edge.core import console
+    from orders.menu import load_menu
+
+    cfg = load_config(config)
+    console.print(rollback(cfg, load_menu(cfg.menu)), highlight=False, soft_wrap=True)
+
+
+@model_app.command("compare")
+def model_compare(model_a: str = typer.Argument(..., metavar="A", help="bundled model name (traycheck-v8n, "
+                                                                      "traycheck-v8n.int8) or a .onnx/.pt file"),
+                  model_b: str = typer.Argument(..., metavar="B", help="the other model, named the same ways"),
+                  data: Path = typer.Option(..., "--data", help="dataset folder (data.yaml) or a folder of photos "
+                                                                "with YOLO .txt labels"),
+                  split: str = typer.Option("val", "--split", help="which split of a data.yaml to score"),
+                  conf: float = typer.Option(0.25, "--conf", help="operating threshold for P/R, counts, confusion"),
+                  threads: int = typer.Option(2, "--threads", min=1, help="detector threads (both models)"),
+                  report: Path | None = typer.Option(None, "--report", help="write DIR/index.html and the "
+                                                                            "wrong-count photos here"),
+                  json_out: bool = typer.Option(False, "--json", help="print one JSON object only")) -> None:
+    """Score two models on the same labelled photos: per-class AP, precision/recall, count accuracy,
+    confusion, speed."""
+    import json
+    import sys
+
+    from detectors.evaluation.compare import compare_models
+    from edge.core import console, progress_bar
+
+    cmp = compare_models(model_a, model_b, data, split, conf, threads, progress=progress_bar)
+    if report is not None:
+        from detectors.evaluation.report_html import write_report
+
+        page = write_report(cmp, report)
+    if json_out:
+        sys.stdout.write(json.dumps(cmp.result) + "\n")
+    else:
+        from detectors.evaluation.table import print_comparison
+        from rich.console import Console
+
+        print_comparison(cmp.result, Console(width=max(console.width, 160)))
+    if report is not None:
+        console.print(f"report: {page}", highlight=False, soft_wrap=True)

@@ -1,0 +1,32 @@
+"""The bottom of ``edge``: the one exception type for bad user input and one progress-bar
+style for every long job. The only part of ``edge`` that ``detectors`` and ``orders`` import.
+
+The CLI catches ``UserError`` and prints its message as a single line with a non-zero
+exit status: no traceback for a user's mistake.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class UserError(Exception):
+    """Bad input (file, argument, payload) with a message that names what and where."""
+
+
+console = Console(stderr=True)
+if not console.is_terminal:  # logs and CI: wide enough that tables do not truncate
+    console = Console(stderr=True, width=160)
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """``with progress_bar("Rendering", n) as advance: advance(1)`` (stderr; quiet when not a TTY)."""
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+                  disable=not console.is_terminal) as prog:
+        task = prog.add_task(label, total=total)
+        yield lambda n=1: prog.advance(task, n)

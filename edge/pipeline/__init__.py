@@ -1,0 +1,1 @@
+"""One camera's verification pipeline: gate, tray tracker, ticket reader, verdicts."""

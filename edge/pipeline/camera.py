@@ -1,0 +1,320 @@
+"""One camera's verification pipeline: gate -> detector -> tray tracker -> ticket
+and order association -> matching -> verdicts.
+
+Fed one frame at a time (``process``), with POS orders arriving in between
+(``queue``). Decisions use stream time only, so a replay at any speed gives
+the same verdicts as real time.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+from detectors.detections import Detections, Detector, drop_merged
+from edge.sources.capture import Frame
+from edge.pipeline.gate import Gate, Zone
+from edge.pipeline.ticket import TicketReader
+from edge.pipeline.tray import State, TrayEvent, TrayParams, TrayTracker
+from edge.pipeline.verdicts import Verdict
+from orders.matching import match, mistakes
+from orders.menu import Menu
+from orders.registry import PendingOrder, StationOrders
+
+log = logging.getLogger("traycheck.pipeline")
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    min_confidence: float = 0.45  # detections below this do not count as items (unless the model's metadata
+    # names its own operating threshold, 'operating_conf': the one its count accuracy was measured at)
+    merged_overlap: float = 0.8  # a box this much over a stronger same-class box is a duplicate
+    cross_class_iou: float = 0.7  # a box this close to a stronger box of another class is the same item
+    settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
+    ticket_tries: int = 8  # frames tried for a QR code per tray
+    ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
+    no_order_after_s: float = 2.5  # after rest: say "no order" if none could be associated by then
+    plausible_errors: int = 2  # FIFO only takes an order within this many kitchen mistakes
+    fifo_window: int = 6  # FIFO looks at this many of the oldest pending orders
+    mismatch_confirm_s: float = 0.5  # a first mismatch waits this long after rest (a hand may hide an item)
+    tray: TrayParams = TrayParams()
+
+
+@dataclass
+class _Tray:
+    seq: int
+    rest_t: float | None = None
+    ticket: str | None = None
+    ticket_tries: int = 0
+    counts: dict[str, int] | None = None
+    confidence: float = 0.0
+    order: PendingOrder | None = None
+    association: str = ""
+    last_verdict: str | None = None
+    verdicts: list[Verdict] = field(default_factory=list)
+    hold_until: float | None = None  # a first mismatch waiting for confirmation
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """One frame's consistent picture for the dashboard, swapped in whole at the end of each frame:
+    a reader (another thread) never pairs one frame with another frame's boxes or tray."""
+
+    frame: Frame | None = None
+    detections: Detections = field(default_factory=Detections.empty)
+    classes: tuple[str, ...] = ()
+    state: str = "empty"
+    tray_seq: int | None = None
+    order: PendingOrder | None = None
+    ticket: str | None = None
+    counts: dict[str, int] | None = None
+    last_verdict: Verdict | None = None
+
+
+class CameraPipeline:
+    def __init__(self, camera: str, detector: Detector, menu: Menu, queue: StationOrders,
+                 on_verdict: Callable[[Verdict, "CameraPipeline"], None], zone: Zone | None = None,
+                 params: PipelineParams = PipelineParams(), run: str = ""):
+        self.camera = camera
+        self.run = run
+        self.detector = detector
+        self.classes = detector.classes
+        self.menu = menu
+        self.queue = queue
+        self.on_verdict = on_verdict
+        self.zone = zone or Zone()
+        self.params = params
+        self.gate = Gate(self.zone)
+        self.tracker = TrayTracker(len(self.classes), params.tray)
+        self.reader = TicketReader()
+        self.tray: _Tray | None = None
+        self._fifo_taken: dict[str, PendingOrder] = {}  # orders given to trays without a ticket, newest last
+        self.seq = 0
+        self.unchecked = 0  # trays that left before they could be checked
+        self.frames = 0
+        self.detected_frames = 0
+        self.last_detections: Detections = Detections.empty()
+        self.last_frame: Frame | None = None
+        self.verdict_counts: dict[str, int] = {}
+        self.observe_latency: Callable[[float], None] | None = None  # seconds per detector call
+        self.recent_detect_ms: deque[float] = deque(maxlen=200)  # for the dashboard's system page
+        self._next_model: tuple[Detector, Menu] | None = None  # a model switch waiting for its frame
+        self._switch_lock = threading.Lock()
+        self.view = LiveView()  # what the dashboard shows: replaced (never changed) once per frame
+
+    # -- model switch (SIGHUP) -------------------------------------------------
+    def switch_model(self, detector: Detector, menu: Menu) -> None:
+        """Use ``detector`` and ``menu`` from the next frame on (called from another thread).
+
+        Same class list: the next frame, trays in view keep their state. Another class list:
+        the tracker's count vectors and the tray's counts mean other classes, so the switch
+        waits until the station is empty; no tray loses its verdict either way."""
+        with self._switch_lock:
+            self._next_model = (detector, menu)
+
+    @property
+    def switch_pending(self) -> bool:
+        return self._next_model is not None
+
+    def _apply_switch(self) -> None:
+        with self._switch_lock:
+            detector, menu = self._next_model  # type: ignore[misc]
+            same = tuple(detector.classes) == tuple(self.classes)
+            if not same and (self.tray is not None or self.tracker.state is not State.EMPTY):
+                return
+            self._next_model = None
+        changed, self.detector, self.menu = detector is not self.detector, detector, menu
+        if not same:
+            self.classes = detector.classes
+            self.tracker = TrayTracker(len(self.classes), self.params.tray)
+            self.last_detections = Detections.empty()
+        if changed:
+            log.info("%s: now detecting with %s", self.camera, getattr(detector, "path", detector))
+
+    # -- per frame ---------------------------------------------------------
+    def process(self, frame: Frame) -> None:
+        if self._next_model is not None:
+            self._apply_switch()
+        img = frame.image
+        h, w = img.shape[:2]
+        self.frames += 1
+        self.last_frame = frame
+        reading = self.gate.update(img, station_empty=self.tracker.state is State.EMPTY)
+        counts, conf = None, 0.0
+        run = self.tracker.busy or reading.active(self.params.tray.still_motion, self.params.tray.presence_on)
+        if run and self.tracker.state is State.RESTING and self.tracker.settled \
+                and reading.motion < self.params.tray.still_motion and self.frames % self.params.settled_stride:
+            run = False  # nothing moves on a checked tray: a change shows up as motion first
+        if run:
+            t0 = time.perf_counter()
+            dets = self.detector.detect(img)
+            took = time.perf_counter() - t0
+            self.recent_detect_ms.append(took * 1000)
+            if self.observe_latency is not None:
+                self.observe_latency(took)
+            if len(dets):
+                floor = getattr(self.detector, "operating_conf", None) or self.params.min_confidence
+                dets = dets[(dets.confidence >= floor) & self.zone.contains(dets.center, w, h)]
+                dets = drop_merged(dets, self.params.merged_overlap, self.params.cross_class_iou)
+            self.last_detections = dets
+            self.detected_frames += 1
+            counts = dets.counts(len(self.classes))
+            conf = float(dets.confidence.mean()) if len(dets) else 1.0
+        elif not self.tracker.busy:
+            self.last_detections = Detections.empty()  # (a skipped frame of a still tray keeps its boxes)
+        for ev in self.tracker.update(frame.t, reading, counts, conf):
+            self._on_event(ev, frame)
+        tray = self.tray
+        if tray is not None and self.tracker.state in (State.ARRIVING, State.RESTING) and tray.ticket is None \
+                and tray.ticket_tries < self.params.ticket_tries and self.tracker._still > 0:
+            tray.ticket_tries += 1
+            tray.ticket = self.reader.read(img, self.zone.bbox(w, h))
+        if tray is not None and tray.counts is not None and tray.order is None:
+            self._associate(frame.t)
+        if tray is not None and tray.hold_until is not None and frame.t >= tray.hold_until:
+            tray.hold_until = None
+            self._decide(frame.t, confirmed=True)
+        self._publish_view(frame)
+
+    def _publish_view(self, frame: Frame) -> None:
+        tray = self.tray
+        self.view = LiveView(frame, self.last_detections, tuple(self.classes), self.tracker.state.value,
+                             tray.seq if tray else None, tray.order if tray else None, tray.ticket if tray else None,
+                             tray.counts if tray else None, tray.verdicts[-1] if tray and tray.verdicts else None)
+
+    # -- events --------------------------------------------------------------
+    def _on_event(self, ev: TrayEvent, frame: Frame) -> None:
+        if ev.kind == "arrived":
+            self.seq += 1
+            self.tray = _Tray(self.seq)
+        elif self.tray is None:
+            return
+        elif ev.kind == "rest":
+            self.tray.rest_t = ev.t
+        elif ev.kind in ("counts", "changed"):
+            assert ev.counts is not None
+            self.tray.counts = {self.classes[i]: int(n) for i, n in enumerate(ev.counts) if n > 0}
+            self.tray.confidence = ev.confidence
+            if self.tray.order is not None:
+                self._decide(ev.t)
+        elif ev.kind == "left":
+            if self.tray.hold_until is not None:  # a first mismatch still held: the tray's last counts stand
+                self._decide(ev.t, confirmed=True)
+            tray, self.tray = self.tray, None
+            if tray.counts is None:
+                self.unchecked += 1
+                log.info("%s: tray %d left before it could be checked", self.camera, tray.seq)
+            elif tray.order is None and tray.last_verdict is None:
+                self._emit(tray, "no_order", {}, {}, ev.t)
+
+    def _associate(self, t: float) -> None:
+        tray = self.tray
+        assert tray is not None and tray.rest_t is not None
+        if tray.last_verdict is None and t - tray.rest_t >= self.params.no_order_after_s:
+            self._emit(tray, "no_order", {}, {}, t)  # an order that turns up later still gets checked
+        if tray.ticket is not None:
+            p = self.queue.get(tray.ticket)
+            if p is not None and not self._on_menu(p):
+                p = None
+            if p is None:
+                p = self._fifo_taken.pop(tray.ticket, None)  # a ticket beats an earlier guess: reclaim it
+                if p is None:
+                    return  # the POS has not sent it yet: wait while the tray rests
+                log.info("%s: order %s was guessed for an earlier tray; its ticket is here", self.camera, p.order.id)
+                tray.order = p
+                tray.association = "qr"
+                self._decide(t)
+                return
+            tray.association = "qr"
+        else:
+            if tray.last_verdict == "no_order":
+                return  # only its ticket may still name an order: a later guess would take another tray's
+            waited = t - tray.rest_t
+            if waited < self.params.ticket_wait_s and tray.ticket_tries < self.params.ticket_tries:
+                return
+            p = self._fifo_candidate(tray.counts or {})
+            if p is None:
+                return
+            tray.association = "fifo"
+            self._fifo_taken[p.order.id] = p
+            while len(self._fifo_taken) > 20:
+                self._fifo_taken.pop(next(iter(self._fifo_taken)))
+        tray.order = self.queue.take(p.order.id)
+        if tray.order is None:  # another station took it a moment ago: look again on the next frame
+            tray.association = ""
+            self._fifo_taken.pop(p.order.id, None)
+            return
+        self._decide(t)
+
+    def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
+        """The pending order this tray most plausibly belongs to.
+
+        Among the ``fifo_window`` oldest pending orders (orders can be sent well
+        before their trays are made, so the oldest is not always the next one),
+        the one fewest kitchen mistakes away from the tray wins, the older one on
+        a tie; an exact fit is zero mistakes (two trays served swapped). A tray
+        more than ``plausible_errors`` mistakes from every candidate gets no
+        order rather than a stranger's: its own order was probably never sent,
+        and the stranger's order stays for its own tray.
+        """
+        best: tuple[int, PendingOrder] | None = None
+        for p in self.queue.pending()[: self.params.fifo_window]:  # oldest first: ties keep the older
+            if not self._on_menu(p):
+                continue
+            n = mistakes(match(self.menu.expected(p.order.lines()), seen))
+            if n <= self.params.plausible_errors and (best is None or n < best[0]):
+                best = (n, p)
+        return best[1] if best else None
+
+    def _on_menu(self, p: PendingOrder) -> bool:
+        """Whether the menu knows every SKU of ``p``; if not, it is set aside (logged once), so an
+        order the menu lost on a reload never fails a frame. The registry does this on reload too."""
+        if all(sku in self.menu for sku, _ in p.order.lines()):
+            return True
+        for closed in self.queue.registry.set_aside(self.menu.__contains__):
+            log.warning("%s: order %s %s", self.camera, closed.order.id, closed.reason)
+        return False
+
+    def _decide(self, t: float, confirmed: bool = False) -> None:
+        tray = self.tray
+        assert tray is not None and tray.order is not None and tray.counts is not None
+        expected = self.menu.expected(tray.order.order.lines())
+        m = match(expected, tray.counts)
+        kind = m.verdict
+        if kind == "mismatch" and tray.last_verdict is None and not confirmed and tray.rest_t is not None \
+                and t < tray.rest_t + self.params.mismatch_confirm_s:
+            tray.hold_until = tray.rest_t + self.params.mismatch_confirm_s  # the counts may still change
+            return
+        tray.hold_until = None
+        if tray.last_verdict == "mismatch" and m.ok:
+            kind = "resolved"
+        elif tray.last_verdict in ("ok", "resolved") and m.ok:
+            return
+        elif tray.last_verdict == "mismatch" and tray.verdicts and \
+                (tray.verdicts[-1].missing, tray.verdicts[-1].extra) == (m.missing, m.extra):
+            return
+        self._emit(tray, kind, m.missing, m.extra, t, dict(sorted(Counter(expected).items())))
+
+    def _emit(self, tray: _Tray, kind: str, missing: dict, extra: dict, t: float,
+              expected: dict | None = None) -> None:
+        v = Verdict(camera=self.camera, order_id=tray.order.order.id if tray.order else None, verdict=kind,
+                    missing=missing, extra=extra, video_t=round(t, 3), tray_seq=tray.seq,
+                    confidence=tray.confidence, seen=dict(sorted((tray.counts or {}).items())),
+                    expected=expected or {}, rest_t=tray.rest_t, association=tray.association or "none",
+                    run=self.run)
+        if tray.order is None and tray.ticket:
+            v.association = "qr-unknown"
+        tray.last_verdict = kind if kind != "resolved" else "resolved"
+        tray.verdicts.append(v)
+        self.tracker.lock()  # from now on only a touch changes this tray's counts
+        self.verdict_counts[kind] = self.verdict_counts.get(kind, 0) + 1
+        self.on_verdict(v, self)
+
+    def finish(self, t: float) -> None:
+        """End of stream: a tray still in view counts as having left now."""
+        if self.tray is not None:
+            self._on_event(TrayEvent("left", t), None)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Recorded shifts through the pipeline: replay, evaluation, annotated videos."""

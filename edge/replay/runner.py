@@ -1,0 +1,258 @@
+"""``traycheck replay``: the verification pipeline over a recorded shift.
+
+The shift's video is the camera and its ``pos.jsonl`` the POS: each order is
+handed to the pipeline when the stream reaches its time. A scenario file is
+rendered to a temporary shift first. The menu is the shift's (its scenario.yaml
+may name one) or ``--menu``; either must name only the model's classes.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from detectors.detections import Detector
+from detectors.loader import load_detector
+from edge.sources.capture import FileSource, Frame
+from edge.app.config import Config
+from edge.core import UserError
+from edge.pipeline.camera import CameraPipeline
+from edge.core import progress_bar
+from edge.sources.shift_files import PosEvent, read_pos
+from edge.pipeline.verdicts import Verdict
+from edge.sources.video_file import shift_video
+from orders.menu import Menu, load_menu
+from orders.queue import OrderQueue
+
+
+@dataclass
+class ReplayResult:
+    verdicts: list[dict]
+    frames: int
+    detected_frames: int
+    unchecked: int
+    seconds: float
+    frame_ms: list[float]  # pipeline time per frame (decoding not included)
+
+
+def shift_menu(folder: Path) -> Menu:
+    sc = folder / "scenario.yaml"
+    if sc.is_file():
+        try:
+            ref = (yaml.safe_load(sc.read_text()) or {}).get("menu", "default")
+        except yaml.YAMLError:
+            ref = "default"
+        return load_menu(ref, folder)
+    return Menu()
+
+
+def prepare(source: Path, tmp: Path) -> Path:
+    """A shift folder for ``source``: itself, or a scenario file rendered into ``tmp``."""
+    source = Path(source)
+    if source.is_dir():
+        return source
+    if source.suffix in (".yaml", ".yml"):
+        from detectors.synth.scenario import load_scenario
+        from detectors.synth.shift import ShiftRenderer, render_shift
+
+        loaded = load_scenario(source)
+        with progress_bar(f"Rendering {loaded.scenario.name}", ShiftRenderer(loaded).n_frames) as advance:
+            return render_shift(loaded, tmp / loaded.scenario.name, advance)
+    if not source.exists():
+        raise UserError(f"{source}: no such file or folder")
+    raise UserError(f"{source}: expected a recorded shift folder or a scenario .yaml")
+
+
+def checked_menu(folder: Path, detector: Detector, menu: Menu | None = None) -> Menu:
+    """``menu`` (from --menu) or the shift's own, checked against the model's classes."""
+    from detectors.model_info import model_label
+
+    own = menu is None
+    menu = shift_menu(folder) if own else menu
+    try:
+        menu.check_classes(detector.classes, model_label(detector))
+    except UserError as exc:
+        raise UserError(f"{exc}{' (--menu FILE replays with another menu)' if own else ''}") from None
+    return menu
+
+
+def replay_folder(folder: Path, detector: Detector, speed: float | None = None, camera: str = "expo-1",
+                  on_verdict: Callable[[Verdict, CameraPipeline], None] | None = None,
+                  progress: bool = True, run: str | None = None,
+                  on_order: Callable[[PosEvent], None] | None = None,
+                  queue: OrderQueue | None = None, video_out: Path | None = None,
+                  on_start: Callable[[CameraPipeline], None] | None = None,
+                  menu: Menu | None = None) -> ReplayResult:
+    import time
+
+    events = read_pos(folder / "pos.jsonl")
+    menu = checked_menu(folder, detector, menu)
+    for ev in events:  # unknown SKUs are bad input, found before anything runs
+        for sku, _ in ev.order.lines():
+            menu.classes_of(sku)
+    source = FileSource(shift_video(folder), speed)
+    queue = queue if queue is not None else OrderQueue()
+    records: list[dict] = []
+
+    def collect(v: Verdict, pipe: CameraPipeline) -> None:
+        records.append(v.record())
+        if on_verdict:
+            on_verdict(v, pipe)
+
+    pipe = CameraPipeline(camera, detector, menu, queue, collect, run=run or f"replay:{folder.name}")
+    if on_start is not None:
+        on_start(pipe)
+    video = None
+    if video_out is not None:
+        from edge.replay.video import ReplayVideo
+
+        v = source.video
+        video = ReplayVideo(Path(video_out), v.width, v.height, v.fps)
+    i = 0
+    t0 = time.perf_counter()
+    total = source.video.frame_count
+    last_t = 0.0
+    frame_ms: list[float] = []
+    with progress_bar(f"Replaying {folder.name}", total if progress else None) as advance:
+        for frame in source.frames():
+            while i < len(events) and events[i].t <= frame.t:
+                queue.add(events[i].order, events[i].t)
+                if on_order:
+                    on_order(events[i])
+                i += 1
+            f0 = time.perf_counter()
+            pipe.process(frame)
+            frame_ms.append((time.perf_counter() - f0) * 1000)
+            if video is not None:
+                video(frame, pipe)
+            last_t = frame.t
+            if progress:
+                advance(1)
+    pipe.finish(last_t)
+    if video is not None:
+        video.close()
+    return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
+                        frame_ms)
+
+
+def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, model: str | None = None,
+               variant: str = "fp32", threads: int = 2, data_dir: Path | None = None, mqtt_url: str | None = None,
+               site: str = "site", camera: str = "expo-1", http: str | None = None,
+               video_out: Path | None = None, menu_file: Path | None = None) -> ReplayResult:
+    """Replay a shift; with ``data_dir`` store everything, with ``mqtt_url`` also publish (store-and-forward)."""
+    from edge.app.mqtt import MqttSettings
+
+    from edge.web.server import parse_listen
+
+    settings = MqttSettings.from_url(mqtt_url, site) if mqtt_url else None  # bad URL: fail before any work
+    listen = parse_listen(http) if http else None
+    menu = load_menu(menu_file) if menu_file is not None else None
+    detector = load_detector(model, variant, threads=threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = prepare(source, Path(tmp))
+        menu = checked_menu(folder, detector, menu)  # before a database or a server is opened
+        if data_dir is None:
+            result = replay_folder(folder, detector, speed, camera=camera, video_out=video_out, menu=menu)
+        else:
+            result = _replay_stored(folder, detector, speed, Path(data_dir), settings, site, camera, listen,
+                                    video_out, menu)
+    if verdicts_path is not None:
+        verdicts_path.parent.mkdir(parents=True, exist_ok=True)
+        verdicts_path.write_text("".join(json.dumps(r) + "\n" for r in result.verdicts))
+    return result
+
+
+def replay_config(folder: Path, speed: float | None, data_dir: Path, settings, site: str, camera: str,
+                  listen: tuple[str, int] | None) -> Config:
+    """The appliance config of a stored replay: the shift's video is the one camera."""
+    from pydantic import ValidationError
+
+    from edge.app.config import CameraConfig, HttpConfig, MqttConfig
+
+    try:
+        mqtt = None if settings is None else MqttConfig(
+            host=settings.host, port=settings.port, username=settings.username, password=settings.password,
+            ca_file=settings.ca_file, cert_file=settings.cert_file, key_file=settings.key_file)
+        return Config(site=site, data_dir=str(data_dir), mqtt=mqtt,
+                      cameras=[CameraConfig(name=camera, source=str(shift_video(folder)), speed=speed)],
+                      http=HttpConfig(listen=f"{listen[0]}:{listen[1]}") if listen else HttpConfig())
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = {"site": "--site", "name": "--camera"}.get(str(e["loc"][-1]), ".".join(map(str, e["loc"])))
+        raise UserError(f"{where}: {e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})") from None
+
+
+def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_dir: Path,
+                   settings, site: str, camera: str, listen: tuple[str, int] | None,
+                   video_out: Path | None = None, menu: Menu | None = None) -> ReplayResult:
+    """The shift through the appliance's one wiring (``edge.app.service.Service``): the same store,
+    recorder, MQTT, order registry, metrics and HTTP endpoints as ``traycheck run``, with the
+    shift's video as the camera and its ``pos.jsonl`` as the POS, at the shift's stream times."""
+    import time
+
+    from edge.core import console
+    from edge.app.service import Service
+
+    events = read_pos(folder / "pos.jsonl")
+    menu = checked_menu(folder, detector, menu)
+    for ev in events:
+        for sku, _ in ev.order.lines():
+            menu.classes_of(sku)
+    cfg = replay_config(folder, speed, data_dir, settings, site, camera, listen)
+    svc = Service(cfg, run_id=f"replay:{folder.name}", detector=detector, menu=menu, serve_http=listen is not None,
+                  restore_orders=False, once=True)
+    worker = svc.workers[0]
+    pipe = worker.pipeline
+    records: list[dict] = []
+    frame_ms: list[float] = []
+    svc.verdict_listeners.append(lambda v, _pipe: records.append(v.record()))
+    next_event = 0
+
+    def pos_script(frame: Frame) -> None:  # each order reaches the box when the stream reaches its time
+        nonlocal next_event
+        while next_event < len(events) and events[next_event].t <= frame.t:
+            ev = events[next_event]
+            svc.store.put_order(ev.order, camera, source="replay")
+            svc._route_order(ev.order, camera, ev.t)
+            next_event += 1
+
+    video = None
+    v = FileSource(shift_video(folder), None).video  # (its size, rate and length)
+    v.cap.release()
+    if video_out is not None:
+        from edge.replay.video import ReplayVideo
+
+        video = ReplayVideo(Path(video_out), v.width, v.height, v.fps)
+    t0 = time.perf_counter()
+    try:
+        with progress_bar(f"Replaying {folder.name}", v.frame_count) as advance:
+            def after(frame: Frame, seconds: float) -> None:
+                frame_ms.append(seconds * 1000)
+                if video is not None:
+                    video(frame, pipe)
+                advance(1)
+
+            worker.before_frame, worker.after_frame = pos_script, after
+            svc.start()
+            if listen:
+                console.print(f"dashboard and HTTP API on http://{listen[0]}:{listen[1]} (health: /healthz)")
+            while not worker.finished.wait(0.2):
+                pass
+        pipe.finish(worker.last_t or 0.0)
+        svc.recorder.flush(60.0)  # a fast replay may be ahead of the disk: every verdict stored before stop
+    finally:
+        if video is not None:
+            video.close()
+        if svc.publisher and not svc.publisher.connected.wait(timeout=2.0):
+            console.print(f"MQTT broker {settings.host}:{settings.port} did not answer: "
+                          f"{svc.store.outbox_len()} messages kept in {data_dir / 'traycheck.db'}; "
+                          "the next process started on this data directory delivers them")
+        svc.stop(flush_s=10.0)
+    if worker.failed_frames:
+        raise RuntimeError(f"replay: {worker.failed_frames} frames failed in the pipeline (see the log above)")
+    return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
+                        frame_ms)

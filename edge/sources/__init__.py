@@ -1,0 +1,1 @@
+"""Frame sources: video files, live streams and devices, recorded shifts."""
