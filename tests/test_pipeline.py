@@ -14,7 +14,7 @@ from detectors.synth.scenario import load_scenario
 from detectors.synth.shift import render_shift
 from edge.replay.evaluate import score_shift, summarize
 from edge.replay.runner import replay_folder
-from edge.pipeline.ticket import TicketReader
+from detectors.tickets import TicketReader
 
 ASSOCIATION = """\
 name: association

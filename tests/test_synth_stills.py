@@ -18,7 +18,8 @@ import yaml
 
 from detectors.synth.stills import fit_rect, frame_size, parse_size
 from edge.core import UserError
-from edge.pipeline.gate import Gate, Zone
+from detectors.zone import Zone
+from edge.pipeline.gate import Gate
 from edge.pipeline.tray import TrayParams
 from tests.conftest import run_cli
 

@@ -30,7 +30,7 @@ from detectors.synth.stills_data import Photo, StillsDataset
 from detectors.synth.stills_orders import SkuChoice, alter, derived_menu, menu_choice, mistake_trays, truth_line
 from detectors.synth.stills_tickets import Locator, read_tickets
 from edge.core import UserError
-from edge.pipeline.gate import Zone
+from detectors.zone import Zone
 
 LEAD_S = 1.0  # empty counter before the first tray: the gate learns the empty station
 GAP_S = 1.0  # empty counter between a tray gone and the next one arriving

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from edge.core import UserError
-from edge.pipeline.ticket import TicketReader, sharpen
+from detectors.tickets import TicketReader, sharpen
 
 
 class Locator:

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.core import UserError
-from edge.pipeline.gate import DEFAULT_ZONE
+from detectors.zone import DEFAULT_ZONE
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 

@@ -24,7 +24,7 @@ from detectors.loader import load_detector
 from detectors.model_info import family_name, resolve_model
 from edge.app.camera_worker import CameraWorker
 from edge.app.config import Config
-from edge.pipeline.gate import Zone
+from detectors.zone import Zone
 from edge.core import UserError
 from edge.app.model_store import active_model, config_menu, probe
 from edge.app.mqtt import MqttSettings, Publisher

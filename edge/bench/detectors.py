@@ -7,21 +7,16 @@ Rows follow contract section 5: name, fps, p50_ms, p95_ms.
 """
 from __future__ import annotations
 
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
-from rich.table import Table
 
-from detectors.loader import load_detector
-from detectors.model_info import resolve_model
 from edge.core import UserError
-from edge.core import console, progress_bar
+from edge.core import progress_bar
 from edge.sources.video_file import VideoFile, shift_video
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 WARMUP = 5
 
 
@@ -46,12 +41,6 @@ ROUNDS = 5  # the backends take turns in rounds: a slow moment of the host hits 
 SETTLE_S = 0.3  # pause between turns: one backend's idle worker threads stop spinning before the next
 
 
-def latency_row(name: str, lat_ms: list[float]) -> dict:
-    lat = np.array(lat_ms)
-    return {"name": name, "fps": round(1000 * len(lat) / lat.sum(), 2),
-            "p50_ms": round(float(np.percentile(lat, 50)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2)}
-
-
 def time_detectors(dets: dict[str, object], frames: list[np.ndarray], quiet: bool) -> dict[str, list[float]]:
     """Per-call latency of every detector on every frame, interleaved in rounds."""
     for det in dets.values():
@@ -70,82 +59,3 @@ def time_detectors(dets: dict[str, object], frames: list[np.ndarray], quiet: boo
                 if not quiet:
                     advance(len(chunk))
     return lat
-
-
-def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, quiet: bool = False,
-              pipeline: bool = True, cameras: int = 0, cameras_seconds: float = 60.0,
-              also: list[str] | None = None) -> dict:
-    """``also``: more model families (DIR/NAME) whose fp32 and INT8 files take turns in the same rounds
-    on the same frames, so a site's model is timed beside the bundled one in one run."""
-    source = fixture or default_fixture()
-    frames = load_frames(source, n)
-    plan = [("ultralytics", "pt", "ultralytics", model), ("onnx-fp32", "fp32", "onnx", model),
-            ("onnx-int8", "int8", "onnx", model)]
-    for ref in also or []:
-        label = Path(ref).name
-        plan += [(f"{label}-fp32", "fp32", "onnx", ref), (f"{label}-int8", "int8", "onnx", ref)]
-    dets, files, errors = {}, {}, {}
-    for name, variant, backend, ref in plan:
-        path = resolve_model(ref, variant)
-        try:
-            dets[name] = load_detector(path, backend=backend, threads=threads)
-            files[name] = path.name
-        except UserError as exc:
-            if backend == "ultralytics":  # the train extra is optional on a box
-                errors[name] = str(exc)
-                continue
-            raise
-    lat = time_detectors(dets, frames, quiet)
-    rows = []
-    for name, *_ in plan:
-        if name in errors:
-            rows.append({"name": name, "fps": None, "p50_ms": None, "p95_ms": None, "error": errors[name]})
-        else:
-            rows.append(dict(latency_row(name, lat[name]), model=files[name]))
-    del dets
-    if pipeline:
-        from edge.bench.pipeline import bench_idle, bench_pipeline
-
-        console.print("bench pipeline (replay at max speed) and idle (empty station, 15 fps)...")
-        rows.append(bench_pipeline(source, model, threads))
-        rows.append(bench_idle(model, threads))
-    if cameras:
-        from edge.bench.cameras import bench_cameras
-
-        shifts = sorted(p.parent for p in FIXTURES.glob("*/video.mp4")) or [source]
-        console.print(f"bench cameras-{cameras} ({cameras} cameras in real time for {cameras_seconds:.0f} s, INT8)...")
-        rows.append(bench_cameras(shifts, cameras, model, "int8", threads, cameras_seconds))
-    base = rows[0]["fps"]
-    for r in rows:
-        r["speedup_vs_ultralytics"] = round(r["fps"] / base, 2) if (base and r["fps"]) else None
-    fp32 = next((r["fps"] for r in rows if r["name"] == "onnx-fp32"), None)
-    for r in rows:
-        if r["name"] == "pipeline" and fp32:
-            r["vs_onnx_fp32"] = round(r["fps"] / fp32, 3)
-    return {"fixture": str(source), "frames": len(frames), "frame_size": list(frames[0].shape[1::-1]),
-            "threads": threads, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "rows": rows}
-
-
-def print_table(result: dict) -> None:
-    t = Table(title=f"Detector speed on {result['frames']} frames of {Path(result['fixture']).name} "
-                    f"({result['threads']} threads, {result['cores']} cores)")
-    for col in ("row", "model", "fps", "p50 ms", "p95 ms", "× ultralytics", "notes"):
-        t.add_column(col, justify="left" if col in ("backend", "model") else "right")
-    for r in result["rows"]:
-        if r["fps"] is None:
-            t.add_row(r["name"], "-", "-", "-", "-", r.get("error", ""))
-            continue
-        notes = []
-        if "vs_onnx_fp32" in r:
-            notes.append(f"{100 * r['vs_onnx_fp32']:.0f} % of onnx-fp32 fps")
-        if "cpu_percent" in r:
-            notes.append(f"{r['cpu_percent']:.1f} % of one core")
-        if "keeps_up" in r:
-            notes.append(f"{'keeps up' if r['keeps_up'] else 'FALLS BEHIND'}: lag {r['lag_first_10s_s']:.2f} s "
-                         f"-> {r['lag_last_10s_s']:.2f} s, {r['stream_fps_each']:.1f} fps each")
-        if "detector_frames" in r:
-            notes.append(f"detector on {r['detector_frames']} frames")
-        t.add_row(r["name"], r.get("model", ""), f"{r['fps']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
-                  f"{r['speedup_vs_ultralytics']:.2f}" if r["speedup_vs_ultralytics"] else "-", "; ".join(notes))
-    console.print(t)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 from detectors.loader import load_detector
-from edge.bench.detectors import latency_row
+from edge.bench.stats import latency_row
 from edge.sources.capture import FileSource
 from edge.pipeline.camera import CameraPipeline
 from edge.replay.runner import replay_folder

@@ -313,7 +313,7 @@ def bench(json_out: bool = typer.Option(False, "--json", help="print the JSON ob
                                                             "fp32 and INT8 timed in the same rounds (repeat)")) -> None:
     """Speed: ONNX fp32, ONNX INT8 and ultralytics predict on the same frames; the pipeline; an idle
     camera; N cameras in real time in one process."""
-    from edge.bench.detectors import print_table, run_bench
+    from edge.bench.run import print_table, run_bench
 
     result = run_bench(fixture, frames, threads, model, quiet=json_out, pipeline=not detectors_only,
                        cameras=0 if detectors_only else cameras, cameras_seconds=cameras_seconds, also=also)

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from detectors.detections import Detections, Detector, drop_merged
 from edge.sources.capture import Frame
-from edge.pipeline.gate import Gate, Zone
-from edge.pipeline.ticket import TicketReader
+from detectors.zone import Zone
+from edge.pipeline.gate import Gate
+from detectors.tickets import TicketReader
 from edge.pipeline.tray import State, TrayEvent, TrayParams, TrayTracker
 from edge.pipeline.verdicts import Verdict
 from orders.matching import match, mistakes

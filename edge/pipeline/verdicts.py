@@ -45,3 +45,19 @@ class Verdict:
             "confidence": round(self.confidence, 3), "seen": self.seen, "expected": self.expected,
             "rest_t": None if self.rest_t is None else round(self.rest_t, 3), "association": self.association,
             "tray": self.tray_seq}
+
+
+BANNER = {"ok": (60, 170, 60), "resolved": (60, 170, 60), "mismatch": (40, 40, 220), "no_order": (0, 160, 230)}
+
+
+def banner_text(v) -> str:
+    """OK / MISSING 1 fries / WRONG: burger instead of cheeseburger / NO ORDER."""
+    if v.verdict in ("ok", "resolved"):
+        return f"#{v.order_id} OK" + (" (fixed)" if v.verdict == "resolved" else "")
+    if v.verdict == "no_order":
+        return "NO ORDER"
+    missing = [f"{n} {c}" for c, n in sorted(v.missing.items())]
+    extra = [f"{n} {c}" for c, n in sorted(v.extra.items())]
+    if missing and extra:
+        return f"#{v.order_id} WRONG: {', '.join(extra)} instead of {', '.join(missing)}"
+    return f"#{v.order_id} " + (f"MISSING {', '.join(missing)}" if missing else f"EXTRA {', '.join(extra)}")

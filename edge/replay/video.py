@@ -8,24 +8,9 @@ import cv2
 import numpy as np
 
 from edge.sources.capture import Frame
-from edge.replay.detect import annotate
+from detectors.drawing import annotate
 from edge.pipeline.camera import CameraPipeline
-
-BANNER = {"ok": (60, 170, 60), "resolved": (60, 170, 60), "mismatch": (40, 40, 220), "no_order": (0, 160, 230)}
-
-
-def banner_text(v) -> str:
-    """OK / MISSING 1 fries / WRONG: burger instead of cheeseburger / NO ORDER."""
-    if v.verdict in ("ok", "resolved"):
-        return f"#{v.order_id} OK" + (" (fixed)" if v.verdict == "resolved" else "")
-    if v.verdict == "no_order":
-        return "NO ORDER"
-    missing = [f"{n} {c}" for c, n in sorted(v.missing.items())]
-    extra = [f"{n} {c}" for c, n in sorted(v.extra.items())]
-    if missing and extra:
-        return f"#{v.order_id} WRONG: {', '.join(extra)} instead of {', '.join(missing)}"
-    return f"#{v.order_id} " + (f"MISSING {', '.join(missing)}" if missing else f"EXTRA {', '.join(extra)}")
-
+from edge.pipeline.verdicts import BANNER, banner_text
 
 class ReplayVideo:
     """Writes one annotated frame per pipeline frame (call after ``pipe.process``)."""

@@ -8,6 +8,8 @@ request, so a demotion applies at once (and ``Users.add`` ends the sessions anyw
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import hashlib
 import secrets
 import sqlite3
@@ -15,7 +17,20 @@ import threading
 import time
 from pathlib import Path
 
-from edge.web.auth import Session
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in user: ``nonce`` is the session's id (the hash of its cookie), ``expires`` unix time."""
+
+    user: str
+    role: str
+    nonce: str
+    expires: float
+
+    @property
+    def manager(self) -> bool:
+        return self.role == "manager"
+
 
 TOUCH_S = 60.0  # last_seen is written at most this often per session (not a write per request)
 

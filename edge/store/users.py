@@ -16,7 +16,7 @@ import sqlite_utils
 
 from edge.core import UserError
 from edge.store.store import utcnow
-from edge.web.auth import hash_password, verify_password
+from edge.store.passwords import hash_password, verify_password
 
 log = logging.getLogger("traycheck.users")
 ROLES = ("viewer", "manager")

@@ -1,4 +1,5 @@
-"""Dashboard sign-in: password hashes, CSRF tokens, a login rate limit.
+"""Dashboard sign-in: the cookie key, CSRF tokens, a login rate limit (password hashes:
+``edge.store.passwords``; sessions: ``edge.store.sessions``).
 
 Standard library only. Passwords are hashed with scrypt (salted, deliberately
 slow); sessions live in the database (``edge.store.sessions``) so that they can
@@ -15,30 +16,13 @@ import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
-SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+from edge.store.sessions import Session
+
 SESSION_COOKIE = "traycheck_session"
 SESSION_HOURS = 12.0  # a shift: the default absolute lifetime of a session
 SESSION_IDLE_MINUTES = 240.0  # a session unused this long ends
-
-
-def hash_password(password: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
-    return "scrypt${n}${r}${p}$".format(**SCRYPT) + f"{salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        algo, n, r, p, salt, digest = stored.split("$")
-        if algo != "scrypt":
-            return False
-        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), dklen=32, n=int(n), r=int(r), p=int(p))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got.hex(), digest)
 
 
 def session_secret(data_dir: Path) -> bytes:
@@ -55,20 +39,6 @@ def session_secret(data_dir: Path) -> bytes:
     with os.fdopen(fd, "w") as f:
         f.write(key.hex() + "\n")
     return key
-
-
-@dataclass(frozen=True)
-class Session:
-    """A signed-in user: ``nonce`` is the session's id (the hash of its cookie), ``expires`` unix time."""
-
-    user: str
-    role: str
-    nonce: str
-    expires: float
-
-    @property
-    def manager(self) -> bool:
-        return self.role == "manager"
 
 
 class Signer:

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge.replay.detect import annotate
+from detectors.drawing import annotate
 from edge.pipeline.camera import CameraPipeline
-from edge.replay.video import banner_text
-from edge.pipeline.verdicts import Verdict
+from edge.pipeline.verdicts import Verdict, banner_text
 
 
 def _offer(aq: asyncio.Queue, event: dict) -> None:

@@ -8,7 +8,7 @@ import json
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
-from edge.web.auth import Session
+from edge.store.sessions import Session
 from edge.web.security import api_session
 
 router = APIRouter(prefix="/api")

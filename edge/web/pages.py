@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from edge.store.snapshots import annotated_jpeg
-from edge.web.auth import Session
+from edge.store.sessions import Session
 from edge.web.charts import bar_chart
 from edge.web.queries import PAGE, bounded_time, day_range
 from edge.web.security import current_session, local_path, page_session, require_csrf, require_manager

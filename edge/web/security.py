@@ -12,7 +12,8 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
 
-from edge.web.auth import SESSION_COOKIE, Session
+from edge.store.sessions import Session
+from edge.web.auth import SESSION_COOKIE
 
 
 class LoginRequired(Exception):

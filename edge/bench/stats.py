@@ -1,0 +1,10 @@
+"""The statistics every bench row reports, in one place: fps, median and 95th-percentile latency."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def latency_row(name: str, lat_ms: list[float]) -> dict:
+    lat = np.array(lat_ms)
+    return {"name": name, "fps": round(1000 * len(lat) / lat.sum(), 2),
+            "p50_ms": round(float(np.percentile(lat, 50)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2)}
