@@ -20,6 +20,9 @@ from detectors.letterbox import Letterboxer
 from detectors.onnx_rewrite import fast_dfl
 from edge.core import UserError
 from edge.core import console, progress_bar
+from detectors.synth.dataset import write_dataset
+from detectors.datasets.importer import load_manifest
+from detectors.synth.dataset import render_sample
 
 INPUT_HW = (256, 320)  # a 4:3 frame at 320 wide: 240 rows + 2 x 8 rows of padding (stride 32)
 CALIB_SEED = 555_555
@@ -31,8 +34,6 @@ class _FrameReader:
     """CalibrationDataReader over rendered training-like frames, or a dataset's own photos."""
 
     def __init__(self, name: str, n: int, seed: int, input_hw: tuple[int, int], photos: list[Path] | None = None):
-        from detectors.synth.dataset import render_sample
-
         lb = Letterboxer(input_hw)
         self.name = name
         self.blobs = []
@@ -190,8 +191,6 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
 
 
 def _render_metrics(fp32: Path, int8: Path, val_images: int, val_seed: int) -> dict:
-    from detectors.synth.dataset import write_dataset
-
     with tempfile.TemporaryDirectory() as tmp:
         with progress_bar(f"Rendering {val_images} validation trays (seed {val_seed})", val_images) as advance:
             data = write_dataset(Path(tmp) / "val", val_images, val_seed, 1.0, advance)
@@ -201,7 +200,6 @@ def _render_metrics(fp32: Path, int8: Path, val_images: int, val_seed: int) -> d
 
 def _dataset(data: Path) -> dict:
     """Class names, photos per split and hash of a dataset folder (or its data.yaml)."""
-    from detectors.datasets.importer import load_manifest
     from detectors.finetune import split_images, read_dataset
 
     yml, d, classes = read_dataset(Path(data))

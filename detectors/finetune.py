@@ -25,6 +25,8 @@ from detectors.model_info import resolve_model
 from detectors.train import DEFAULT_MODEL_YAML, require_ultralytics
 from edge.core import UserError
 from edge.core import console, progress_bar
+from detectors.classes import CLASSES
+from detectors.synth.dataset import render_sample, yolo_label_lines
 
 
 @dataclass
@@ -73,9 +75,6 @@ def _model_yaml(nc: int, out: Path) -> Path:
 
 def _synthetic(n: int, classes: list[str], out_dir: Path, seed: int) -> list[Path]:
     """Rendered trays whose every item is one of the dataset's classes (by name)."""
-    from detectors.classes import CLASSES
-    from detectors.synth.dataset import render_sample, yolo_label_lines
-
     to_ds = {i: classes.index(c) for i, c in enumerate(CLASSES) if c in classes}
     if not to_ds:
         raise UserError(f"--synthetic {n}: the renderer draws {', '.join(CLASSES)}; the dataset has none of "

@@ -6,6 +6,7 @@ from pathlib import Path
 from detectors.detections import Detector
 from detectors.model_info import resolve_model
 from edge.core import UserError
+from detectors.onnx_backend import OnnxDetector
 
 
 def load_detector(model: str | Path | None = None, variant: str = "fp32", backend: str | None = None,
@@ -16,8 +17,6 @@ def load_detector(model: str | Path | None = None, variant: str = "fp32", backen
     if backend == "onnx":
         if path.suffix != ".onnx":
             raise UserError(f"the onnx backend needs a .onnx model, got {path}")
-        from detectors.onnx_backend import OnnxDetector
-
         return OnnxDetector(path, conf=conf, iou=iou, threads=threads, providers=providers, spin=spin)
     if backend == "ultralytics":
         from detectors.ultralytics_backend import UltralyticsDetector

@@ -22,6 +22,8 @@ from detectors.detections import Detector, merged_keep
 from detectors.evaluation.dataset import LabelledSet, load_labelled
 from detectors.evaluation.metrics import Scorer
 from edge.core import UserError
+from detectors.loader import load_detector
+from detectors.model_info import resolve_model
 
 AP_CONF = 0.001  # as ultralytics val: AP needs the low-confidence tail of the curve
 AP_MAX_DET = 300
@@ -63,9 +65,6 @@ class Comparison:
 
 
 def _load(ref: str, which: str, threads: int):
-    from detectors.loader import load_detector
-    from detectors.model_info import resolve_model
-
     try:
         path = resolve_model(ref)
         det = load_detector(path, threads=threads, conf=AP_CONF)

@@ -22,6 +22,7 @@ from detectors.synth.scenario import SLIDE_S, LoadedScenario, Tray
 from detectors.synth.scene import Layer, compose, smoothstep
 from detectors.synth.sprites import rotate
 from orders.matching import match
+from detectors.synth.video import VideoWriter
 
 FIX_HAND_S = 0.5  # the worker's hand is over the tray this long before and after a fix
 
@@ -187,8 +188,6 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def render_shift(loaded: LoadedScenario, out: Path, progress=None) -> Path:
     """Write a recorded shift folder: scenario.yaml, video.mp4, pos.jsonl, truth.jsonl."""
-    from detectors.synth.video import VideoWriter
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     renderer = ShiftRenderer(loaded)

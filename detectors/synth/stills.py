@@ -31,6 +31,9 @@ from detectors.synth.stills_orders import SkuChoice, alter, derived_menu, menu_c
 from detectors.synth.stills_tickets import Locator, read_tickets
 from edge.core import UserError
 from detectors.zone import Zone
+from detectors.synth.video import VideoWriter
+from detectors.synth.stills_data import read_dataset
+from edge.core import console, progress_bar
 
 LEAD_S = 1.0  # empty counter before the first tray: the gate learns the empty station
 GAP_S = 1.0  # empty counter between a tray gone and the next one arriving
@@ -282,8 +285,6 @@ class StillsShift:
 def write_stills(shift: StillsShift, out: Path, progress: Progress = None) -> list[str]:
     """Write video.mp4, then pos.jsonl, truth.jsonl, menu.yaml and scenario.yaml (order ids need
     the tickets read from the video). Returns notes for the user."""
-    from detectors.synth.video import VideoWriter
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"-o {out}: is a file, not a folder")
@@ -310,9 +311,6 @@ def write_stills(shift: StillsShift, out: Path, progress: Progress = None) -> li
 def run_stills(dataset: Path, out: Path, menu: Path | None, mistakes: float, split: str, seed: int, fps: int,
                rest: float, size: str | None) -> StillsShift:
     """The ``synth stills`` command: check everything, render with progress bars, report."""
-    from detectors.synth.stills_data import read_dataset
-    from edge.core import console, progress_bar
-
     settings = StillsSettings(split, menu, mistakes, seed, fps, rest, parse_size(size) if size else None)
     ds = read_dataset(dataset, split)
     with progress_bar("Reading photos", len(ds.photos)) as advance:

@@ -14,6 +14,9 @@ import tempfile
 from pathlib import Path
 
 from edge.app.config import Config
+from detectors.model_info import resolve_model
+from edge.core import UserError
+from edge.app.model_store import active_model
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "/dev/video")
 SECRET_ENV = {"mqtt.password_file": "TRAYCHECK_MQTT_PASSWORD"}  # the variable wins over the file
@@ -89,10 +92,6 @@ def model_problems(cfg: Config, data_dir_ok: bool = True) -> list[str]:
     """The model the service would start with: an installed one (its pointer and file), else
     ``detector.model`` (a file, a family path or a bundled name). The default model folder is in
     the data dir: a broken data dir is reported once, as itself."""
-    from detectors.model_info import resolve_model
-    from edge.core import UserError
-    from edge.app.model_store import active_model
-
     name = None
     if data_dir_ok or cfg.detector.model_dir is not None:
         try:

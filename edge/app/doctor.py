@@ -15,6 +15,14 @@ from rich.table import Table
 
 from edge.app.config import Config
 from edge.core import console
+from edge.core import UserError
+from edge.app.model_store import config_menu, load_active
+from edge.store.db import open_db, schema_version
+from edge.app.config_files import data_dir_problems, secret_problems
+from edge.sources.camera_state import CameraState
+from edge.sources.capture import is_live
+from edge.sources.capture import open_source
+from edge.sources.live import why_not_open
 
 
 class _CameraCheck:
@@ -24,9 +32,6 @@ class _CameraCheck:
     source's own reason."""
 
     def __init__(self, name: str, source: str, timeout: float = 15.0):
-        from edge.sources.camera_state import CameraState
-        from edge.sources.capture import is_live
-
         self.source, self.timeout = source, timeout
         self.live = is_live(source)
         self.state = CameraState(name, quiet=True)
@@ -41,9 +46,6 @@ class _CameraCheck:
         self._thread.start()
 
     def _run(self) -> None:
-        from edge.sources.capture import open_source
-        from edge.core import UserError
-
         try:
             self._src = src = open_source(self.source, speed=None, state=self.state, stall_s=self.stall_s)
         except UserError as exc:
@@ -67,8 +69,6 @@ class _CameraCheck:
         self._outcome = (True, f"{n} frames, {shape[1]}x{shape[0]}") if n else None
 
     def result(self) -> tuple[bool, str]:
-        from edge.sources.live import why_not_open
-
         self._thread.join(max(0.0, self.end - time.monotonic()))
         if self._src is not None:
             self._src.stop()  # normally done already; never exit while its reader is inside OpenCV
@@ -91,9 +91,6 @@ def _model(cfg: Config) -> tuple[bool, str]:
     """The model the service would start with (installed or detector.model), and its classes
     covering the menu: a menu naming a class the model lacks fails here, as at start."""
     import numpy as np
-
-    from edge.core import UserError
-    from edge.app.model_store import config_menu, load_active
 
     try:
         det, _ = load_active(cfg, threads=cfg.detector.threads)
@@ -121,8 +118,6 @@ def _broker(cfg: Config) -> tuple[bool, str]:
     done = threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
     if m.username:
-        from edge.core import UserError
-
         try:
             c.username_pw_set(m.username, m.resolved_password())
         except UserError as exc:  # an unreadable password file: a FAIL row, not a traceback
@@ -152,8 +147,6 @@ def _broker(cfg: Config) -> tuple[bool, str]:
 
 
 def _database(cfg: Config) -> tuple[bool, str]:
-    from edge.store.db import open_db, schema_version
-
     path = Path(cfg.data_dir) / "traycheck.db"
     try:
         db = open_db(path)
@@ -183,8 +176,6 @@ def _clock() -> tuple[bool, str]:
 def run_doctor(cfg: Config, camera_timeout: float = 15.0) -> bool:
     """Every check, the cameras side by side with the rest: all of it ends within
     ``camera_timeout`` plus the time the other checks take, whatever the cameras do."""
-    from edge.app.config_files import data_dir_problems, secret_problems
-
     cams = [(f"camera {cam.name}", _CameraCheck(cam.name, cam.source, camera_timeout)) for cam in cfg.cameras]
     # the files no other row covers (the camera and model rows try theirs)
     files = data_dir_problems(cfg, create=False) + secret_problems(cfg)

@@ -7,8 +7,9 @@ The detector latency histogram is the one thing observed per call.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -16,14 +17,22 @@ from prometheus_client.registry import Collector
 
 from edge.sources.camera_state import STATES
 
-if TYPE_CHECKING:
-    from edge.app.service import Service
+
+
+class Observed(Protocol):
+    """What the collector reads from the appliance (``edge.app.service.Service``) at scrape time."""
+
+    workers: Sequence[Any]  # CameraWorker: name, pipeline, fps(), state(), reconnects
+    store: Any
+    data_dir: Path
+    publisher: Any
+    recorder: Any
 
 DETECT_BUCKETS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5)
 
 
 class ServiceCollector(Collector):
-    def __init__(self, service: "Service"):
+    def __init__(self, service: Observed):
         self.svc = service
 
     def collect(self) -> Iterator:
@@ -73,7 +82,7 @@ class ServiceCollector(Collector):
                                       value=self.svc.publisher.reconnects)
 
 
-def make_registry(service: "Service") -> tuple[CollectorRegistry, Histogram]:
+def make_registry(service: Observed) -> tuple[CollectorRegistry, Histogram]:
     reg = CollectorRegistry()
     reg.register(ServiceCollector(service))
     latency = Histogram("traycheck_detector_latency_seconds", "Detector time per frame", buckets=DETECT_BUCKETS,

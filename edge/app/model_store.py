@@ -24,6 +24,11 @@ from pathlib import Path
 from edge.app.config import Config
 from edge.core import UserError
 from orders.menu import Menu
+from detectors.model_info import model_label
+from orders.menu import load_menu
+from detectors.loader import load_detector
+from detectors.model_info import family_name
+from detectors.onnx_backend import OnnxDetector
 
 POINTER = "active.json"
 SUFFIXES = (".int8.onnx", ".onnx", ".json", ".pt")  # longest first: NAME.int8.onnx is not NAME.int8
@@ -81,9 +86,6 @@ def active_model(cfg: Config) -> tuple[str | None, str | None]:
 
 def config_menu(cfg: Config, detector: object, config_path: Path | None = None) -> Menu:
     """The config's menu, checked against the model's classes; an error names the config key."""
-    from detectors.model_info import model_label
-    from orders.menu import load_menu
-
     try:
         return load_menu(cfg.menu, classes=detector.classes, model=model_label(detector))  # type: ignore[attr-defined]
     except UserError as exc:
@@ -94,8 +96,6 @@ def config_menu(cfg: Config, detector: object, config_path: Path | None = None) 
 
 def load_active(cfg: Config, threads: int = 1) -> tuple[object, str | None]:
     """(detector, installed name or None) of the model the service would start with."""
-    from detectors.loader import load_detector
-
     ref, name = active_model(cfg)
     d = cfg.detector
     det = load_detector(ref, "int8" if d.int8 else "fp32", threads=threads, providers=d.providers)
@@ -105,8 +105,6 @@ def load_active(cfg: Config, threads: int = 1) -> tuple[object, str | None]:
 def check_config_model(cfg: Config, config_path: Path | None = None) -> str:
     """What ``config check`` adds to the file's own validation: the active model loads and runs,
     and its classes cover the menu. A one-line description of both."""
-    from detectors.model_info import family_name
-
     det, name = load_active(cfg)
     probe(det, f"model file {det.path}")  # type: ignore[attr-defined]
     menu = config_menu(cfg, det, config_path)
@@ -162,8 +160,6 @@ def check_family(folder: Path, name: str, menu: Menu) -> tuple[str, ...]:
     """Refuse a family that cannot run here: missing files, unreadable metadata, an ONNX file
     ONNX Runtime cannot load or whose outputs disagree with the class list, or classes that do
     not cover ``menu``. Returns the classes."""
-    from detectors.onnx_backend import OnnxDetector
-
     where = f"model {name} in {folder}"
     for suffix in REQUIRED:
         if not (folder / f"{name}{suffix}").is_file():
@@ -254,9 +250,6 @@ def rollback(cfg: Config, menu: Menu) -> str:
             raise UserError(f"cannot roll back to model {prev!r}: {dest / (prev + '.onnx')} is gone")
         check_family(dest, prev, menu)
     else:
-        from detectors.loader import load_detector
-        from detectors.model_info import model_label
-
         det = load_detector(cfg.detector.model, "int8" if cfg.detector.int8 else "fp32", threads=1, spin=False)
         menu.check_classes(det.classes, model_label(det))
     write_pointer(dest, prev, current)

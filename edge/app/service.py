@@ -27,6 +27,7 @@ from edge.app.config import Config
 from detectors.zone import Zone
 from edge.core import UserError
 from edge.app.model_store import active_model, config_menu, probe
+from edge.app.metrics import make_registry
 from edge.app.mqtt import MqttSettings, Publisher
 from edge.app.notify import notify, watchdog_interval
 from edge.pipeline.camera import CameraPipeline
@@ -42,6 +43,11 @@ from edge.web.token import api_token
 from orders.models import Order
 from orders.menu import Menu
 from orders.registry import ClosedOrder, OrderRegistry
+from edge.app.config_files import startup_problems
+from edge.web.app import OrderIn
+from edge.app.config import load_config
+from edge.app.model_store import model_dir, read_pointer
+from edge.app.model_store import write_pointer
 
 log = logging.getLogger("traycheck.service")
 
@@ -104,8 +110,6 @@ class Service:
             self.hub.attach(pipe)
             self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe, once=once))
         token = cfg.http.resolved_token() or api_token(self.data_dir)
-        from edge.app.metrics import make_registry
-
         self.registry, latency = make_registry(self)
         for w in self.workers:
             w.pipeline.observe_latency = latency.observe
@@ -218,8 +222,6 @@ class Service:
     def _on_mqtt_order(self, topic: str, payload: bytes) -> None:
         from pydantic import ValidationError
 
-        from edge.web.app import OrderIn
-
         try:
             o = OrderIn.model_validate_json(payload)
         except ValidationError as exc:
@@ -309,8 +311,6 @@ class Service:
         retention and the log level. A config that fails validation, a model that does not load
         or a menu naming a class the model lacks is refused: the running config and model stay
         (never a restart loop on a bad edit), and a refused pointer is set back to the running model."""
-        from edge.app.config import load_config
-
         if self.config_path is None:
             return
         try:
@@ -345,8 +345,6 @@ class Service:
 
     @staticmethod
     def _previous(cfg: Config) -> str | None:
-        from edge.app.model_store import model_dir, read_pointer
-
         try:
             return (read_pointer(model_dir(cfg)) or {}).get("previous")
         except UserError:
@@ -355,8 +353,6 @@ class Service:
     def _point_back(self, new: Config, reason: str) -> None:
         """If the pointer names a model other than the running one (the one just refused, or an
         unreadable pointer), make it name the running one, so it says what is really active."""
-        from edge.app.model_store import model_dir, read_pointer, write_pointer
-
         folder = model_dir(new)
         try:
             try:
@@ -393,8 +389,6 @@ def utcnow_iso() -> str:
 
 
 def run_service(cfg: Config, config_path: Path | None = None) -> None:
-    from edge.app.config_files import startup_problems
-
     problems = startup_problems(cfg)  # one line each and exit 2, never a traceback or a restart loop
     if problems:
         where = f"config {config_path}: " if config_path else ""

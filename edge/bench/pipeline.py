@@ -15,6 +15,8 @@ from edge.pipeline.camera import CameraPipeline
 from edge.replay.runner import replay_folder
 from orders.menu import Menu
 from orders.queue import OrderQueue
+from detectors.synth.scenario import parse_scenario
+from detectors.synth.shift import render_shift
 
 IDLE_SCENARIO = "name: idle-station\nseed: 1\ntrays: []\n"
 
@@ -33,9 +35,6 @@ def bench_pipeline(fixture: Path, model: str | None, threads: int) -> dict:
 
 def bench_idle(model: str | None, threads: int, seconds: float = 20.0) -> dict:
     """CPU share of one camera watching an empty station in real time (decode included)."""
-    from detectors.synth.scenario import parse_scenario
-    from detectors.synth.shift import render_shift
-
     det = load_detector(model, "fp32", threads=threads)
     with tempfile.TemporaryDirectory() as tmp:
         folder = render_shift(parse_scenario(IDLE_SCENARIO), Path(tmp) / "idle")  # 5 s of empty counter

@@ -5,6 +5,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from detectors.datasets.importer import ImportOptions, import_dataset, parse_mapping
+from edge.cli.datasets_report import print_import
+from edge.cli.users import _db_path
+from edge.app.data_export import export_trays, parse_when
+from edge.core import progress_bar
 
 data_app = typer.Typer(no_args_is_help=True,
                        help="Labelled photos: import a labelling tool's export as a dataset; export "
@@ -27,9 +32,6 @@ def data_import(src: Path = typer.Argument(..., help="the export: a folder (YOLO
                                                                                "group)")) -> None:
     """Import labelled photos: check them, drop duplicates, split train/val by tray, write a dataset
     ultralytics reads as is (data.yaml, images/, labels/, manifest.json)."""
-    from detectors.datasets.importer import ImportOptions, import_dataset, parse_mapping
-    from edge.cli.datasets_report import print_import
-
     res = import_dataset(src, out, ImportOptions(fmt.lower(), parse_mapping(mapping), list(drop), group_by,
                                                  val_fraction))
     print_import(res)
@@ -49,10 +51,6 @@ def data_export(out: Path = typer.Option(..., "-o", "--out", help="new (or empty
     """Export stored trays (clean zone snapshots, the detector's boxes as pre-labels) for a labelling
     tool; flagged trays first. The database is only read."""
     from contextlib import ExitStack
-
-    from edge.cli.users import _db_path
-    from edge.app.data_export import export_trays, parse_when
-    from edge.core import progress_bar
 
     db = _db_path(config, data_dir)
     start = parse_when(since, "--since")

@@ -19,6 +19,24 @@ from edge.cli.model import model_app
 from edge.cli.users import users_app
 from edge.core import UserError
 from edge.core import console, progress_bar
+from detectors.synth.scenario import load_scenario
+from detectors.synth.shift import ShiftRenderer, render_shift
+from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
+from detectors.synth.scenario import parse_scenario
+from detectors.synth.dataset import write_dataset
+from detectors.synth.stills import run_stills
+from detectors.model_info import MODELS_DIR
+from edge.replay.detect import detect_video
+from edge.app.config import load_config
+from edge.app.model_store import check_config_model
+from edge.app.config_files import file_problems
+from edge.app.logs import setup_logging
+from edge.app.service import run_service
+from edge.app.doctor import run_doctor
+from edge.app.orders_import import import_orders
+from edge.replay.runner import run_replay
+from edge.replay.eval_report import evaluate_path, print_report
+from edge.bench.run import print_table, run_bench
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="TrayCheck: check serving trays against the POS order before the food leaves.")
@@ -30,9 +48,6 @@ app.add_typer(synth_app, name="synth")
 def synth_shift(scenario: Path = typer.Argument(..., help="scenario YAML (contract section 1)"),
                 out: Path = typer.Option(..., "-o", "--out", help="folder to write the recorded shift to")) -> None:
     """Render a recorded shift folder (video.mp4, pos.jsonl, truth.jsonl, scenario.yaml)."""
-    from detectors.synth.scenario import load_scenario
-    from detectors.synth.shift import ShiftRenderer, render_shift
-
     loaded = load_scenario(scenario)
     n = ShiftRenderer(loaded).n_frames
     with progress_bar(f"Rendering {loaded.scenario.name}", n) as advance:
@@ -46,9 +61,6 @@ def synth_scenario(kind: str = typer.Option("lunch-rush", help="lunch-rush, dim-
                    out: Path = typer.Option(..., "-o", "--out", help="scenario YAML to write"),
                    name: Optional[str] = typer.Option(None, help="scenario name (default: KIND-SEED)")) -> None:
     """Write a random scenario file of a given kind (orders, mistakes, fixes, tickets, camera)."""
-    from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
-    from detectors.synth.scenario import parse_scenario
-
     if kind not in KINDS:
         raise UserError(f"--kind {kind!r}: unknown (known: {', '.join(KINDS)})")
     text = scenario_yaml(random_scenario(kind, seed, name))
@@ -65,8 +77,6 @@ def synth_dataset(n: int = typer.Option(..., "-n", min=1, help="number of images
                   val_fraction: float = typer.Option(0.1, "--val-fraction", min=0.0, max=1.0,
                                                      help="share of images in the val split")) -> None:
     """Write a YOLO-format training set of N random trays (images, labels, data.yaml)."""
-    from detectors.synth.dataset import write_dataset
-
     with progress_bar("Rendering trays", n) as advance:
         data = write_dataset(out, n, seed, val_fraction, advance)
     console.print(f"wrote {data}")
@@ -84,8 +94,6 @@ def synth_stills(dataset: Path = typer.Argument(..., help="ultralytics dataset f
                  size: Optional[str] = typer.Option(None, help="frame WxH (default: 640 wide, the photos' "
                                                                "most common aspect)")) -> None:
     """Turn labelled photos into a recorded shift (one tray per photo) that replay and eval score."""
-    from detectors.synth.stills import run_stills
-
     run_stills(dataset, out, menu, mistakes, split, seed, fps, rest, size)
 
 
@@ -123,7 +131,6 @@ def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work
                                          synthetic=synthetic), out)
         console.print(f"best weights: {best}\nnext: traycheck export {best} --name NAME --out-dir DIR --data {data}")
         return
-    from detectors.synth.dataset import write_dataset
     from detectors.train import DEFAULT_MODEL_YAML, TrainSettings, train as run_train
 
     s = TrainSettings(model_yaml=str(model_yaml or DEFAULT_MODEL_YAML), imgsz=imgsz or 320, images=images,
@@ -151,8 +158,6 @@ def export(weights: Path = typer.Argument(..., help="trained .pt weights"),
                                                                     "photos, score both on its val split")) -> None:
     """Export ONNX fp32 and static INT8, score both with ultralytics val, write the metadata JSON."""
     from detectors.export import export_all
-    from detectors.model_info import MODELS_DIR
-
     if data is not None and out_dir is None:
         raise UserError("--data needs --out-dir DIR: a site's model family does not go into the bundled models")
     meta = export_all(weights, name, out_dir or MODELS_DIR, calib, val_images, val_seed, settings, data)
@@ -166,8 +171,6 @@ def detect(source: Path = typer.Argument(..., help="a recorded shift folder or a
            out: Optional[Path] = typer.Option(None, "-o", "--out", help="annotated output video (.mp4)"),
            threads: int = typer.Option(2, min=1)) -> None:
     """Run the detector over a video; annotated video and a per-tray summary against truth.jsonl."""
-    from edge.replay.detect import detect_video
-
     detect_video(source, model, "int8" if int8 else "fp32", out, threads)
 
 
@@ -181,12 +184,6 @@ app.add_typer(model_app, name="model")
 @config_app.command("check")
 def config_check(file: Path = typer.Argument(..., help="config YAML")) -> None:
     """Validate a config file and the files it names (one line per problem) without starting anything."""
-    from edge.app.config import load_config
-
-    from edge.app.model_store import check_config_model
-
-    from edge.app.config_files import file_problems
-
     cfg = load_config(file)
     problems = file_problems(cfg)  # every file it names exists and is readable; the data dir is writable
     if problems:
@@ -198,10 +195,6 @@ def config_check(file: Path = typer.Argument(..., help="config YAML")) -> None:
 @app.command()
 def run(config: Path = typer.Option(..., "--config", help="config YAML (see deploy/config.example.yaml)")) -> None:
     """The appliance: cameras, pipeline, storage, MQTT and the HTTP API, until SIGTERM."""
-    from edge.app.config import load_config
-    from edge.app.logs import setup_logging
-    from edge.app.service import run_service
-
     cfg = load_config(config)
     setup_logging(cfg.log_level)
     run_service(cfg, config)
@@ -212,9 +205,6 @@ def doctor(config: Path = typer.Option(..., "--config", help="config YAML"),
            camera_timeout: float = typer.Option(15.0, "--camera-timeout", min=1.0,
                                                 help="seconds each camera has to deliver frames")) -> None:
     """Check cameras, model, broker, database, disk and clock; non-zero exit when something is wrong."""
-    from edge.app.config import load_config
-    from edge.app.doctor import run_doctor
-
     if not run_doctor(load_config(config), camera_timeout):
         raise typer.Exit(1)
 
@@ -228,8 +218,6 @@ def orders_import(file: Path = typer.Argument(..., help="JSON lines: one order p
                   data_dir: Path = typer.Option(..., "--data-dir", help="the appliance's data directory"),
                   camera: Optional[str] = typer.Option(None, help="route the orders to this camera")) -> None:
     """Load orders in bulk (idempotent by order id). The whole file is checked before anything is stored."""
-    from edge.app.orders_import import import_orders
-
     added, unchanged = import_orders(file, data_dir, camera)
     console.print(f"{added} orders stored, {unchanged} unchanged")
 
@@ -263,8 +251,6 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
            menu: Optional[Path] = typer.Option(None, help="menu YAML to use instead of the shift's "
                                                           "(its classes must be the model's)")) -> None:
     """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
-    from edge.replay.runner import run_replay
-
     if (mqtt or http) and data_dir is None:
         raise UserError("--mqtt and --http need --data-dir (everything is stored before it is sent or shown)")
     result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads,
@@ -288,8 +274,6 @@ def eval_cmd(path: Path = typer.Argument(..., help="a recorded shift folder, or 
              menu: Optional[Path] = typer.Option(None, help="menu YAML for the replay instead of each "
                                                             "shift's")) -> None:
     """Score verdicts against truth.jsonl: accuracy, mismatch recall, false alerts, latency."""
-    from edge.replay.eval_report import evaluate_path, print_report
-
     report = evaluate_path(path, verdicts, model, "int8" if int8 else "fp32", threads, quiet=json_out,
                            menu_file=menu)
     if json_out:
@@ -313,8 +297,6 @@ def bench(json_out: bool = typer.Option(False, "--json", help="print the JSON ob
                                                             "fp32 and INT8 timed in the same rounds (repeat)")) -> None:
     """Speed: ONNX fp32, ONNX INT8 and ultralytics predict on the same frames; the pipeline; an idle
     camera; N cameras in real time in one process."""
-    from edge.bench.run import print_table, run_bench
-
     result = run_bench(fixture, frames, threads, model, quiet=json_out, pipeline=not detectors_only,
                        cameras=0 if detectors_only else cameras, cameras_seconds=cameras_seconds, also=also)
     if json_out:

@@ -4,6 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from edge.app.config import load_config
+from edge.app.model_store import install
+from edge.core import console
+from orders.menu import load_menu
+from edge.app.model_store import rollback
+from detectors.evaluation.compare import compare_models
+from edge.core import progress_bar
+from detectors.evaluation.report_html import write_report
+from detectors.evaluation.table import print_comparison
 
 model_app = typer.Typer(no_args_is_help=True,
                         help="Models: compare two on labelled photos; install one into the appliance; roll back.")
@@ -18,11 +27,6 @@ def model_install(src: Path = typer.Argument(..., help="a model family: NAME.onn
                   config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="the appliance's config YAML")) -> None:
     """Check a model family (both ONNX files load, classes cover the menu), copy it into the model
     directory and make it the active model; the service switches on SIGHUP."""
-    from edge.app.config import load_config
-    from edge.app.model_store import install
-    from edge.core import console
-    from orders.menu import load_menu
-
     cfg = load_config(config)
     console.print(install(src, cfg, load_menu(cfg.menu)), highlight=False, soft_wrap=True)
 
@@ -31,11 +35,6 @@ def model_install(src: Path = typer.Argument(..., help="a model family: NAME.onn
 def model_rollback(config: Path = typer.Option(DEFAULT_CONFIG, "--config",
                                                help="the appliance's config YAML")) -> None:
     """Point the active model back at the previous one; the service switches on SIGHUP."""
-    from edge.app.config import load_config
-    from edge.app.model_store import rollback
-    from edge.core import console
-    from orders.menu import load_menu
-
     cfg = load_config(config)
     console.print(rollback(cfg, load_menu(cfg.menu)), highlight=False, soft_wrap=True)
 
@@ -57,18 +56,12 @@ def model_compare(model_a: str = typer.Argument(..., metavar="A", help="bundled 
     import json
     import sys
 
-    from detectors.evaluation.compare import compare_models
-    from edge.core import console, progress_bar
-
     cmp = compare_models(model_a, model_b, data, split, conf, threads, progress=progress_bar)
     if report is not None:
-        from detectors.evaluation.report_html import write_report
-
         page = write_report(cmp, report)
     if json_out:
         sys.stdout.write(json.dumps(cmp.result) + "\n")
     else:
-        from detectors.evaluation.table import print_comparison
         from rich.console import Console
 
         print_comparison(cmp.result, Console(width=max(console.width, 160)))

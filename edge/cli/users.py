@@ -10,6 +10,9 @@ import typer
 
 from edge.core import UserError
 from edge.core import console
+from edge.app.config import load_config
+from edge.store.store import Store
+from edge.store.users import Users
 
 users_app = typer.Typer(no_args_is_help=True, help="Dashboard users: staff sign in with a PIN or password.")
 
@@ -18,8 +21,6 @@ def _db_path(config: Optional[Path], data_dir: Optional[Path]) -> Path:
     if (config is None) == (data_dir is None):
         raise UserError("give either --config FILE or --data-dir DIR")
     if config is not None:
-        from edge.app.config import load_config
-
         data_dir = Path(load_config(config).data_dir)
     assert data_dir is not None
     return data_dir / "traycheck.db"
@@ -48,9 +49,6 @@ def users_add(name: str = typer.Argument(..., help="sign-in name"),
               config: Optional[Path] = typer.Option(None, help="the appliance config (for its data_dir)"),
               data_dir: Optional[Path] = typer.Option(None, help="or the data directory itself")) -> None:
     """Create a user, or change an existing user's role and password."""
-    from edge.store.store import Store
-    from edge.store.users import Users
-
     path = _db_path(config, data_dir)
     password = _password(password_file)
     store = Store(path, outbox=False)
@@ -65,9 +63,6 @@ def users_add(name: str = typer.Argument(..., help="sign-in name"),
 @users_app.command("list")
 def users_list(config: Optional[Path] = typer.Option(None), data_dir: Optional[Path] = typer.Option(None)) -> None:
     """Names and roles (never passwords)."""
-    from edge.store.store import Store
-    from edge.store.users import Users
-
     store = Store(_db_path(config, data_dir), outbox=False)
     try:
         for name, role in Users(store.db).list():
@@ -81,9 +76,6 @@ def users_disable(name: str = typer.Argument(..., help="sign-in name"),
                   config: Optional[Path] = typer.Option(None, help="the appliance config (for its data_dir)"),
                   data_dir: Optional[Path] = typer.Option(None, help="or the data directory itself")) -> None:
     """Refuse a user's sign-ins and end their open dashboard sessions at once (``users add`` enables again)."""
-    from edge.store.store import Store
-    from edge.store.users import Users
-
     path = _db_path(config, data_dir)
     store = Store(path, outbox=False)
     try:

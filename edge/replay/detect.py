@@ -19,6 +19,7 @@ from detectors.loader import load_detector
 from edge.core import UserError
 from edge.core import progress_bar
 from edge.sources.video_file import VideoFile, shift_video
+from detectors.synth.video import VideoWriter
 
 # the results (the per-tray table, the totals) go to stdout as docs/cli.md says, progress and messages to stderr
 results = Console() if Console().is_terminal else Console(width=160)
@@ -41,8 +42,6 @@ def detect_video(source: Path, model: str | None, variant: str, out: Path | None
     times, counts = [], []
     writer = None
     if out is not None:
-        from detectors.synth.video import VideoWriter
-
         writer = VideoWriter(Path(out), video.width, video.height, int(round(video.fps))).__enter__()
     t0 = time.perf_counter()
     try:

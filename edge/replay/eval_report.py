@@ -11,6 +11,7 @@ from edge.replay.evaluate import score_shift, summarize
 from edge.core import console
 from edge.replay.runner import replay_folder
 from edge.sources.shift_files import read_jsonl
+from orders.menu import load_menu
 
 
 def shift_folders(path: Path) -> list[Path]:
@@ -27,8 +28,6 @@ def shift_folders(path: Path) -> list[Path]:
 def evaluate_path(path: Path, verdicts: Path | None, model: str | None, variant: str, threads: int,
                   quiet: bool = False, menu_file: Path | None = None) -> dict:
     """Score verdicts (given, or replayed now with the model and the shift's menu or ``menu_file``)."""
-    from orders.menu import load_menu
-
     folders = shift_folders(path)
     menu = load_menu(menu_file) if menu_file is not None else None
     if verdicts is not None and len(folders) > 1:

@@ -27,6 +27,15 @@ from edge.pipeline.verdicts import Verdict
 from edge.sources.video_file import shift_video
 from orders.menu import Menu, load_menu
 from orders.queue import OrderQueue
+from detectors.synth.scenario import load_scenario
+from detectors.synth.shift import ShiftRenderer, render_shift
+from detectors.model_info import model_label
+from edge.replay.video import ReplayVideo
+from edge.app.mqtt import MqttSettings
+from edge.web.server import parse_listen
+from edge.app.config import CameraConfig, HttpConfig, MqttConfig
+from edge.core import console
+from edge.app.service import Service
 
 
 @dataclass
@@ -56,9 +65,6 @@ def prepare(source: Path, tmp: Path) -> Path:
     if source.is_dir():
         return source
     if source.suffix in (".yaml", ".yml"):
-        from detectors.synth.scenario import load_scenario
-        from detectors.synth.shift import ShiftRenderer, render_shift
-
         loaded = load_scenario(source)
         with progress_bar(f"Rendering {loaded.scenario.name}", ShiftRenderer(loaded).n_frames) as advance:
             return render_shift(loaded, tmp / loaded.scenario.name, advance)
@@ -69,8 +75,6 @@ def prepare(source: Path, tmp: Path) -> Path:
 
 def checked_menu(folder: Path, detector: Detector, menu: Menu | None = None) -> Menu:
     """``menu`` (from --menu) or the shift's own, checked against the model's classes."""
-    from detectors.model_info import model_label
-
     own = menu is None
     menu = shift_menu(folder) if own else menu
     try:
@@ -108,8 +112,6 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
         on_start(pipe)
     video = None
     if video_out is not None:
-        from edge.replay.video import ReplayVideo
-
         v = source.video
         video = ReplayVideo(Path(video_out), v.width, v.height, v.fps)
     i = 0
@@ -144,10 +146,6 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
                site: str = "site", camera: str = "expo-1", http: str | None = None,
                video_out: Path | None = None, menu_file: Path | None = None) -> ReplayResult:
     """Replay a shift; with ``data_dir`` store everything, with ``mqtt_url`` also publish (store-and-forward)."""
-    from edge.app.mqtt import MqttSettings
-
-    from edge.web.server import parse_listen
-
     settings = MqttSettings.from_url(mqtt_url, site) if mqtt_url else None  # bad URL: fail before any work
     listen = parse_listen(http) if http else None
     menu = load_menu(menu_file) if menu_file is not None else None
@@ -171,8 +169,6 @@ def replay_config(folder: Path, speed: float | None, data_dir: Path, settings, s
     """The appliance config of a stored replay: the shift's video is the one camera."""
     from pydantic import ValidationError
 
-    from edge.app.config import CameraConfig, HttpConfig, MqttConfig
-
     try:
         mqtt = None if settings is None else MqttConfig(
             host=settings.host, port=settings.port, username=settings.username, password=settings.password,
@@ -193,9 +189,6 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
     recorder, MQTT, order registry, metrics and HTTP endpoints as ``traycheck run``, with the
     shift's video as the camera and its ``pos.jsonl`` as the POS, at the shift's stream times."""
     import time
-
-    from edge.core import console
-    from edge.app.service import Service
 
     events = read_pos(folder / "pos.jsonl")
     menu = checked_menu(folder, detector, menu)
@@ -224,8 +217,6 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
     v = FileSource(shift_video(folder), None).video  # (its size, rate and length)
     v.cap.release()
     if video_out is not None:
-        from edge.replay.video import ReplayVideo
-
         video = ReplayVideo(Path(video_out), v.width, v.height, v.fps)
     t0 = time.perf_counter()
     try:

@@ -11,13 +11,12 @@ from edge.sources.capture import Frame
 from detectors.drawing import annotate
 from edge.pipeline.camera import CameraPipeline
 from edge.pipeline.verdicts import BANNER, banner_text
+from detectors.synth.video import VideoWriter
 
 class ReplayVideo:
     """Writes one annotated frame per pipeline frame (call after ``pipe.process``)."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float):
-        from detectors.synth.video import VideoWriter
-
         path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = VideoWriter(path, width, height, int(round(fps)), crf=26, max_kbps=0).__enter__()
 

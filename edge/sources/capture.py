@@ -20,6 +20,7 @@ from edge.core import UserError  # noqa: E402
 from edge.sources.frame import Frame  # noqa: E402
 from edge.sources.live import LiveSource, open_capture  # noqa: E402
 from edge.sources.video_file import VideoFile  # noqa: E402
+from edge.sources.video_file import shift_video
 
 __all__ = ["Frame", "FileSource", "LiveSource", "open_capture", "open_source", "is_live"]
 
@@ -67,6 +68,4 @@ def open_source(ref: str | Path, speed: float | None = 1.0, state: CameraState |
     s = str(ref)
     if is_live(s):
         return LiveSource(s, stall_s=stall_s, state=state, t_floor=t_floor)
-    from edge.sources.video_file import shift_video
-
     return FileSource(shift_video(Path(s)), speed, t_floor)

@@ -17,6 +17,7 @@ import sqlite_utils
 from edge.core import UserError
 from edge.store.store import utcnow
 from edge.store.passwords import hash_password, verify_password
+from edge.core import console
 
 log = logging.getLogger("traycheck.users")
 ROLES = ("viewer", "manager")
@@ -80,8 +81,6 @@ class Users:
             os.fchmod(f.fileno(), 0o600)  # an older file may have had other modes
             f.write(password + "\n")
         self.add("manager", "manager", password)
-        from edge.core import console  # shown at any log level (replay logs warnings only), like the token's
-
         console.print(f"created the first dashboard user 'manager'; its password is in {password_file} (mode 600, "
                       "not logged; change it with: traycheck users add manager --role manager, then delete the file)",
                       highlight=False, soft_wrap=True)

@@ -19,6 +19,7 @@ from edge.store.store import Store
 from edge.web.headers import SecurityHeaders, address_allowed, bearer_ok, parse_networks
 from orders.menu import Menu
 from orders.models import Order, check_printable
+from edge.web.dashboard import mount_dashboard
 
 log = logging.getLogger("traycheck.api")
 
@@ -124,7 +125,5 @@ def create_app(store: Store, api_token: str, menu: Menu,
         return {"id": order_id, "cancelled": cancelled}
 
     if dashboard is not None:
-        from edge.web.dashboard import mount_dashboard
-
         mount_dashboard(app, dashboard)
     return app

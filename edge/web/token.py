@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from edge.core import console
 
 log = logging.getLogger("traycheck.web")
 
@@ -26,8 +27,6 @@ def api_token(data_dir: Path) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
-    from edge.core import console
-
     console.print(f"generated the POS API token into {path} (mode 600; not logged: read it from there)",
                   highlight=False, soft_wrap=True)
     return token
