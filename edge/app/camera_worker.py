@@ -13,11 +13,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from edge.sources.camera_state import FAILED, OK, CameraState
 from edge.sources.capture import FileSource, LiveSource, open_source
 from edge.core import UserError
+from edge.pipeline.loop import FrameLoop, FrameSink
 from edge.sources.frame import Frame
 
 log = logging.getLogger("traycheck.camera")
@@ -26,21 +26,14 @@ BACKOFF = (0.25, 1.0)  # seconds between tries of a missing file: doubles up to 
 STALL_S = 10.0  # an ok camera with no frame processed for this long is reported failed
 
 
-class FrameSink(Protocol):
-    """What a camera feeds: the pipeline (``CameraPipeline``)."""
-
-    def process(self, frame: Frame) -> object: ...
-
-
 class CameraWorker:
     def __init__(self, name: str, source_ref: str, speed: float | None, pipeline: FrameSink,
                  fail_after_s: float = 30.0, backoff_s: tuple[float, float] = BACKOFF, once: bool = False):
         """``once``: a file source ends the loop at its end (a replay) instead of starting again."""
         self.name = name
         self.once = once
-        self.before_frame: Callable[[Frame], None] | None = None  # e.g. a replay's POS script
         self.after_frame: Callable[[Frame, float], None] | None = None  # (frame, pipeline seconds)
-        self.failed_frames = 0  # frames the pipeline raised on, in all
+        self.loop = FrameLoop(pipeline, f"camera {name}", after=self._after, raise_errors=False)
         self.finished = threading.Event()  # set when the loop has ended (``once``, or stopped)
         self.source_ref = source_ref
         self.speed = speed
@@ -50,10 +43,6 @@ class CameraWorker:
         self.source: FileSource | LiveSource | None = None
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"camera {name}", daemon=True)
-        self.last_progress = time.monotonic()
-        self.last_t: float | None = None  # stream time of the last frame processed
-        self._busy_since: float | None = None  # monotonic start of the frame being processed
-        self._frame_errors = 0  # frames failing in a row
         self._recent: list[float] = []  # monotonic times of recent frames, for fps
 
     def fps(self, window: float = 60.0) -> float:
@@ -107,7 +96,7 @@ class CameraWorker:
                     if not source.live:
                         self.status.ok()
                         backoff = self.backoff_min
-                    self._feed(frame)
+                    self.loop.step(frame)
             except Exception as exc:  # noqa: BLE001 - a read that raises: reopen, never die
                 self.status.trouble(f"{self.source_ref}: reading failed ({type(exc).__name__}: {exc})")
                 self.stop_event.wait(backoff)
@@ -119,34 +108,33 @@ class CameraWorker:
             if not source.live and not self.stop_event.is_set():
                 log.debug("camera %s: end of file, starting it again", self.name)
 
-    def _feed(self, frame: Frame) -> None:
-        if self.last_t is not None and frame.t <= self.last_t:  # never expected: the sources rebase
-            log.error("camera %s: stream time went back (%.3f after %.3f); frame skipped",
-                      self.name, frame.t, self.last_t)
-            return
-        if self.before_frame is not None:
-            self.before_frame(frame)
-        self._busy_since = t0 = time.monotonic()
-        try:
-            self.pipeline.process(frame)
-            if self._frame_errors:
-                log.warning("camera %s: frames processed again after %d failed", self.name, self._frame_errors)
-                self._frame_errors = 0
-        except Exception:  # one bad frame must not end the camera; a streak is logged once
-            self._frame_errors += 1
-            self.failed_frames += 1
-            if self._frame_errors == 1:
-                log.exception("camera %s: frame %d failed (further failures in a row are counted)",
-                              self.name, frame.index)
-        finally:
-            self._busy_since = None
-        if self.after_frame is not None:
-            self.after_frame(frame, time.monotonic() - t0)
-        self.last_t = frame.t
-        self.last_progress = time.monotonic()
-        self._recent.append(self.last_progress)
+    def _after(self, frame: Frame, seconds: float) -> None:
+        self._recent.append(time.monotonic())
         if len(self._recent) > 2000:
             del self._recent[:1000]
+        if self.after_frame is not None:
+            self.after_frame(frame, seconds)
+
+    # the loop's figures, read by the service, the watchdog and replay
+    @property
+    def before_frame(self) -> Callable[[Frame], None] | None:
+        return self.loop.before
+
+    @before_frame.setter
+    def before_frame(self, hook: Callable[[Frame], None] | None) -> None:
+        self.loop.before = hook
+
+    @property
+    def last_t(self) -> float | None:
+        return self.loop.last_t
+
+    @property
+    def last_progress(self) -> float:
+        return self.loop.last_progress
+
+    @property
+    def failed_frames(self) -> int:
+        return self.loop.failed_frames
 
     # -- what the service reads ------------------------------------------------------
     def stuck(self, stall_s: float = 20.0) -> bool:
@@ -157,7 +145,7 @@ class CameraWorker:
         now = time.monotonic()
         if self.thread.ident is not None and not self.thread.is_alive():
             return True
-        busy = self._busy_since
+        busy = self.loop.busy_since
         if busy is not None and now - busy > stall_s:
             return True
         return self.status.raw == OK and now - self.last_progress > stall_s
@@ -168,7 +156,7 @@ class CameraWorker:
         now = time.monotonic()
         if self.thread.ident is not None and not self.thread.is_alive() and not self.stop_event.is_set():
             s.update(state=FAILED, reason="camera thread ended")
-        elif (busy := self._busy_since) is not None and (now - busy > stall_s or (
+        elif (busy := self.loop.busy_since) is not None and (now - busy > stall_s or (
                 s["state"] == OK and now - self.last_progress > stall_s)):
             s.update(state=FAILED, reason=f"one frame has been processing for {now - busy:.0f} s")
         elif s["state"] == OK and now - self.last_progress > stall_s:

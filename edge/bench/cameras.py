@@ -17,7 +17,9 @@ import numpy as np
 from detectors.loader import load_detector
 from edge.sources.capture import FileSource
 from edge.pipeline.camera import CameraPipeline
-from edge.replay.runner import shift_menu
+from edge.pipeline.loop import FrameLoop
+from edge.sources.frame import Frame
+from edge.replay.runner import PosScript, shift_menu
 from edge.sources.shift_files import read_pos
 from edge.sources.video_file import shift_video
 from orders.queue import OrderQueue
@@ -36,18 +38,13 @@ def _camera(i: int, folder: Path, det, seconds: float, out: dict, start: threadi
     frame_ms: list[float] = []
     start.wait()
     t0 = time.monotonic()
-    k = 0
-    for frame in source.frames():
-        while k < len(events) and events[k].t <= frame.t:
-            queue.add(events[k].order, events[k].t)
-            k += 1
-        f0 = time.perf_counter()
-        pipe.process(frame)
-        frame_ms.append((time.perf_counter() - f0) * 1000)
-        now = time.monotonic()
-        lags.append((frame.t, now - (t0 + frame.t)))
-        if now - t0 >= seconds:
-            break
+
+    def after(frame: Frame, seconds: float) -> None:
+        frame_ms.append(seconds * 1000)
+        lags.append((frame.t, time.monotonic() - (t0 + frame.t)))
+
+    loop = FrameLoop(pipe, f"bench-{i}", before=PosScript(events, lambda ev: queue.add(ev.order, ev.t)), after=after)
+    loop.run(source.frames(), until=lambda: time.monotonic() - t0 >= seconds)
     out[i] = {"lags": lags, "frame_ms": frame_ms, "frames": len(lags), "detected": pipe.detected_frames,
               "wall": time.monotonic() - t0}
 

@@ -21,6 +21,7 @@ from edge.sources.capture import FileSource, Frame
 from edge.app.config import Config
 from edge.core import UserError
 from edge.pipeline.camera import CameraPipeline
+from edge.pipeline.loop import FrameLoop
 from edge.core import progress_bar
 from edge.sources.shift_files import PosEvent, read_pos
 from edge.pipeline.verdicts import Verdict
@@ -84,6 +85,33 @@ def checked_menu(folder: Path, detector: Detector, menu: Menu | None = None) -> 
     return menu
 
 
+class PosScript:
+    """A recorded shift's POS: hands each order over when the stream reaches its time (the
+    ``before`` hook of the frame loop)."""
+
+    def __init__(self, events: list[PosEvent], hand_over: Callable[[PosEvent], None]):
+        self.events = events
+        self.hand_over = hand_over
+        self.next = 0
+
+    def __call__(self, frame: Frame) -> None:
+        while self.next < len(self.events) and self.events[self.next].t <= frame.t:
+            self.hand_over(self.events[self.next])
+            self.next += 1
+
+
+def replay_after(frame_ms: list[float], video: ReplayVideo | None, pipe: CameraPipeline,
+                 advance: Callable[[int], None] | None) -> Callable[[Frame, float], None]:
+    """The ``after`` hook of a replay's frame loop: pipeline time, the annotated video, progress."""
+    def after(frame: Frame, seconds: float) -> None:
+        frame_ms.append(seconds * 1000)
+        if video is not None:
+            video(frame, pipe)
+        if advance is not None:
+            advance(1)
+    return after
+
+
 def replay_folder(folder: Path, detector: Detector, speed: float | None = None, camera: str = "expo-1",
                   on_verdict: Callable[[Verdict, CameraPipeline], None] | None = None,
                   progress: bool = True, run: str | None = None,
@@ -114,27 +142,18 @@ def replay_folder(folder: Path, detector: Detector, speed: float | None = None, 
     if video_out is not None:
         v = source.video
         video = ReplayVideo(Path(video_out), v.width, v.height, v.fps)
-    i = 0
+    def hand_over(ev: PosEvent) -> None:
+        queue.add(ev.order, ev.t)
+        if on_order:
+            on_order(ev)
+
     t0 = time.perf_counter()
-    total = source.video.frame_count
-    last_t = 0.0
     frame_ms: list[float] = []
-    with progress_bar(f"Replaying {folder.name}", total if progress else None) as advance:
-        for frame in source.frames():
-            while i < len(events) and events[i].t <= frame.t:
-                queue.add(events[i].order, events[i].t)
-                if on_order:
-                    on_order(events[i])
-                i += 1
-            f0 = time.perf_counter()
-            pipe.process(frame)
-            frame_ms.append((time.perf_counter() - f0) * 1000)
-            if video is not None:
-                video(frame, pipe)
-            last_t = frame.t
-            if progress:
-                advance(1)
-    pipe.finish(last_t)
+    with progress_bar(f"Replaying {folder.name}", source.video.frame_count if progress else None) as advance:
+        loop = FrameLoop(pipe, camera, before=PosScript(events, hand_over),
+                         after=replay_after(frame_ms, video, pipe, advance if progress else None))
+        loop.run(source.frames())
+    pipe.finish(loop.last_t or 0.0)
     if video is not None:
         video.close()
     return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
@@ -203,15 +222,10 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
     records: list[dict] = []
     frame_ms: list[float] = []
     svc.verdict_listeners.append(lambda v, _pipe: records.append(v.record()))
-    next_event = 0
 
-    def pos_script(frame: Frame) -> None:  # each order reaches the box when the stream reaches its time
-        nonlocal next_event
-        while next_event < len(events) and events[next_event].t <= frame.t:
-            ev = events[next_event]
-            svc.store.put_order(ev.order, camera, source="replay")
-            svc._route_order(ev.order, camera, ev.t)
-            next_event += 1
+    def hand_over(ev: PosEvent) -> None:  # what the POS API does: store the order, then route it
+        svc.store.put_order(ev.order, camera, source="replay")
+        svc._route_order(ev.order, camera, ev.t)
 
     video = None
     v = FileSource(shift_video(folder), None).video  # (its size, rate and length)
@@ -221,13 +235,8 @@ def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_d
     t0 = time.perf_counter()
     try:
         with progress_bar(f"Replaying {folder.name}", v.frame_count) as advance:
-            def after(frame: Frame, seconds: float) -> None:
-                frame_ms.append(seconds * 1000)
-                if video is not None:
-                    video(frame, pipe)
-                advance(1)
-
-            worker.before_frame, worker.after_frame = pos_script, after
+            worker.before_frame = PosScript(events, hand_over)
+            worker.after_frame = replay_after(frame_ms, video, pipe, advance)
             svc.start()
             if listen:
                 console.print(f"dashboard and HTTP API on http://{listen[0]}:{listen[1]} (health: /healthz)")
