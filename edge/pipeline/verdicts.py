@@ -5,15 +5,36 @@ import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from enum import StrEnum
 
 SCHEMA = 1
+
+
+class VerdictKind(StrEnum):
+    """A verdict's kind (contract section 4). A member is its contract string, so records,
+    MQTT payloads and database rows read exactly as before; stored rows come back as plain
+    strings and compare equal to the members."""
+
+    OK = "ok"
+    MISMATCH = "mismatch"
+    RESOLVED = "resolved"  # a mismatch fixed while the tray was still at the station
+    NO_ORDER = "no_order"  # checked, but no POS order could be associated
+
+
+class Association(StrEnum):
+    """How a tray found its order: its QR ticket, a FIFO guess, a ticket the POS never sent, none."""
+
+    QR = "qr"
+    FIFO = "fifo"
+    QR_UNKNOWN = "qr-unknown"
+    NONE = "none"
 
 
 @dataclass
 class Verdict:
     camera: str
     order_id: str | None
-    verdict: str  # ok | mismatch | resolved | no_order
+    verdict: VerdictKind
     missing: dict[str, int]
     extra: dict[str, int]
     video_t: float
@@ -23,8 +44,12 @@ class Verdict:
     seen: dict[str, int] = field(default_factory=dict)
     expected: dict[str, int] = field(default_factory=dict)
     rest_t: float | None = None
-    association: str = ""  # qr | fifo | none
+    association: Association = Association.NONE
     run: str = ""  # which run of the camera (a replayed shift's name, or the service start): part of the id
+
+    def __post_init__(self) -> None:
+        self.verdict = VerdictKind(self.verdict)  # a plain contract string is accepted; anything else is refused
+        self.association = Association(self.association)
 
     @property
     def at(self) -> str:

@@ -10,15 +10,17 @@ import numpy as np
 from edge.sources.capture import Frame
 from edge.replay.detect import annotate
 from edge.pipeline.camera import CameraPipeline
+from edge.pipeline.verdicts import VerdictKind
 
-BANNER = {"ok": (60, 170, 60), "resolved": (60, 170, 60), "mismatch": (40, 40, 220), "no_order": (0, 160, 230)}
+BANNER = {VerdictKind.OK: (60, 170, 60), VerdictKind.RESOLVED: (60, 170, 60), VerdictKind.MISMATCH: (40, 40, 220),
+          VerdictKind.NO_ORDER: (0, 160, 230)}
 
 
 def banner_text(v) -> str:
     """OK / MISSING 1 fries / WRONG: burger instead of cheeseburger / NO ORDER."""
-    if v.verdict in ("ok", "resolved"):
-        return f"#{v.order_id} OK" + (" (fixed)" if v.verdict == "resolved" else "")
-    if v.verdict == "no_order":
+    if v.verdict in (VerdictKind.OK, VerdictKind.RESOLVED):
+        return f"#{v.order_id} OK" + (" (fixed)" if v.verdict == VerdictKind.RESOLVED else "")
+    if v.verdict == VerdictKind.NO_ORDER:
         return "NO ORDER"
     missing = [f"{n} {c}" for c, n in sorted(v.missing.items())]
     extra = [f"{n} {c}" for c, n in sorted(v.extra.items())]
