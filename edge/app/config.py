@@ -15,7 +15,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.app.camera_params import PipelineOverrides, TrayOverrides, camera_params
 from edge.core import UserError
+from edge.pipeline.camera import PipelineParams
 from edge.pipeline.gate import DEFAULT_ZONE
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -48,6 +50,8 @@ class CameraConfig(_Strict):
     source: str  # rtsp://..., http://..., /dev/videoN, or a video file / shift folder
     zone: list[tuple[float, float]] = Field(default_factory=lambda: [tuple(p) for p in DEFAULT_ZONE])
     speed: float | None = 1.0  # file sources only: 1 = real time, null = as fast as possible
+    pipeline: PipelineOverrides = PipelineOverrides()  # type: ignore[valid-type]  # (a model built from PipelineParams)
+    tray: TrayOverrides = TrayOverrides()  # type: ignore[valid-type]  # (a model built from TrayParams)
 
     _name = field_validator("name")(_check_name)
 
@@ -59,6 +63,10 @@ class CameraConfig(_Strict):
         if any(not (0 <= x <= 1 and 0 <= y <= 1) for x, y in v):
             raise ValueError("zone points are fractions of the frame, between 0 and 1")
         return v
+
+    def params(self) -> PipelineParams:
+        """This camera's thresholds: the defaults with its ``pipeline`` and ``tray`` overrides."""
+        return camera_params(self.pipeline, self.tray)
 
 
 class MqttConfig(_Strict):

@@ -100,7 +100,7 @@ class Service:
         self.hub = LiveHub()
         for cam in cfg.cameras:
             pipe = CameraPipeline(cam.name, self.detector, self.menu, self.orders.station(cam.name),
-                                  self._on_verdict, Zone(cam.zone), run=self.run_id)
+                                  self._on_verdict, Zone(cam.zone), params=cam.params(), run=self.run_id)
             self.hub.attach(pipe)
             self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe, once=once))
         token = cfg.http.resolved_token() or api_token(self.data_dir)

@@ -27,11 +27,14 @@ from orders.registry import PendingOrder, StationOrders
 
 log = logging.getLogger("traycheck.pipeline")
 
+DEFAULT_MIN_CONFIDENCE = 0.45
+
 
 @dataclass(frozen=True)
 class PipelineParams:
-    min_confidence: float = 0.45  # detections below this do not count as items (unless the model's metadata
-    # names its own operating threshold, 'operating_conf': the one its count accuracy was measured at)
+    min_confidence: float | None = None  # detections below this do not count as items; None: the model's
+    # own operating threshold ('operating_conf' in its metadata: the one its count accuracy was measured at),
+    # else DEFAULT_MIN_CONFIDENCE. A camera's configured value beats the model's.
     merged_overlap: float = 0.8  # a box this much over a stronger same-class box is a duplicate
     cross_class_iou: float = 0.7  # a box this close to a stronger box of another class is the same item
     settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
@@ -157,7 +160,9 @@ class CameraPipeline:
             if self.observe_latency is not None:
                 self.observe_latency(took)
             if len(dets):
-                floor = getattr(self.detector, "operating_conf", None) or self.params.min_confidence
+                floor = self.params.min_confidence
+                if floor is None:
+                    floor = getattr(self.detector, "operating_conf", None) or DEFAULT_MIN_CONFIDENCE
                 dets = dets[(dets.confidence >= floor) & self.zone.contains(dets.center, w, h)]
                 dets = drop_merged(dets, self.params.merged_overlap, self.params.cross_class_iou)
             self.last_detections = dets
