@@ -71,7 +71,7 @@ def active_model(cfg: Config) -> tuple[str | None, str | None]:
     folder = model_dir(cfg)
     ptr = read_pointer(folder)
     name = ptr.get("name") if ptr else None
-    if not name:
+    if not name or cfg.detector.type != "onnx":  # installed models are ONNX files
         return cfg.detector.model, None
     if not (folder / f"{name}.onnx").is_file():
         raise UserError(f"active model pointer {folder / POINTER}: model {name!r} is not in {folder} "
@@ -98,7 +98,7 @@ def load_active(cfg: Config, threads: int = 1) -> tuple[object, str | None]:
 
     ref, name = active_model(cfg)
     d = cfg.detector
-    det = load_detector(ref, "int8" if d.int8 else "fp32", threads=threads, providers=d.providers)
+    det = load_detector(ref, d.variant, **{**d.load_options(), "threads": threads})
     return det, name
 
 
@@ -257,7 +257,8 @@ def rollback(cfg: Config, menu: Menu) -> str:
         from detectors.loader import load_detector
         from detectors.model_info import model_label
 
-        det = load_detector(cfg.detector.model, "int8" if cfg.detector.int8 else "fp32", threads=1, spin=False)
+        det = load_detector(cfg.detector.model, cfg.detector.variant, **{**cfg.detector.load_options(), "threads": 1},
+                            spin=False)
         menu.check_classes(det.classes, model_label(det))
     write_pointer(dest, prev, current)
     return (f"active model is now {describe(prev, cfg)} (was {describe(current, cfg)}). Send SIGHUP to "

@@ -127,14 +127,15 @@ class Service:
         ``cfg``: the model directory's active model, else the config's ``detector.model``."""
         d = cfg.detector
         ref, name = active_model(cfg)
-        path = resolve_model(ref, "int8" if d.int8 else "fp32")
+        path = resolve_model(ref, d.variant)
         st = path.stat()
-        return str(path), (str(path.resolve()), st.st_mtime_ns, st.st_size, d.threads, tuple(d.providers or ())), name
+        options = repr(sorted(d.load_options().items()))  # type, threads, providers: a change loads anew
+        return str(path), (str(path.resolve()), st.st_mtime_ns, st.st_size, options), name
 
     def _load_model(self, cfg: Config) -> tuple[Detector, tuple, str | None]:
         path, key, name = self._model_key(cfg)
         d = cfg.detector
-        det = load_detector(path, threads=d.threads, providers=d.providers)
+        det = load_detector(path, d.variant, **d.load_options())
         probe(det, f"model file {path}")
         return det, key, name
 
