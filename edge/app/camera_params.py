@@ -31,10 +31,8 @@ def _overrides_model(params: type, name: str) -> type[BaseModel]:
         kind = next((k for k in typing.get_args(hints[f.name]) if k is not type(None)), hints[f.name])
         if kind not in (int, float):
             continue  # (the nested ``tray`` params have their own key)
-        bounds: dict[str, float] = {"ge": 1 if f.name in _AT_LEAST_ONE else 0}
-        if f.name in _FRACTIONS:
-            bounds["le"] = 1
-        fields[f.name] = (kind | None, Field(None, **bounds))
+        ge, le = (1 if f.name in _AT_LEAST_ONE else 0), (1 if f.name in _FRACTIONS else None)
+        fields[f.name] = (kind | None, Field(None, ge=ge, le=le))
     return create_model(name, __config__=ConfigDict(extra="forbid", frozen=True, strict=False), **fields)
 
 

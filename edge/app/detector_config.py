@@ -37,7 +37,7 @@ class _DetectorBase(BaseModel):
 
     def load_options(self) -> dict[str, Any]:
         """Keyword arguments for ``load_detector`` besides the model and its variant."""
-        return {"backend": self.type, "threads": self.threads}  # type: ignore[attr-defined]
+        return {"backend": self.type, "threads": self.threads}  # type: ignore[attr-defined]  # (subclasses: Literal)
 
 
 class OnnxDetectorConfig(_DetectorBase):
