@@ -15,8 +15,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.app.camera_params import PipelineOverrides, TrayOverrides, camera_params
+from detectors.loader import BACKENDS
+from edge.app.detector_config import DetectorConfig, OnnxDetectorConfig
 from edge.core import UserError
 from detectors.zone import DEFAULT_ZONE
+from edge.pipeline.camera import PipelineParams
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -48,6 +52,8 @@ class CameraConfig(_Strict):
     source: str  # rtsp://..., http://..., /dev/videoN, or a video file / shift folder
     zone: list[tuple[float, float]] = Field(default_factory=lambda: [tuple(p) for p in DEFAULT_ZONE])
     speed: float | None = 1.0  # file sources only: 1 = real time, null = as fast as possible
+    pipeline: PipelineOverrides = PipelineOverrides()  # type: ignore[valid-type]  # (a model built from PipelineParams)
+    tray: TrayOverrides = TrayOverrides()  # type: ignore[valid-type]  # (a model built from TrayParams)
 
     _name = field_validator("name")(_check_name)
 
@@ -59,6 +65,10 @@ class CameraConfig(_Strict):
         if any(not (0 <= x <= 1 and 0 <= y <= 1) for x, y in v):
             raise ValueError("zone points are fractions of the frame, between 0 and 1")
         return v
+
+    def params(self) -> PipelineParams:
+        """This camera's thresholds: the defaults with its ``pipeline`` and ``tray`` overrides."""
+        return camera_params(self.pipeline, self.tray)
 
 
 class MqttConfig(_Strict):
@@ -117,14 +127,6 @@ class HttpConfig(_Strict):
         return v
 
 
-class DetectorConfig(_Strict):
-    model: str | None = None  # bundled name or .onnx path; default: the bundled model
-    model_dir: str | None = None  # installed models + active.json (beats ``model``); default: <data_dir>/models
-    int8: bool = False
-    threads: int = Field(2, ge=1, le=64)
-    providers: list[str] | None = None
-
-
 class RetentionConfig(_Strict):
     days: float = Field(30, gt=0)
     min_free_mb: float = Field(500, ge=0)
@@ -140,7 +142,7 @@ class Config(_Strict):
     data_dir: str = "/var/lib/traycheck"
     menu: str = "default"
     cameras: list[CameraConfig] = Field(min_length=1)
-    detector: DetectorConfig = DetectorConfig()
+    detector: DetectorConfig = OnnxDetectorConfig()
     mqtt: MqttConfig | None = None
     http: HttpConfig = HttpConfig()
     retention: RetentionConfig = RetentionConfig()
@@ -175,7 +177,13 @@ def load_config(path: str | Path) -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         e = exc.errors()[0]
-        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-        value = e.get("input")
+        parts = [str(x) for x in e["loc"]]
+        if parts[:1] == ["detector"] and len(parts) > 1 and parts[1] in BACKENDS:
+            del parts[1]  # the union's tag: the user wrote detector.int8, not detector.onnx.int8
+        msg, value = e["msg"].removeprefix("Value error, "), e.get("input")
+        if e["type"] == "union_tag_invalid":
+            parts.append("type")
+            msg, value = f"unknown type (one of: {', '.join(BACKENDS)})", e.get("ctx", {}).get("tag")
+        loc = ".".join(parts) or "(top level)"
         shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
-        raise UserError(f"config {p}: {loc}: {e['msg'].removeprefix('Value error, ')}{shown}") from None
+        raise UserError(f"config {p}: {loc}: {msg}{shown}") from None

@@ -102,7 +102,7 @@ def model_problems(cfg: Config, data_dir_ok: bool = True) -> list[str]:
         return []
     ref = cfg.detector.model
     try:
-        path = resolve_model(ref, "int8" if cfg.detector.int8 else "fp32")
+        path = resolve_model(ref, cfg.detector.variant)
     except UserError as exc:
         return [f"detector.model: {exc}"]
     why = unreadable(path)

@@ -76,7 +76,7 @@ def active_model(cfg: Config) -> tuple[str | None, str | None]:
     folder = model_dir(cfg)
     ptr = read_pointer(folder)
     name = ptr.get("name") if ptr else None
-    if not name:
+    if not name or cfg.detector.type != "onnx":  # installed models are ONNX files
         return cfg.detector.model, None
     if not (folder / f"{name}.onnx").is_file():
         raise UserError(f"active model pointer {folder / POINTER}: model {name!r} is not in {folder} "
@@ -98,7 +98,7 @@ def load_active(cfg: Config, threads: int = 1) -> tuple[object, str | None]:
     """(detector, installed name or None) of the model the service would start with."""
     ref, name = active_model(cfg)
     d = cfg.detector
-    det = load_detector(ref, "int8" if d.int8 else "fp32", threads=threads, providers=d.providers)
+    det = load_detector(ref, d.variant, **{**d.load_options(), "threads": threads})
     return det, name
 
 
@@ -250,7 +250,8 @@ def rollback(cfg: Config, menu: Menu) -> str:
             raise UserError(f"cannot roll back to model {prev!r}: {dest / (prev + '.onnx')} is gone")
         check_family(dest, prev, menu)
     else:
-        det = load_detector(cfg.detector.model, "int8" if cfg.detector.int8 else "fp32", threads=1, spin=False)
+        det = load_detector(cfg.detector.model, cfg.detector.variant, **{**cfg.detector.load_options(), "threads": 1},
+                            spin=False)
         menu.check_classes(det.classes, model_label(det))
     write_pointer(dest, prev, current)
     return (f"active model is now {describe(prev, cfg)} (was {describe(current, cfg)}). Send SIGHUP to "

@@ -106,7 +106,7 @@ class Service:
         self.hub = LiveHub()
         for cam in cfg.cameras:
             pipe = CameraPipeline(cam.name, self.detector, self.menu, self.orders.station(cam.name),
-                                  self._on_verdict, Zone(cam.zone), run=self.run_id)
+                                  self._on_verdict, Zone(cam.zone), params=cam.params(), run=self.run_id)
             self.hub.attach(pipe)
             self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe, once=once))
         token = cfg.http.resolved_token() or api_token(self.data_dir)
@@ -131,14 +131,15 @@ class Service:
         ``cfg``: the model directory's active model, else the config's ``detector.model``."""
         d = cfg.detector
         ref, name = active_model(cfg)
-        path = resolve_model(ref, "int8" if d.int8 else "fp32")
+        path = resolve_model(ref, d.variant)
         st = path.stat()
-        return str(path), (str(path.resolve()), st.st_mtime_ns, st.st_size, d.threads, tuple(d.providers or ())), name
+        options = repr(sorted(d.load_options().items()))  # type, threads, providers: a change loads anew
+        return str(path), (str(path.resolve()), st.st_mtime_ns, st.st_size, options), name
 
     def _load_model(self, cfg: Config) -> tuple[Detector, tuple, str | None]:
         path, key, name = self._model_key(cfg)
         d = cfg.detector
-        det = load_detector(path, threads=d.threads, providers=d.providers)
+        det = load_detector(path, d.variant, **d.load_options())
         probe(det, f"model file {path}")
         return det, key, name
 

@@ -17,22 +17,25 @@ from dataclasses import dataclass, field
 
 from detectors.detections import Detections, Detector, drop_merged
 from edge.sources.capture import Frame
+from detectors.tickets import TicketReader
 from detectors.zone import Zone
 from edge.pipeline.gate import Gate
-from detectors.tickets import TicketReader
-from edge.pipeline.tray import State, TrayEvent, TrayParams, TrayTracker
-from edge.pipeline.verdicts import Verdict
+from edge.pipeline.tray import State, TrayEvent, TrayEventKind, TrayParams, TrayTracker
+from edge.pipeline.verdicts import Association, Verdict, VerdictKind
 from orders.matching import match, mistakes
 from orders.menu import Menu
 from orders.registry import PendingOrder, StationOrders
 
 log = logging.getLogger("traycheck.pipeline")
 
+DEFAULT_MIN_CONFIDENCE = 0.45
+
 
 @dataclass(frozen=True)
 class PipelineParams:
-    min_confidence: float = 0.45  # detections below this do not count as items (unless the model's metadata
-    # names its own operating threshold, 'operating_conf': the one its count accuracy was measured at)
+    min_confidence: float | None = None  # detections below this do not count as items; None: the model's
+    # own operating threshold ('operating_conf' in its metadata: the one its count accuracy was measured at),
+    # else DEFAULT_MIN_CONFIDENCE. A camera's configured value beats the model's.
     merged_overlap: float = 0.8  # a box this much over a stronger same-class box is a duplicate
     cross_class_iou: float = 0.7  # a box this close to a stronger box of another class is the same item
     settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
@@ -54,8 +57,8 @@ class _Tray:
     counts: dict[str, int] | None = None
     confidence: float = 0.0
     order: PendingOrder | None = None
-    association: str = ""
-    last_verdict: str | None = None
+    association: Association | None = None  # None: not associated yet
+    last_verdict: VerdictKind | None = None
     verdicts: list[Verdict] = field(default_factory=list)
     hold_until: float | None = None  # a first mismatch waiting for confirmation
 
@@ -158,7 +161,9 @@ class CameraPipeline:
             if self.observe_latency is not None:
                 self.observe_latency(took)
             if len(dets):
-                floor = getattr(self.detector, "operating_conf", None) or self.params.min_confidence
+                floor = self.params.min_confidence
+                if floor is None:
+                    floor = getattr(self.detector, "operating_conf", None) or DEFAULT_MIN_CONFIDENCE
                 dets = dets[(dets.confidence >= floor) & self.zone.contains(dets.center, w, h)]
                 dets = drop_merged(dets, self.params.merged_overlap, self.params.cross_class_iou)
             self.last_detections = dets
@@ -189,20 +194,20 @@ class CameraPipeline:
 
     # -- events --------------------------------------------------------------
     def _on_event(self, ev: TrayEvent, frame: Frame) -> None:
-        if ev.kind == "arrived":
+        if ev.kind is TrayEventKind.ARRIVED:
             self.seq += 1
             self.tray = _Tray(self.seq)
         elif self.tray is None:
             return
-        elif ev.kind == "rest":
+        elif ev.kind is TrayEventKind.REST:
             self.tray.rest_t = ev.t
-        elif ev.kind in ("counts", "changed"):
+        elif ev.kind in (TrayEventKind.COUNTS, TrayEventKind.CHANGED):
             assert ev.counts is not None
             self.tray.counts = {self.classes[i]: int(n) for i, n in enumerate(ev.counts) if n > 0}
             self.tray.confidence = ev.confidence
             if self.tray.order is not None:
                 self._decide(ev.t)
-        elif ev.kind == "left":
+        elif ev.kind is TrayEventKind.LEFT:
             if self.tray.hold_until is not None:  # a first mismatch still held: the tray's last counts stand
                 self._decide(ev.t, confirmed=True)
             tray, self.tray = self.tray, None
@@ -210,13 +215,13 @@ class CameraPipeline:
                 self.unchecked += 1
                 log.info("%s: tray %d left before it could be checked", self.camera, tray.seq)
             elif tray.order is None and tray.last_verdict is None:
-                self._emit(tray, "no_order", {}, {}, ev.t)
+                self._emit(tray, VerdictKind.NO_ORDER, {}, {}, ev.t)
 
     def _associate(self, t: float) -> None:
         tray = self.tray
         assert tray is not None and tray.rest_t is not None
         if tray.last_verdict is None and t - tray.rest_t >= self.params.no_order_after_s:
-            self._emit(tray, "no_order", {}, {}, t)  # an order that turns up later still gets checked
+            self._emit(tray, VerdictKind.NO_ORDER, {}, {}, t)  # an order that turns up later still gets checked
         if tray.ticket is not None:
             p = self.queue.get(tray.ticket)
             if p is not None and not self._on_menu(p):
@@ -227,12 +232,12 @@ class CameraPipeline:
                     return  # the POS has not sent it yet: wait while the tray rests
                 log.info("%s: order %s was guessed for an earlier tray; its ticket is here", self.camera, p.order.id)
                 tray.order = p
-                tray.association = "qr"
+                tray.association = Association.QR
                 self._decide(t)
                 return
-            tray.association = "qr"
+            tray.association = Association.QR
         else:
-            if tray.last_verdict == "no_order":
+            if tray.last_verdict is VerdictKind.NO_ORDER:
                 return  # only its ticket may still name an order: a later guess would take another tray's
             waited = t - tray.rest_t
             if waited < self.params.ticket_wait_s and tray.ticket_tries < self.params.ticket_tries:
@@ -240,13 +245,13 @@ class CameraPipeline:
             p = self._fifo_candidate(tray.counts or {})
             if p is None:
                 return
-            tray.association = "fifo"
+            tray.association = Association.FIFO
             self._fifo_taken[p.order.id] = p
             while len(self._fifo_taken) > 20:
                 self._fifo_taken.pop(next(iter(self._fifo_taken)))
         tray.order = self.queue.take(p.order.id)
         if tray.order is None:  # another station took it a moment ago: look again on the next frame
-            tray.association = ""
+            tray.association = None
             self._fifo_taken.pop(p.order.id, None)
             return
         self._decide(t)
@@ -285,31 +290,31 @@ class CameraPipeline:
         assert tray is not None and tray.order is not None and tray.counts is not None
         expected = self.menu.expected(tray.order.order.lines())
         m = match(expected, tray.counts)
-        kind = m.verdict
-        if kind == "mismatch" and tray.last_verdict is None and not confirmed and tray.rest_t is not None \
+        kind = VerdictKind.OK if m.ok else VerdictKind.MISMATCH
+        if kind is VerdictKind.MISMATCH and tray.last_verdict is None and not confirmed and tray.rest_t is not None \
                 and t < tray.rest_t + self.params.mismatch_confirm_s:
             tray.hold_until = tray.rest_t + self.params.mismatch_confirm_s  # the counts may still change
             return
         tray.hold_until = None
-        if tray.last_verdict == "mismatch" and m.ok:
-            kind = "resolved"
-        elif tray.last_verdict in ("ok", "resolved") and m.ok:
+        if tray.last_verdict is VerdictKind.MISMATCH and m.ok:
+            kind = VerdictKind.RESOLVED
+        elif tray.last_verdict in (VerdictKind.OK, VerdictKind.RESOLVED) and m.ok:
             return
-        elif tray.last_verdict == "mismatch" and tray.verdicts and \
+        elif tray.last_verdict is VerdictKind.MISMATCH and tray.verdicts and \
                 (tray.verdicts[-1].missing, tray.verdicts[-1].extra) == (m.missing, m.extra):
             return
         self._emit(tray, kind, m.missing, m.extra, t, dict(sorted(Counter(expected).items())))
 
-    def _emit(self, tray: _Tray, kind: str, missing: dict, extra: dict, t: float,
+    def _emit(self, tray: _Tray, kind: VerdictKind, missing: dict, extra: dict, t: float,
               expected: dict | None = None) -> None:
         v = Verdict(camera=self.camera, order_id=tray.order.order.id if tray.order else None, verdict=kind,
                     missing=missing, extra=extra, video_t=round(t, 3), tray_seq=tray.seq,
                     confidence=tray.confidence, seen=dict(sorted((tray.counts or {}).items())),
-                    expected=expected or {}, rest_t=tray.rest_t, association=tray.association or "none",
+                    expected=expected or {}, rest_t=tray.rest_t, association=tray.association or Association.NONE,
                     run=self.run)
         if tray.order is None and tray.ticket:
-            v.association = "qr-unknown"
-        tray.last_verdict = kind if kind != "resolved" else "resolved"
+            v.association = Association.QR_UNKNOWN
+        tray.last_verdict = kind
         tray.verdicts.append(v)
         self.tracker.lock()  # from now on only a touch changes this tray's counts
         self.verdict_counts[kind] = self.verdict_counts.get(kind, 0) + 1
@@ -318,4 +323,4 @@ class CameraPipeline:
     def finish(self, t: float) -> None:
         """End of stream: a tray still in view counts as having left now."""
         if self.tray is not None:
-            self._on_event(TrayEvent("left", t), None)  # type: ignore[arg-type]
+            self._on_event(TrayEvent(TrayEventKind.LEFT, t), None)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 import numpy as np
 
@@ -39,12 +39,25 @@ class TrayParams:
     leave_frames: int = 2  # moving frames with falling presence before "leaving"
 
 
+class TrayEventKind(StrEnum):
+    """What the tracker reports about the tray at the station."""
+
+    ARRIVED = "arrived"  # something entered the zone
+    REST = "rest"  # it came to rest (``t`` is when it stopped moving)
+    COUNTS = "counts"  # the first settled vote of its items
+    CHANGED = "changed"  # a different vote held for a full window (items added or taken)
+    LEFT = "left"  # the zone is empty again
+
+
 @dataclass
 class TrayEvent:
-    kind: str  # "arrived", "rest", "counts", "changed", "left"
+    kind: TrayEventKind
     t: float
     counts: np.ndarray | None = None
     confidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.kind = TrayEventKind(self.kind)
 
 
 @dataclass
@@ -124,13 +137,13 @@ class TrayTracker:
             if g.presence > p.presence_on or (items and not still):
                 self._reset()
                 self.state = State.ARRIVING
-                ev.append(TrayEvent("arrived", t))
+                ev.append(TrayEvent(TrayEventKind.ARRIVED, t))
             return ev
 
         self._peak_presence = max(self._peak_presence, g.presence)
         if g.presence < p.presence_off and not items:
             self.state = State.EMPTY
-            ev.append(TrayEvent("left", t))
+            ev.append(TrayEvent(TrayEventKind.LEFT, t))
             self._reset()
             return ev
 
@@ -142,7 +155,7 @@ class TrayTracker:
             if self._still >= p.rest_frames and items:
                 self.state = State.RESTING
                 self.rest_t = self._still_since
-                ev.append(TrayEvent("rest", self._still_since))
+                ev.append(TrayEvent(TrayEventKind.REST, self._still_since))
             elif counts is not None:  # still frames before "rest" already vote
                 self._add_vote(counts, conf)
                 return ev
@@ -171,14 +184,14 @@ class TrayTracker:
             confidence = float(np.mean(self._window.confs)) * agreement
             if self.decided is None:
                 self.decided = vote
-                ev.append(TrayEvent("counts", t, vote, confidence))
+                ev.append(TrayEvent(TrayEventKind.COUNTS, t, vote, confidence))
             elif not np.array_equal(vote, self.decided) and (self._touched or not self.locked):
                 self._pending_change += 1
                 if self._pending_change >= p.change_frames:
                     self.decided = vote
                     self._pending_change = 0
                     self._touched = False
-                    ev.append(TrayEvent("changed", t, vote, confidence))
+                    ev.append(TrayEvent(TrayEventKind.CHANGED, t, vote, confidence))
             else:
                 self._pending_change = 0
                 if self._votes_since_motion >= p.vote_frames:

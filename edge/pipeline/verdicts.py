@@ -5,15 +5,36 @@ import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from enum import StrEnum
 
 SCHEMA = 1
+
+
+class VerdictKind(StrEnum):
+    """A verdict's kind (contract section 4). A member is its contract string, so records,
+    MQTT payloads and database rows read exactly as before; stored rows come back as plain
+    strings and compare equal to the members."""
+
+    OK = "ok"
+    MISMATCH = "mismatch"
+    RESOLVED = "resolved"  # a mismatch fixed while the tray was still at the station
+    NO_ORDER = "no_order"  # checked, but no POS order could be associated
+
+
+class Association(StrEnum):
+    """How a tray found its order: its QR ticket, a FIFO guess, a ticket the POS never sent, none."""
+
+    QR = "qr"
+    FIFO = "fifo"
+    QR_UNKNOWN = "qr-unknown"
+    NONE = "none"
 
 
 @dataclass
 class Verdict:
     camera: str
     order_id: str | None
-    verdict: str  # ok | mismatch | resolved | no_order
+    verdict: VerdictKind
     missing: dict[str, int]
     extra: dict[str, int]
     video_t: float
@@ -23,8 +44,12 @@ class Verdict:
     seen: dict[str, int] = field(default_factory=dict)
     expected: dict[str, int] = field(default_factory=dict)
     rest_t: float | None = None
-    association: str = ""  # qr | fifo | none
+    association: Association = Association.NONE
     run: str = ""  # which run of the camera (a replayed shift's name, or the service start): part of the id
+
+    def __post_init__(self) -> None:
+        self.verdict = VerdictKind(self.verdict)  # a plain contract string is accepted; anything else is refused
+        self.association = Association(self.association)
 
     @property
     def at(self) -> str:
@@ -47,14 +72,15 @@ class Verdict:
             "tray": self.tray_seq}
 
 
-BANNER = {"ok": (60, 170, 60), "resolved": (60, 170, 60), "mismatch": (40, 40, 220), "no_order": (0, 160, 230)}
+BANNER = {VerdictKind.OK: (60, 170, 60), VerdictKind.RESOLVED: (60, 170, 60), VerdictKind.MISMATCH: (40, 40, 220),
+          VerdictKind.NO_ORDER: (0, 160, 230)}
 
 
 def banner_text(v) -> str:
     """OK / MISSING 1 fries / WRONG: burger instead of cheeseburger / NO ORDER."""
-    if v.verdict in ("ok", "resolved"):
-        return f"#{v.order_id} OK" + (" (fixed)" if v.verdict == "resolved" else "")
-    if v.verdict == "no_order":
+    if v.verdict in (VerdictKind.OK, VerdictKind.RESOLVED):
+        return f"#{v.order_id} OK" + (" (fixed)" if v.verdict == VerdictKind.RESOLVED else "")
+    if v.verdict == VerdictKind.NO_ORDER:
         return "NO ORDER"
     missing = [f"{n} {c}" for c, n in sorted(v.missing.items())]
     extra = [f"{n} {c}" for c, n in sorted(v.extra.items())]

@@ -14,16 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.pipeline.verdicts import VerdictKind
 from edge.sources.shift_files import read_jsonl, read_pos
 
 SLACK_S = 1.0
 
 
 def _right(v: dict, kind: str, missing: dict, extra: dict) -> bool:
-    got = "ok" if v["verdict"] == "resolved" else v["verdict"]
+    """Kinds are compared as their contract strings: records and truth files hold plain strings."""
+    got = VerdictKind.OK if v["verdict"] == VerdictKind.RESOLVED else v["verdict"]
     if got != kind:
         return False
-    return kind != "mismatch" or (v.get("missing", {}) == missing and v.get("extra", {}) == extra)
+    return kind != VerdictKind.MISMATCH or (v.get("missing", {}) == missing and v.get("extra", {}) == extra)
 
 
 def score_shift(folder: Path, verdicts: list[dict]) -> dict:
@@ -43,16 +45,16 @@ def score_shift(folder: Path, verdicts: list[dict]) -> dict:
         vs = by_tray.get(i, [])
         first, last = (vs[0], vs[-1]) if vs else (None, None)
         # truth gives missing/extra at rest only: a final mismatch is scored on kind and those items
-        fm, fe = (tr["missing"], tr["extra"]) if tr["final"] == "mismatch" else ({}, {})
+        fm, fe = (tr["missing"], tr["extra"]) if tr["final"] == VerdictKind.MISMATCH else ({}, {})
         row = {
             "order_id": tr["order_id"], "truth_initial": tr["initial"], "truth_final": tr["final"],
             "initial": first["verdict"] if first else None, "final": last["verdict"] if last else None,
             "initial_right": bool(first) and _right(first, tr["initial"], tr["missing"], tr["extra"]),
             "final_right": bool(last) and _right(last, tr["final"], fm, fe),
-            "false_alert": tr["initial"] == "ok" and any(v["verdict"] == "mismatch" for v in vs),
+            "false_alert": tr["initial"] == VerdictKind.OK and any(v["verdict"] == VerdictKind.MISMATCH for v in vs),
             "latency": None,
         }
-        if first is not None and tr["initial"] != "no_order":
+        if first is not None and tr["initial"] != VerdictKind.NO_ORDER:
             ready = max(tr["rest_t"], sent.get(tr["order_id"], 0.0))
             row["latency"] = round(first["video_t"] - ready, 3)
         if first is not None and "seen" in first:
@@ -65,8 +67,8 @@ def score_shift(folder: Path, verdicts: list[dict]) -> dict:
 def summarize(shifts: list[dict]) -> dict:
     rows = [r for s in shifts for r in s["trays"]]
     n = len(rows)
-    mism = [r for r in rows if r["truth_initial"] == "mismatch"]
-    oks = [r for r in rows if r["truth_initial"] == "ok"]
+    mism = [r for r in rows if r["truth_initial"] == VerdictKind.MISMATCH]
+    oks = [r for r in rows if r["truth_initial"] == VerdictKind.OK]
     lat = np.array([r["latency"] for r in rows if r["latency"] is not None], float)
     class_err: dict[str, int] = defaultdict(int)
     for r in rows:
@@ -78,7 +80,7 @@ def summarize(shifts: list[dict]) -> dict:
         "trays": n,
         "initial_accuracy": pct(sum(r["initial_right"] for r in rows), n),
         "final_accuracy": pct(sum(r["final_right"] for r in rows), n),
-        "mismatch_recall": pct(sum(r["initial"] == "mismatch" for r in mism), len(mism)),
+        "mismatch_recall": pct(sum(r["initial"] == VerdictKind.MISMATCH for r in mism), len(mism)),
         "false_alert_rate": pct(sum(r["false_alert"] for r in oks), len(oks)),
         "missed_trays": sum(r["initial"] is None for r in rows),
         "stray_verdicts": sum(s["stray_verdicts"] for s in shifts),

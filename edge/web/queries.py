@@ -14,6 +14,8 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from edge.pipeline.verdicts import VerdictKind
+
 PAGE = 50
 
 
@@ -134,13 +136,14 @@ class Reader:
                 c[kind] += 1
             for item, n in first.get("missing", {}).items():
                 missed[item] += n
-        per_hour = [{"hour": h, "trays": c["trays"], "mismatch": c["mismatch"], "ok": c["ok"],
-                     "no_order": c["no_order"]} for h, c in sorted(hours.items())]
-        per_camera = [{"camera": k, "trays": c["trays"], "mismatch": c["mismatch"],
-                       "mismatch_rate": round(100 * c["mismatch"] / c["trays"], 1) if c["trays"] else 0.0}
+        ok, mis, none = VerdictKind.OK, VerdictKind.MISMATCH, VerdictKind.NO_ORDER  # stored as their strings
+        per_hour = [{"hour": h, "trays": c["trays"], "mismatch": c[mis], "ok": c[ok],
+                     "no_order": c[none]} for h, c in sorted(hours.items())]
+        per_camera = [{"camera": k, "trays": c["trays"], "mismatch": c[mis],
+                       "mismatch_rate": round(100 * c[mis] / c["trays"], 1) if c["trays"] else 0.0}
                       for k, c in sorted(cams.items())]
-        return {"since": iso(since), "until": iso(until), "trays": total["trays"], "mismatch": total["mismatch"],
-                "mismatch_rate": round(100 * total["mismatch"] / total["trays"], 1) if total["trays"] else 0.0,
+        return {"since": iso(since), "until": iso(until), "trays": total["trays"], "mismatch": total[mis],
+                "mismatch_rate": round(100 * total[mis] / total["trays"], 1) if total["trays"] else 0.0,
                 "per_hour": per_hour, "per_camera": per_camera, "most_missed": missed.most_common(10)}
 
 

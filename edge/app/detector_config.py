@@ -1,0 +1,76 @@
+"""The ``detector:`` section, Frigate-style: ``{type: onnx|ultralytics, model: ..., threads: ...}``.
+
+A pydantic union discriminated on ``type``: each backend has its own keys (``int8`` and
+``providers`` are ONNX Runtime's) and a key of another backend is refused by name. A section
+without ``type`` gets the one the model file's suffix picks (``detectors.loader.backend_for``),
+so configs written before ``type`` existed load unchanged. The backends themselves are registered
+in ``detectors.loader.BACKENDS``; a test keeps the two lists equal.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from detectors.loader import backend_for, missing
+
+
+class _DetectorBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = None  # bundled name, family path or model file; default: the bundled model
+    model_dir: str | None = None  # installed models + active.json (beats ``model``); default: <data_dir>/models
+    threads: int = Field(2, ge=1, le=64)
+
+    @field_validator("type", check_fields=False)  # (each subclass declares its own Literal ``type``)
+    @classmethod
+    def _installed(cls, v: str) -> str:
+        why = missing(v)
+        if why is not None:
+            raise ValueError(why)
+        return v
+
+    @property
+    def variant(self) -> str:
+        """Which file of a bundled model or family (``resolve_model``)."""
+        raise NotImplementedError
+
+    def load_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``load_detector`` besides the model and its variant."""
+        return {"backend": self.type, "threads": self.threads}  # type: ignore[attr-defined]  # (subclasses: Literal)
+
+
+class OnnxDetectorConfig(_DetectorBase):
+    """ONNX Runtime on the model's ``.onnx`` file (the appliance's default)."""
+
+    type: Literal["onnx"] = "onnx"
+    int8: bool = False  # run the family's INT8 file (``NAME.int8.onnx``)
+    providers: list[str] | None = None  # ONNX Runtime execution providers; default: CPU
+
+    @property
+    def variant(self) -> str:
+        return "int8" if self.int8 else "fp32"
+
+    def load_options(self) -> dict[str, Any]:
+        return {**super().load_options(), "providers": self.providers}
+
+
+class UltralyticsDetectorConfig(_DetectorBase):
+    """Ultralytics' own predict on ``.pt`` weights (needs the train extra): a reference, not for the line."""
+
+    type: Literal["ultralytics"]
+
+    @property
+    def variant(self) -> str:
+        return "pt"
+
+
+def _default_type(data: object) -> object:
+    """A section without ``type``: the one its model's file suffix picks (onnx by default)."""
+    if isinstance(data, dict) and "type" not in data:
+        return {"type": backend_for(data.get("model")), **data}
+    return data
+
+
+DetectorConfig = Annotated[OnnxDetectorConfig | UltralyticsDetectorConfig,
+                           Field(discriminator="type"), BeforeValidator(_default_type)]
