@@ -299,8 +299,8 @@ class CameraPipeline:
             return
         self._emit(tray, kind, m.missing, m.extra, t, dict(sorted(Counter(expected).items())))
 
-    def _emit(self, tray: _Tray, kind: str, missing: dict, extra: dict, t: float,
-              expected: dict | None = None) -> None:
+    def _emit(self, tray: _Tray, kind: str, missing: dict[str, int], extra: dict[str, int], t: float,
+              expected: dict[str, int] | None = None) -> None:
         v = Verdict(camera=self.camera, order_id=tray.order.order.id if tray.order else None, verdict=kind,
                     missing=missing, extra=extra, video_t=round(t, 3), tray_seq=tray.seq,
                     confidence=tray.confidence, seen=dict(sorted((tray.counts or {}).items())),

@@ -47,7 +47,8 @@ class Zone:
         m = self.mask(w, h)
         x = np.clip(xy[:, 0].astype(int), 0, w - 1)
         y = np.clip(xy[:, 1].astype(int), 0, h - 1)
-        return m[y, x]
+        inside: np.ndarray = m[y, x]
+        return inside
 
     def bbox(self, w: int, h: int) -> tuple[int, int, int, int]:
         x0, y0 = (self.points.min(axis=0) * [w, h]).astype(int)

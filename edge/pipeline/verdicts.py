@@ -5,6 +5,7 @@ import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 SCHEMA = 1
 
@@ -37,7 +38,7 @@ class Verdict:
         key = f"{self.camera}|{self.run}|{self.tray_seq}|{self.verdict}|{self.video_t:.3f}"
         return hashlib.sha1(key.encode()).hexdigest()[:16]
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         d = asdict(self)
         return {"schema": SCHEMA, "id": self.id, **{k: d[k] for k in (
             "camera", "order_id", "verdict", "missing", "extra", "video_t")}, "at": self.at,
