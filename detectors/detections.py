@@ -6,6 +6,7 @@ arrays, and ``dets[dets.confidence > 0.5]`` is a new Detections.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -48,6 +49,15 @@ class Detector(Protocol):
     def detect(self, frame: np.ndarray) -> Detections:
         """Detect menu items in one BGR uint8 frame."""
         ...
+
+
+class ModelDetector(Detector, Protocol):
+    """A detector loaded from a model file (what ``load_detector`` gives): the service names its file,
+    evaluation sets its operating point."""
+
+    path: Path
+    conf: float
+    max_det: int
 
 
 def _area(a: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ class UltralyticsDetector:
         path = Path(model)
         if not path.is_file():
             raise UserError(f"model file {path}: not found")
+        self.path = path
         self.model = YOLO(str(path), task="detect")
         names = self.model.names
         self.classes = tuple(names[i] for i in sorted(names))

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from edge.sources.camera_state import FAILED, OK, CameraState
 from edge.sources.capture import FileSource, LiveSource, open_source
@@ -32,8 +32,13 @@ class FrameSink(Protocol):
     def process(self, frame: Frame) -> object: ...
 
 
-class CameraWorker:
-    def __init__(self, name: str, source_ref: str, speed: float | None, pipeline: FrameSink,
+S = TypeVar("S", bound=FrameSink)
+
+
+class CameraWorker(Generic[S]):
+    """Generic in its sink so that callers read their own pipeline's counters (``w.pipeline.frames``)."""
+
+    def __init__(self, name: str, source_ref: str, speed: float | None, pipeline: S,
                  fail_after_s: float = 30.0, backoff_s: tuple[float, float] = BACKOFF, once: bool = False):
         """``once``: a file source ends the loop at its end (a replay) instead of starting again."""
         self.name = name

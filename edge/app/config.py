@@ -46,7 +46,7 @@ def _secret(value: str | None, file: str | None, env: str, key: str) -> str | No
 class CameraConfig(_Strict):
     name: str
     source: str  # rtsp://..., http://..., /dev/videoN, or a video file / shift folder
-    zone: list[tuple[float, float]] = Field(default_factory=lambda: [tuple(p) for p in DEFAULT_ZONE])
+    zone: list[tuple[float, float]] = Field(default_factory=lambda: [(x, y) for x, y in DEFAULT_ZONE])
     speed: float | None = 1.0  # file sources only: 1 = real time, null = as fast as possible
 
     _name = field_validator("name")(_check_name)

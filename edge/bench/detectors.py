@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.table import Table
 
+from detectors.detections import Detector
 from detectors.loader import load_detector
 from detectors.model_info import resolve_model
 from edge.core import UserError
@@ -52,7 +55,7 @@ def latency_row(name: str, lat_ms: list[float]) -> dict:
             "p50_ms": round(float(np.percentile(lat, 50)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2)}
 
 
-def time_detectors(dets: dict[str, object], frames: list[np.ndarray], quiet: bool) -> dict[str, list[float]]:
+def time_detectors(dets: Mapping[str, Detector], frames: list[np.ndarray], quiet: bool) -> dict[str, list[float]]:
     """Per-call latency of every detector on every frame, interleaved in rounds."""
     for det in dets.values():
         for f in frames[:WARMUP]:
@@ -81,9 +84,9 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
     frames = load_frames(source, n)
     plan = [("ultralytics", "pt", "ultralytics", model), ("onnx-fp32", "fp32", "onnx", model),
             ("onnx-int8", "int8", "onnx", model)]
-    for ref in also or []:
-        label = Path(ref).name
-        plan += [(f"{label}-fp32", "fp32", "onnx", ref), (f"{label}-int8", "int8", "onnx", ref)]
+    for family in also or []:
+        label = Path(family).name
+        plan += [(f"{label}-fp32", "fp32", "onnx", family), (f"{label}-int8", "int8", "onnx", family)]
     dets, files, errors = {}, {}, {}
     for name, variant, backend, ref in plan:
         path = resolve_model(ref, variant)
@@ -96,7 +99,7 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
                 continue
             raise
     lat = time_detectors(dets, frames, quiet)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, *_ in plan:
         if name in errors:
             rows.append({"name": name, "fps": None, "p50_ms": None, "p95_ms": None, "error": errors[name]})

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from detectors.detections import Detector
+from detectors.detections import Detector, ModelDetector
 from detectors.loader import load_detector
 from edge.sources.capture import FileSource, Frame
 from edge.app.config import Config
@@ -72,7 +72,7 @@ def checked_menu(folder: Path, detector: Detector, menu: Menu | None = None) -> 
     from detectors.model_info import model_label
 
     own = menu is None
-    menu = shift_menu(folder) if own else menu
+    menu = shift_menu(folder) if menu is None else menu
     try:
         menu.check_classes(detector.classes, model_label(detector))
     except UserError as exc:
@@ -80,7 +80,7 @@ def checked_menu(folder: Path, detector: Detector, menu: Menu | None = None) -> 
     return menu
 
 
-def replay_folder(folder: Path, detector: Detector, speed: float | None = None, camera: str = "expo-1",
+def replay_folder(folder: Path, detector: ModelDetector, speed: float | None = None, camera: str = "expo-1",
                   on_verdict: Callable[[Verdict, CameraPipeline], None] | None = None,
                   progress: bool = True, run: str | None = None,
                   on_order: Callable[[PosEvent], None] | None = None,
@@ -186,7 +186,7 @@ def replay_config(folder: Path, speed: float | None, data_dir: Path, settings, s
         raise UserError(f"{where}: {e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})") from None
 
 
-def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_dir: Path,
+def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, data_dir: Path,
                    settings, site: str, camera: str, listen: tuple[str, int] | None,
                    video_out: Path | None = None, menu: Menu | None = None) -> ReplayResult:
     """The shift through the appliance's one wiring (``edge.app.service.Service``): the same store,

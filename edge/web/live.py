@@ -78,9 +78,9 @@ class LiveHub:
         """The check zone of the latest frame with the counted items boxed (cached per frame)."""
         pipe = self.pipelines.get(camera)
         view = pipe.view if pipe else None
-        frame = view.frame if view else None
-        if frame is None:
+        if pipe is None or view is None or view.frame is None:
             return None
+        frame = view.frame
         cached = self._jpeg.get(camera)
         if cached and cached[0] == frame.index:
             return cached[1]
