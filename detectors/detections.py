@@ -6,6 +6,7 @@ arrays, and ``dets[dets.confidence > 0.5]`` is a new Detections.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -32,7 +33,8 @@ class Detections:
     @property
     def center(self) -> np.ndarray:
         """(N, 2) box centres."""
-        return (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
+        c: np.ndarray = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2  # numpy types slicing as Any
+        return c
 
     def counts(self, n_classes: int) -> np.ndarray:
         """Per-class counts, length ``n_classes``."""
@@ -49,21 +51,33 @@ class Detector(Protocol):
         ...
 
 
+class ModelDetector(Detector, Protocol):
+    """A detector loaded from a model file (what ``load_detector`` gives): the service names its file,
+    evaluation sets its operating point."""
+
+    path: Path
+    conf: float
+    max_det: int
+
+
 def _area(a: np.ndarray) -> np.ndarray:
-    return np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area: np.ndarray = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    return area
 
 
 def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise intersection areas of (N, 4) and (M, 4) xyxy boxes -> (N, M)."""
     tl = np.maximum(a[:, None, :2], b[None, :, :2])
     br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    return np.prod(np.clip(br - tl, 0, None), axis=2)
+    inter: np.ndarray = np.prod(np.clip(br - tl, 0, None), axis=2)
+    return inter
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of (N, 4) and (M, 4) xyxy boxes -> (N, M)."""
     inter = _intersection(a, b)
-    return inter / (_area(a)[:, None] + _area(b)[None, :] - inter + 1e-9)
+    iou: np.ndarray = inter / (_area(a)[:, None] + _area(b)[None, :] - inter + 1e-9)
+    return iou
 
 
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou_thr: float) -> np.ndarray:
@@ -83,7 +97,8 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_thr: float) -> np.ndarray:
 def box_overlap_of_smaller(a: np.ndarray) -> np.ndarray:
     """Pairwise intersection over the smaller box's area of (N, 4) xyxy boxes -> (N, N)."""
     area = _area(a)
-    return _intersection(a, a) / (np.minimum(area[:, None], area[None, :]) + 1e-9)
+    share: np.ndarray = _intersection(a, a) / (np.minimum(area[:, None], area[None, :]) + 1e-9)
+    return share
 
 
 def drop_merged(d: Detections, same_class: float = 0.8, any_class_iou: float = 0.7) -> Detections:

@@ -8,20 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from detectors.detections import Detector
+from detectors.detections import ModelDetector
 from detectors.model_info import resolve_model
 from edge.core import UserError
 from detectors.onnx_backend import OnnxDetector
 
 
 def _onnx(path: Path, threads: int, conf: float, iou: float, providers: list[str] | None,
-          spin: bool) -> Detector:
+          spin: bool) -> ModelDetector:
 
     return OnnxDetector(path, conf=conf, iou=iou, threads=threads, providers=providers, spin=spin)
 
 
 def _ultralytics(path: Path, threads: int, conf: float, iou: float, providers: list[str] | None,
-                 spin: bool) -> Detector:
+                 spin: bool) -> ModelDetector:
     if providers:
         raise UserError("the ultralytics backend runs on the CPU: providers are an onnx setting")
     from detectors.ultralytics_backend import UltralyticsDetector
@@ -31,7 +31,7 @@ def _ultralytics(path: Path, threads: int, conf: float, iou: float, providers: l
 
 @dataclass(frozen=True)
 class Backend:
-    load: Callable[[Path, int, float, float, list[str] | None, bool], Detector]
+    load: Callable[[Path, int, float, float, list[str] | None, bool], ModelDetector]
     suffix: str  # the model files it runs
     variants: tuple[str, ...]  # which file of a bundled model (``resolve_model``); the first is its default
     needs: str  # the module it imports (heavy: imported only when a model loads)
@@ -63,7 +63,7 @@ def missing(backend: str) -> str | None:
 
 def load_detector(model: str | Path | None = None, variant: str = "fp32", backend: str | None = None,
                   threads: int = 2, conf: float = 0.25, iou: float = 0.7,
-                  providers: list[str] | None = None, spin: bool = True) -> Detector:
+                  providers: list[str] | None = None, spin: bool = True) -> ModelDetector:
     """Load ``model`` (a file, a family path or a bundled name; None: the bundled default) with
     ``backend`` (None: by the file's suffix). ``variant`` picks a bundled model's file where the
     backend runs it (fp32/int8 for onnx), else the backend's own (pt for ultralytics)."""

@@ -23,7 +23,7 @@ def fast_dfl(path: Path) -> bool:
     g = model.graph
     softmax = next((n for n in g.node if n.op_type == "Softmax" and "/dfl/" in n.name), None)
     conv = softmax and next((n for n in g.node if n.op_type == "Conv" and softmax.output[0] in n.input), None)
-    if conv is None:  # not a YOLOv8 export, or rewritten already
+    if softmax is None or conv is None:  # not a YOLOv8 export, or rewritten already
         return False
     transpose = next(n for n in g.node if softmax.input[0] in n.output)
     weight = next(i for i in g.initializer if i.name == conv.input[1])

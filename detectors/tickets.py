@@ -26,7 +26,7 @@ class TicketReader:
         self._plain = cv2.QRCodeDetector()
         self._aruco = cv2.QRCodeDetectorAruco()
 
-    def _decode(self, det, img: np.ndarray) -> tuple[str, np.ndarray | None]:
+    def _decode(self, det: cv2.GraphicalCodeDetector, img: np.ndarray) -> tuple[str, np.ndarray | None]:
         try:
             text, points, _ = det.detectAndDecode(img)
         except cv2.error:

@@ -29,4 +29,8 @@ def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
                   disable=not console.is_terminal) as prog:
         task = prog.add_task(label, total=total)
-        yield lambda n=1: prog.advance(task, n)
+
+        def advance(n: int = 1) -> None:
+            prog.advance(task, n)
+
+        yield advance

@@ -25,7 +25,7 @@ def _read_labels(lbl: Path, w: int, h: int, n_classes: int) -> tuple[np.ndarray,
     if not lbl.is_file():
         return np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
     xyxy, ids = read_label_file(lbl, n_classes)
-    return (np.asarray(xyxy, np.float32).reshape(-1, 4) * np.float32([w, h, w, h])), np.asarray(ids, np.int64)
+    return (np.asarray(xyxy, np.float32).reshape(-1, 4) * np.array([w, h, w, h], np.float32)), np.asarray(ids, np.int64)
 
 
 def _overlap(box: np.ndarray, boxes: np.ndarray) -> float:
@@ -97,7 +97,7 @@ def write_copy_paste(images: list[Path], out_dir: Path, n: int, n_classes: int, 
                     break
             else:
                 continue
-            mask = np.zeros((ch, cw), np.float32)
+            mask: np.ndarray = np.zeros((ch, cw), np.float32)
             pad = max(2, min(ch, cw) // 12)
             mask[pad:ch - pad, pad:cw - pad] = 1.0
             mask = cv2.GaussianBlur(mask, (0, 0), pad / 2 + 0.5)[..., None]

@@ -152,7 +152,8 @@ def import_dataset(src_path: Path, out: Path, opts: ImportOptions) -> ImportResu
             (tmp / "labels" / split).mkdir(parents=True, exist_ok=True)
         counts = _counts(entries, classes)
         digest = hashlib.sha1(json.dumps({"classes": classes, "files": [
-            (e["file"], e["sha1"], (tmp / e["file"].replace("images", "labels", 1)).with_suffix(".txt").read_text())
+            (e["file"], e["sha1"],
+             (tmp / str(e["file"]).replace("images", "labels", 1)).with_suffix(".txt").read_text())
             for e in entries]}, sort_keys=True).encode()).hexdigest()
         manifest = {
             "source": str(Path(src_path).resolve()), "format": src.format, "classes": classes,

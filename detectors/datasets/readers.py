@@ -254,7 +254,7 @@ def read_voc(src: Path) -> Source:
             name = (o.findtext("name") or "").strip()
             bb = o.find("bndbox")
             try:
-                box = tuple(float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))  # type: ignore[union-attr]
+                box = tuple(float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))  # type: ignore[union-attr, arg-type]  # a missing tag or text raises, caught below
             except (AttributeError, TypeError, ValueError):
                 out.problems.append(Problem(str(x), f"object {name!r}: malformed bndbox"))
                 continue

@@ -10,7 +10,7 @@ the models alternating which goes first, after a warm-up.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from detectors.detections import Detector, merged_keep
+from detectors.detections import ModelDetector, merged_keep
 from detectors.evaluation.dataset import LabelledSet, load_labelled
 from detectors.evaluation.metrics import Scorer
 from edge.core import UserError
@@ -28,6 +28,8 @@ from detectors.model_info import resolve_model
 AP_CONF = 0.001  # as ultralytics val: AP needs the low-confidence tail of the curve
 AP_MAX_DET = 300
 WARMUP = 3
+# ``progress(label, total)``: a context manager yielding ``advance(n)`` (edge.core.progress_bar)
+Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 
 
 @dataclass
@@ -49,7 +51,7 @@ class ModelRun:
     ref: str  # as the user named it
     name: str  # shown in tables and the report
     path: Path
-    detector: Detector
+    detector: ModelDetector
     labels: tuple[str, ...]  # dataset classes, then the model's classes the dataset lacks
     to_label: np.ndarray  # model class id -> label index
     scorer: Scorer
@@ -83,14 +85,14 @@ def _mapping(model_classes: tuple[str, ...], names: tuple[str, ...]) -> tuple[tu
 
 
 @contextmanager
-def operating(det: Detector, conf: float) -> Iterator[None]:
+def operating(det: ModelDetector, conf: float) -> Iterator[None]:
     """The detector as the appliance runs it (threshold ``conf``, 100 boxes) for the duration."""
-    old = det.conf, det.max_det  # type: ignore[attr-defined]
-    det.conf, det.max_det = conf, 100  # type: ignore[attr-defined]
+    old = det.conf, det.max_det
+    det.conf, det.max_det = conf, 100
     try:
         yield
     finally:
-        det.conf, det.max_det = old  # type: ignore[attr-defined]
+        det.conf, det.max_det = old
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -101,7 +103,7 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def compare_models(ref_a: str, ref_b: str, dataset: Path, split: str = "val", conf: float = 0.25,
-                   threads: int = 2, progress: Callable[[str, int], object] | None = None) -> Comparison:
+                   threads: int = 2, progress: Progress | None = None) -> Comparison:
     """Score both models on the dataset's labelled photos of ``split``.
 
     ``progress(label, total)`` is a context manager yielding ``advance(n)`` (edge.core.progress_bar).
@@ -156,7 +158,10 @@ def _score(run: ModelRun, i: int, img: np.ndarray, gt_xyxy: np.ndarray, gt_cls: 
 
 @contextmanager
 def _no_progress() -> Iterator[Callable[[int], None]]:
-    yield lambda n=1: None
+    def advance(n: int = 1) -> None:
+        pass
+
+    yield advance
 
 
 def _result(data: LabelledSet, split: str, conf: float, threads: int, runs: list[ModelRun]) -> dict:

@@ -44,13 +44,13 @@ class TrayLayout:
         return [p for p in self.placed if p.cls is not None]
 
     def counts(self) -> Counter[str]:
-        return Counter(p.cls for p in self.items)
+        return Counter(p.cls for p in self.placed if p.cls is not None)
 
     def boxes(self) -> tuple[np.ndarray, np.ndarray]:
         """Item boxes (N x 4 float32, tray coords) and class ids (N int)."""
         items = self.items
         xyxy = np.array([p.box for p in items], np.float32).reshape(-1, 4)
-        ids = np.array([CLASS_ID[p.cls] for p in items], np.int64)
+        ids = np.array([CLASS_ID[p.cls] for p in items if p.cls is not None], np.int64)
         return xyxy, ids
 
     def render(self) -> Sprite:

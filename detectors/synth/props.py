@@ -20,9 +20,9 @@ def background(rng: Rng, w: int, h: int) -> np.ndarray:
     tint = rng.normal(0, 6, 3)
     img = np.empty((h, w, 3), np.float32)
     img[:] = base + tint
-    streak = rng.normal(0, 10, (h, 1)).astype(np.float32)
+    streak: np.ndarray = rng.normal(0, 10, (h, 1)).astype(np.float32)
     streak = cv2.GaussianBlur(streak, (1, 5), 0)
-    grain = rng.normal(0, 4, (h, w)).astype(np.float32)
+    grain: np.ndarray = rng.normal(0, 4, (h, w)).astype(np.float32)
     grain = cv2.GaussianBlur(grain, (9, 1), 0)
     img += (streak + grain)[..., None]
     # light falloff towards the corners, brighter spot at a random place

@@ -134,7 +134,7 @@ def jitter_color(rng: np.random.Generator, bgr: tuple[float, float, float], amou
 def texture(rng: np.random.Generator, sp: Sprite, amount: float, blur: int = 1) -> None:
     """Add low-contrast grain inside the sprite so flat fills look less synthetic."""
     h, w = sp.alpha.shape
-    n = rng.normal(0.0, amount, (h, w)).astype(np.float32)
+    n: np.ndarray = rng.normal(0.0, amount, (h, w)).astype(np.float32)
     if blur:
         n = cv2.GaussianBlur(n, (blur * 2 + 1, blur * 2 + 1), 0)
     sp.bgr += n[..., None] * (sp.alpha[..., None] > 0)

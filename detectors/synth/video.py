@@ -39,7 +39,7 @@ class VideoWriter:
                    "-movflags", "+faststart", str(self.path)]
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         else:
-            self._cv = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
+            self._cv = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self.size)
             if not self._cv.isOpened():
                 raise UserError(f"{self.path}: cannot open a video writer (install ffmpeg)")
         return self

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from edge.sources.camera_state import FAILED, OK, CameraState
 from edge.sources.capture import FileSource, LiveSource, open_source
@@ -26,8 +27,13 @@ BACKOFF = (0.25, 1.0)  # seconds between tries of a missing file: doubles up to 
 STALL_S = 10.0  # an ok camera with no frame processed for this long is reported failed
 
 
-class CameraWorker:
-    def __init__(self, name: str, source_ref: str, speed: float | None, pipeline: FrameSink,
+S = TypeVar("S", bound=FrameSink)
+
+
+class CameraWorker(Generic[S]):
+    """Generic in its sink so that callers read their own pipeline's counters (``w.pipeline.frames``)."""
+
+    def __init__(self, name: str, source_ref: str, speed: float | None, pipeline: S,
                  fail_after_s: float = 30.0, backoff_s: tuple[float, float] = BACKOFF, once: bool = False):
         """``once``: a file source ends the loop at its end (a replay) instead of starting again."""
         self.name = name

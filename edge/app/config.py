@@ -50,7 +50,7 @@ def _secret(value: str | None, file: str | None, env: str, key: str) -> str | No
 class CameraConfig(_Strict):
     name: str
     source: str  # rtsp://..., http://..., /dev/videoN, or a video file / shift folder
-    zone: list[tuple[float, float]] = Field(default_factory=lambda: [tuple(p) for p in DEFAULT_ZONE])
+    zone: list[tuple[float, float]] = Field(default_factory=lambda: [(x, y) for x, y in DEFAULT_ZONE])
     speed: float | None = 1.0  # file sources only: 1 = real time, null = as fast as possible
     pipeline: PipelineOverrides = PipelineOverrides()  # type: ignore[valid-type]  # (a model built from PipelineParams)
     tray: TrayOverrides = TrayOverrides()  # type: ignore[valid-type]  # (a model built from TrayParams)

@@ -115,7 +115,8 @@ def select_trays(conn: sqlite3.Connection, snapshot_root: Path, since: datetime,
         sql += " AND flagged_at IS NOT NULL"
     sql += " ORDER BY flagged_at IS NULL, created_at, id"
     root = snapshot_root.resolve()
-    rows, skipped = [], Counter()
+    rows: list[dict] = []
+    skipped: Counter[str] = Counter()
     for row in conn.execute(sql, args):
         r = dict(row)
         if not r["snapshot"]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.table import Table
 
 from edge.app.config import Config
+from edge.sources.capture import FileSource, LiveSource
 from edge.core import console
 from edge.core import UserError
 from edge.app.model_store import config_menu, load_active
@@ -40,7 +41,7 @@ class _CameraCheck:
         self.stall_s = min(5.0, timeout / 4)
         self.end = time.monotonic() + timeout
         self.deadline = self.end - (self.stall_s + 0.5 if self.live else 0.0)
-        self._src = None
+        self._src: FileSource | LiveSource | None = None
         self._outcome: tuple[bool, str] | None = None
         self._thread = threading.Thread(target=self._run, name=f"doctor camera {name}", daemon=True)
         self._thread.start()

@@ -22,11 +22,20 @@ from edge.sources.camera_state import STATES
 class Observed(Protocol):
     """What the collector reads from the appliance (``edge.app.service.Service``) at scrape time."""
 
-    workers: Sequence[Any]  # CameraWorker: name, pipeline, fps(), state(), reconnects
-    store: Any
-    data_dir: Path
-    publisher: Any
-    recorder: Any
+    @property
+    def workers(self) -> Sequence[Any]: ...  # CameraWorker: name, pipeline, fps(), state(), reconnects
+
+    @property
+    def store(self) -> Any: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def publisher(self) -> Any: ...
+
+    @property
+    def recorder(self) -> Any: ...
 
 DETECT_BUCKETS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5)
 

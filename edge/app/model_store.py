@@ -21,6 +21,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from detectors.detections import ModelDetector
 from edge.app.config import Config
 from edge.core import UserError
 from orders.menu import Menu
@@ -94,7 +95,7 @@ def config_menu(cfg: Config, detector: object, config_path: Path | None = None) 
         raise UserError(f"config {config_path}: menu: {exc}") from None
 
 
-def load_active(cfg: Config, threads: int = 1) -> tuple[object, str | None]:
+def load_active(cfg: Config, threads: int = 1) -> tuple[ModelDetector, str | None]:
     """(detector, installed name or None) of the model the service would start with."""
     ref, name = active_model(cfg)
     d = cfg.detector
@@ -106,10 +107,10 @@ def check_config_model(cfg: Config, config_path: Path | None = None) -> str:
     """What ``config check`` adds to the file's own validation: the active model loads and runs,
     and its classes cover the menu. A one-line description of both."""
     det, name = load_active(cfg)
-    probe(det, f"model file {det.path}")  # type: ignore[attr-defined]
+    probe(det, f"model file {det.path}")
     menu = config_menu(cfg, det, config_path)
-    return (f"model {family_name(det.path)} ({'installed' if name else 'detector.model'}, "  # type: ignore[attr-defined]
-            f"{len(det.classes)} classes), menu of {len(menu.skus)} SKUs")  # type: ignore[attr-defined]
+    return (f"model {family_name(det.path)} ({'installed' if name else 'detector.model'}, "
+            f"{len(det.classes)} classes), menu of {len(menu.skus)} SKUs")
 
 
 def describe(name: str | None, cfg: Config) -> str:

@@ -25,7 +25,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
@@ -85,7 +85,7 @@ class Publisher:
     """Drains the store's outbox to the broker; ``start()`` once, ``stop()`` at shutdown."""
 
     def __init__(self, settings: MqttSettings, store: Store,
-                 subscriptions: dict[str, Callable[[str, bytes], None]] | None = None):
+                 subscriptions: Mapping[str, Callable[[str, bytes], None]] | None = None):
         self.s = settings
         self.store = store
         self.subscriptions = subscriptions or {}

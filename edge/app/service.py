@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from detectors.detections import Detector
+from detectors.detections import ModelDetector
 from detectors.loader import load_detector
 from detectors.model_info import family_name, resolve_model
 from edge.app.camera_worker import CameraWorker
@@ -64,7 +64,7 @@ class _CurrentMenu:
 
 class Service:
     def __init__(self, cfg: Config, config_path: Path | None = None, *, run_id: str | None = None,
-                 detector: Detector | None = None, menu: Menu | None = None, serve_http: bool = True,
+                 detector: ModelDetector | None = None, menu: Menu | None = None, serve_http: bool = True,
                  restore_orders: bool = True, once: bool = False):
         """``detector``/``menu``: already loaded and checked (replay); ``serve_http=False``: no HTTP
         server; ``restore_orders=False``: pending orders of earlier runs stay in the database only
@@ -102,7 +102,7 @@ class Service:
             for order, camera in self.store.pending_orders_routed():  # orders accepted before a restart
                 self.orders.add(order, camera if camera in self.camera_names else None, 0.0)
             self.orders.set_aside(self.menu.__contains__)  # the menu may have changed meanwhile
-        self.workers: list[CameraWorker] = []
+        self.workers: list[CameraWorker[CameraPipeline]] = []
         self.hub = LiveHub()
         for cam in cfg.cameras:
             pipe = CameraPipeline(cam.name, self.detector, self.menu, self.orders.station(cam.name),
@@ -136,7 +136,7 @@ class Service:
         options = repr(sorted(d.load_options().items()))  # type, threads, providers: a change loads anew
         return str(path), (str(path.resolve()), st.st_mtime_ns, st.st_size, options), name
 
-    def _load_model(self, cfg: Config) -> tuple[Detector, tuple, str | None]:
+    def _load_model(self, cfg: Config) -> tuple[ModelDetector, tuple, str | None]:
         path, key, name = self._model_key(cfg)
         d = cfg.detector
         det = load_detector(path, d.variant, **d.load_options())

@@ -8,10 +8,12 @@ Rows follow contract section 5: name, fps, p50_ms, p95_ms.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from detectors.detections import Detector
 from edge.core import UserError
 from edge.core import progress_bar
 from edge.sources.video_file import VideoFile, shift_video
@@ -41,7 +43,7 @@ ROUNDS = 5  # the backends take turns in rounds: a slow moment of the host hits 
 SETTLE_S = 0.3  # pause between turns: one backend's idle worker threads stop spinning before the next
 
 
-def time_detectors(dets: dict[str, object], frames: list[np.ndarray], quiet: bool) -> dict[str, list[float]]:
+def time_detectors(dets: Mapping[str, Detector], frames: list[np.ndarray], quiet: bool) -> dict[str, list[float]]:
     """Per-call latency of every detector on every frame, interleaved in rounds."""
     for det in dets.values():
         for f in frames[:WARMUP]:

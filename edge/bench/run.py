@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -26,9 +27,9 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
     frames = load_frames(source, n)
     plan = [("ultralytics", "pt", "ultralytics", model), ("onnx-fp32", "fp32", "onnx", model),
             ("onnx-int8", "int8", "onnx", model)]
-    for ref in also or []:
-        label = Path(ref).name
-        plan += [(f"{label}-fp32", "fp32", "onnx", ref), (f"{label}-int8", "int8", "onnx", ref)]
+    for family in also or []:
+        label = Path(family).name
+        plan += [(f"{label}-fp32", "fp32", "onnx", family), (f"{label}-int8", "int8", "onnx", family)]
     dets, files, errors = {}, {}, {}
     for name, variant, backend, ref in plan:
         path = resolve_model(ref, variant)
@@ -41,7 +42,7 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
                 continue
             raise
     lat = time_detectors(dets, frames, quiet)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, *_ in plan:
         if name in errors:
             rows.append({"name": name, "fps": None, "p50_ms": None, "p95_ms": None, "error": errors[name]})

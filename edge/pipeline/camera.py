@@ -21,6 +21,7 @@ from detectors.tickets import TicketReader
 from detectors.zone import Zone
 from edge.pipeline.gate import Gate
 from edge.pipeline.tray import State, TrayEvent, TrayEventKind, TrayParams, TrayTracker
+from edge.pipeline.view import LiveView
 from edge.pipeline.verdicts import Association, Verdict, VerdictKind
 from orders.matching import match, mistakes
 from orders.menu import Menu
@@ -61,22 +62,6 @@ class _Tray:
     last_verdict: VerdictKind | None = None
     verdicts: list[Verdict] = field(default_factory=list)
     hold_until: float | None = None  # a first mismatch waiting for confirmation
-
-
-@dataclass(frozen=True)
-class LiveView:
-    """One frame's consistent picture for the dashboard, swapped in whole at the end of each frame:
-    a reader (another thread) never pairs one frame with another frame's boxes or tray."""
-
-    frame: Frame | None = None
-    detections: Detections = field(default_factory=Detections.empty)
-    classes: tuple[str, ...] = ()
-    state: str = "empty"
-    tray_seq: int | None = None
-    order: PendingOrder | None = None
-    ticket: str | None = None
-    counts: dict[str, int] | None = None
-    last_verdict: Verdict | None = None
 
 
 class CameraPipeline:
@@ -305,8 +290,8 @@ class CameraPipeline:
             return
         self._emit(tray, kind, m.missing, m.extra, t, dict(sorted(Counter(expected).items())))
 
-    def _emit(self, tray: _Tray, kind: VerdictKind, missing: dict, extra: dict, t: float,
-              expected: dict | None = None) -> None:
+    def _emit(self, tray: _Tray, kind: VerdictKind, missing: dict[str, int], extra: dict[str, int], t: float,
+              expected: dict[str, int] | None = None) -> None:
         v = Verdict(camera=self.camera, order_id=tray.order.order.id if tray.order else None, verdict=kind,
                     missing=missing, extra=extra, video_t=round(t, 3), tray_seq=tray.seq,
                     confidence=tray.confidence, seen=dict(sorted((tray.counts or {}).items())),

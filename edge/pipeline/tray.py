@@ -62,8 +62,8 @@ class TrayEvent:
 
 @dataclass
 class _Vote:
-    counts: deque = field(default_factory=deque)
-    confs: deque = field(default_factory=deque)
+    counts: deque[np.ndarray] = field(default_factory=deque)
+    confs: deque[float] = field(default_factory=deque)
 
 
 class TrayTracker:

@@ -6,6 +6,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
+from typing import Any
 
 SCHEMA = 1
 
@@ -62,7 +63,7 @@ class Verdict:
         key = f"{self.camera}|{self.run}|{self.tray_seq}|{self.verdict}|{self.video_t:.3f}"
         return hashlib.sha1(key.encode()).hexdigest()[:16]
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         d = asdict(self)
         return {"schema": SCHEMA, "id": self.id, **{k: d[k] for k in (
             "camera", "order_id", "verdict", "missing", "extra", "video_t")}, "at": self.at,
@@ -76,7 +77,7 @@ BANNER = {VerdictKind.OK: (60, 170, 60), VerdictKind.RESOLVED: (60, 170, 60), Ve
           VerdictKind.NO_ORDER: (0, 160, 230)}
 
 
-def banner_text(v) -> str:
+def banner_text(v: Verdict) -> str:
     """OK / MISSING 1 fries / WRONG: burger instead of cheeseburger / NO ORDER."""
     if v.verdict in (VerdictKind.OK, VerdictKind.RESOLVED):
         return f"#{v.order_id} OK" + (" (fixed)" if v.verdict == VerdictKind.RESOLVED else "")

@@ -69,6 +69,7 @@ def detect_video(source: Path, model: str | None, variant: str, out: Path | None
 def tray_summary(ts: np.ndarray, cs: np.ndarray, classes: tuple[str, ...], truth: list[dict]) -> list[dict]:
     """Per tray: the per-class median count over its first second at rest (vs truth 'placed')."""
     rows = []
+    windows: list[tuple[float, float, dict | None]]
     if truth:
         windows = [(r["rest_t"], min(r["rest_t"] + 1.0, r["leave_t"]), r) for r in truth]
     else:  # no truth: a tray is a run of >= 1 s of frames with detections

@@ -49,8 +49,8 @@ def score_shift(folder: Path, verdicts: list[dict]) -> dict:
         row = {
             "order_id": tr["order_id"], "truth_initial": tr["initial"], "truth_final": tr["final"],
             "initial": first["verdict"] if first else None, "final": last["verdict"] if last else None,
-            "initial_right": bool(first) and _right(first, tr["initial"], tr["missing"], tr["extra"]),
-            "final_right": bool(last) and _right(last, tr["final"], fm, fe),
+            "initial_right": first is not None and _right(first, tr["initial"], tr["missing"], tr["extra"]),
+            "final_right": last is not None and _right(last, tr["final"], fm, fe),
             "false_alert": tr["initial"] == VerdictKind.OK and any(v["verdict"] == VerdictKind.MISMATCH for v in vs),
             "latency": None,
         }

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from detectors.detections import Detector
+from detectors.detections import Detector, ModelDetector
 from detectors.loader import load_detector
 from edge.sources.capture import FileSource, Frame
 from edge.app.config import Config
@@ -77,7 +77,7 @@ def prepare(source: Path, tmp: Path) -> Path:
 def checked_menu(folder: Path, detector: Detector, menu: Menu | None = None) -> Menu:
     """``menu`` (from --menu) or the shift's own, checked against the model's classes."""
     own = menu is None
-    menu = shift_menu(folder) if own else menu
+    menu = shift_menu(folder) if menu is None else menu
     try:
         menu.check_classes(detector.classes, model_label(detector))
     except UserError as exc:
@@ -89,7 +89,7 @@ class PosScript:
     """A recorded shift's POS: hands each order over when the stream reaches its time (the
     ``before`` hook of the frame loop)."""
 
-    def __init__(self, events: list[PosEvent], hand_over: Callable[[PosEvent], None]):
+    def __init__(self, events: list[PosEvent], hand_over: Callable[[PosEvent], object]):
         self.events = events
         self.hand_over = hand_over
         self.next = 0
@@ -112,7 +112,7 @@ def replay_after(frame_ms: list[float], video: ReplayVideo | None, pipe: CameraP
     return after
 
 
-def replay_folder(folder: Path, detector: Detector, speed: float | None = None, camera: str = "expo-1",
+def replay_folder(folder: Path, detector: ModelDetector, speed: float | None = None, camera: str = "expo-1",
                   on_verdict: Callable[[Verdict, CameraPipeline], None] | None = None,
                   progress: bool = True, run: str | None = None,
                   on_order: Callable[[PosEvent], None] | None = None,
@@ -201,7 +201,7 @@ def replay_config(folder: Path, speed: float | None, data_dir: Path, settings, s
         raise UserError(f"{where}: {e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})") from None
 
 
-def _replay_stored(folder: Path, detector: Detector, speed: float | None, data_dir: Path,
+def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, data_dir: Path,
                    settings, site: str, camera: str, listen: tuple[str, int] | None,
                    video_out: Path | None = None, menu: Menu | None = None) -> ReplayResult:
     """The shift through the appliance's one wiring (``edge.app.service.Service``): the same store,

@@ -47,7 +47,7 @@ class VideoFile:
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
         i = 0
-        frame = self._first
+        frame: np.ndarray | None = self._first
         while frame is not None:
             yield i / self.fps, frame
             i += 1

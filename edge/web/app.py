@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +17,6 @@ from pydantic import Field
 
 from edge.store.store import Store
 from edge.web.headers import SecurityHeaders, address_allowed, bearer_ok, parse_networks
-from orders.menu import Menu
 from orders.models import Order, check_printable
 from edge.web.dashboard import mount_dashboard
 
@@ -43,7 +42,7 @@ def storage_unavailable(what: str, exc: Exception) -> HTTPException:
                          headers={"Retry-After": "5"})
 
 
-def create_app(store: Store, api_token: str, menu: Menu,
+def create_app(store: Store, api_token: str, menu: Container[str],
                on_order: Callable[[Order, str | None], None] | None = None,
                on_cancel: Callable[[str], None] | None = None,
                registry=None, ready: Callable[[], dict] | None = None, dashboard=None,

@@ -54,7 +54,9 @@ class Signer:
         return self._mac(f"csrf:{session.user}:{session.nonce}".encode())
 
     def check_csrf(self, session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(token, self.csrf(session))
+        if not token:
+            return False
+        return hmac.compare_digest(token, self.csrf(session))
 
 
 class LoginLimiter:

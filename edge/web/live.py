@@ -11,13 +11,18 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from detectors.drawing import annotate
-from edge.pipeline.camera import CameraPipeline
+from detectors.zone import Zone
+from edge.pipeline.view import LiveView
+from edge.sources.frame import Frame
+from orders.menu import Menu
 from edge.pipeline.verdicts import Verdict, banner_text
 
 
@@ -37,20 +42,45 @@ class CameraStats:
     reconnects: int = 0
 
 
+class Station(Protocol):
+    """What the dashboard reads of a camera pipeline (``edge.pipeline.camera.Station``)."""
+
+    @property
+    def camera(self) -> str: ...
+
+    @property
+    def zone(self) -> Zone: ...
+
+    @property
+    def menu(self) -> Menu: ...
+
+    @property
+    def view(self) -> LiveView: ...
+
+    @property
+    def last_frame(self) -> Frame | None: ...
+
+    @property
+    def frames(self) -> int: ...
+
+    @property
+    def recent_detect_ms(self) -> Sequence[float]: ...
+
+
 class LiveHub:
     def __init__(self) -> None:
-        self.pipelines: dict[str, CameraPipeline] = {}
+        self.pipelines: dict[str, Station] = {}
         self.stats: dict[str, CameraStats] = {}
         self._subs: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
         self._lock = threading.Lock()
         self._jpeg: dict[str, tuple[int, bytes]] = {}
 
-    def attach(self, pipe: CameraPipeline) -> None:
+    def attach(self, pipe: Station) -> None:
         self.pipelines[pipe.camera] = pipe
         self.stats.setdefault(pipe.camera, CameraStats())
 
     # -- verdict events ----------------------------------------------------------
-    def on_verdict(self, v: Verdict, pipe: CameraPipeline) -> None:
+    def on_verdict(self, v: Verdict, pipe: Station) -> None:
         event = dict(v.record(), banner=banner_text(v), published=time.time())
         with self._lock:
             subs = list(self._subs)
@@ -77,9 +107,9 @@ class LiveHub:
         """The check zone of the latest frame with the counted items boxed (cached per frame)."""
         pipe = self.pipelines.get(camera)
         view = pipe.view if pipe else None
-        frame = view.frame if view else None
-        if frame is None:
+        if pipe is None or view is None or view.frame is None:
             return None
+        frame = view.frame
         cached = self._jpeg.get(camera)
         if cached and cached[0] == frame.index:
             return cached[1]

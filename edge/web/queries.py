@@ -126,7 +126,7 @@ class Reader:
         hours: dict[str, Counter] = {}
         cams: dict[str, Counter] = {}
         missed: Counter = Counter()
-        total = Counter()
+        total: Counter[str] = Counter()
         for r in rows:
             first = json.loads(r["first"]) if r["first"] else {}
             kind = first.get("verdict", r["verdict"])

@@ -60,7 +60,7 @@ def api_session(request: Request) -> Session:
 
 async def require_csrf(request: Request, session: Session) -> None:
     """403 unless the request carries this session's CSRF token."""
-    token = request.headers.get("x-csrf-token")
+    token: object = request.headers.get("x-csrf-token")
     if token is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
         token = (await request.form()).get("csrf")

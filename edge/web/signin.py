@@ -31,6 +31,7 @@ def login(request: Request, name: str = Form(..., max_length=64), password: str 
     client = request.client.host if request.client else "?"
     keys = app.limiter.keys(client, name)
     wait = app.limiter.reserve(keys)  # counted before the hash: parallel guesses cannot all get through
+    resp: Response
     if wait > 0:
         resp = render(request, "login.html", None, next=local_path(next),
                       error=f"Too many failed sign-ins: try again in {int(wait) + 1} s.")
