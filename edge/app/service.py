@@ -12,21 +12,21 @@ while the broker answers, publishes ``offline`` and closes the database.
 from __future__ import annotations
 
 import logging
-import signal
-import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from detectors.detections import ModelDetector
-from detectors.loader import load_detector
-from detectors.model_info import family_name, resolve_model
+from detectors.model_info import family_name
 from edge.app.camera_worker import CameraWorker
-from edge.app.config import Config
+from edge.app.active_model import ActiveModel
+from edge.app.config import CameraConfig, Config
+from edge.app.health import Health
+from edge.app.order_intake import CurrentMenu, take_mqtt_order
 from detectors.zone import Zone
 from edge.core import UserError
-from edge.app.model_store import active_model, config_menu, probe
+from edge.app.model_store import config_menu
 from edge.app.metrics import make_registry
 from edge.app.mqtt import MqttSettings, Publisher
 from edge.app.notify import notify, watchdog_interval
@@ -43,23 +43,9 @@ from edge.web.token import api_token
 from orders.models import Order
 from orders.menu import Menu
 from orders.registry import ClosedOrder, OrderRegistry
-from edge.app.config_files import startup_problems
-from edge.web.app import OrderIn
 from edge.app.config import load_config
-from edge.app.model_store import model_dir, read_pointer
-from edge.app.model_store import write_pointer
 
 log = logging.getLogger("traycheck.service")
-
-
-class _CurrentMenu:
-    """What the POS API checks SKUs against: the service's menu of the moment (SIGHUP may change it)."""
-
-    def __init__(self, svc: "Service"):
-        self.svc = svc
-
-    def __contains__(self, sku: object) -> bool:
-        return sku in self.svc.menu
 
 
 class Service:
@@ -72,16 +58,31 @@ class Service:
         self.cfg = cfg
         self.config_path = config_path
         self._reload = threading.Event()
+        self._stop = threading.Event()
         self.data_dir = Path(cfg.data_dir)
         self.run_id = run_id or "run:" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         # the model first: its classes are the ones the menu may name (refused before anything opens)
-        if detector is None:
-            self.detector, self.model_key, self.active_name = self._load_model(cfg)
-        else:
-            self.detector, self.model_key, self.active_name = detector, ("given", id(detector)), None
-        self.active_previous = self._previous(cfg)  # what rollback goes back to from the running model
+        self.model = ActiveModel.load(cfg) if detector is None else ActiveModel.given(detector, cfg)
         self.menu = menu if menu is not None else config_menu(cfg, self.detector, config_path)
         self.verdict_listeners: list = []  # more callables (verdict, pipeline) after storage (replay's record)
+        self._open_storage_and_mqtt()
+        self.orders = OrderRegistry(cfg.orders.expire_minutes * 60, on_closed=self._on_closed)
+        if restore_orders:
+            for order, camera in self.store.pending_orders_routed():  # orders accepted before a restart
+                self.orders.add(order, camera if camera in self.camera_names else None, 0.0)
+            self.orders.set_aside(self.menu.__contains__)  # the menu may have changed meanwhile
+        self.hub = LiveHub()
+        self.workers: list[CameraWorker[CameraPipeline]] = [self._camera(cam, once) for cam in cfg.cameras]
+        self.health = Health(lambda: self.recorder.problem, self.workers,
+                             self.publisher.publish_health if self.publisher else None)
+        self.recorder.on_problem = self.health.on_storage_problem
+        self.registry, latency = make_registry(self)
+        for w in self.workers:
+            w.pipeline.observe_latency = latency.observe
+        self.web = self._web() if serve_http else None
+
+    def _open_storage_and_mqtt(self) -> None:
+        cfg = self.cfg
         self.store = Store(self.data_dir / "traycheck.db", site=cfg.site, outbox=cfg.mqtt is not None)
         self.snapshots = SnapshotWriter(self.data_dir / "snapshots", cfg.retention.min_free_mb)
         self.publisher = None
@@ -92,62 +93,31 @@ class Service:
                                                     password=m.resolved_password(), site=cfg.site,
                                                     ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file),
                                        self.store, subs)
-        self.recorder = Recorder(self.store, self.snapshots, self.publisher, self.run_id,
-                                 on_problem=self._on_storage_problem)
-        self._storage_since: str | None = None
-        self._health_key: str | None = None  # the problems last published on traycheck/<site>/health
-        self._health_lock = threading.Lock()
-        self.orders = OrderRegistry(cfg.orders.expire_minutes * 60, on_closed=self._on_closed)
-        if restore_orders:
-            for order, camera in self.store.pending_orders_routed():  # orders accepted before a restart
-                self.orders.add(order, camera if camera in self.camera_names else None, 0.0)
-            self.orders.set_aside(self.menu.__contains__)  # the menu may have changed meanwhile
-        self.workers: list[CameraWorker[CameraPipeline]] = []
-        self.hub = LiveHub()
-        for cam in cfg.cameras:
-            pipe = CameraPipeline(cam.name, self.detector, self.menu, self.orders.station(cam.name),
-                                  self._on_verdict, Zone(cam.zone), params=cam.params(), run=self.run_id)
-            self.hub.attach(pipe)
-            self.workers.append(CameraWorker(cam.name, cam.source, cam.speed, pipe, once=once))
-        token = cfg.http.resolved_token() or api_token(self.data_dir)
-        self.registry, latency = make_registry(self)
-        for w in self.workers:
-            w.pipeline.observe_latency = latency.observe
+        self.recorder = Recorder(self.store, self.snapshots, self.publisher, self.run_id)
+
+    def _camera(self, cam: CameraConfig, once: bool) -> CameraWorker[CameraPipeline]:
+        pipe = CameraPipeline(cam.name, self.detector, self.menu, self.orders.station(cam.name),
+                              self._on_verdict, Zone(cam.zone), params=cam.params(), run=self.run_id)
+        self.hub.attach(pipe)
+        return CameraWorker(cam.name, cam.source, cam.speed, pipe, once=once)
+
+    def _web(self) -> WebServer:
+        cfg = self.cfg
         dash = Dashboard(self.store, self.data_dir, self.hub, cfg.site, snapshot_root=self.data_dir / "snapshots",
                          session_hours=cfg.http.session_hours, session_idle_minutes=cfg.http.session_idle_minutes,
-                         system=lambda: system_info(self.hub, self.store, self.publisher, self.model_name(),
+                         system=lambda: system_info(self.hub, self.store, self.publisher, self.model.describe(),
                                                     self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects,
                                                     recorder=self.recorder, state_of=self._camera_state))
-        app = create_app(self.store, token, _CurrentMenu(self), on_order=self._route_order, on_cancel=self._cancel,
-                         registry=self.registry, ready=self.ready, dashboard=dash, cameras=self.camera_names,
+        token = cfg.http.resolved_token() or api_token(self.data_dir)
+        app = create_app(self.store, token, CurrentMenu(lambda: self.menu),
+                         on_order=self._route_order, on_cancel=self._cancel, registry=self.registry,
+                         ready=self.ready, dashboard=dash, cameras=self.camera_names,
                          metrics_allow=cfg.http.metrics_allow)
-        self.web = WebServer(app, *parse_listen(cfg.http.listen),
-                             trusted_proxies=cfg.http.trusted_proxies) if serve_http else None
-        self._stop = threading.Event()
+        return WebServer(app, *parse_listen(cfg.http.listen), trusted_proxies=cfg.http.trusted_proxies)
 
-    @staticmethod
-    def _model_key(cfg: Config) -> tuple[str, tuple, str | None]:
-        """(model file, what identifies the file and its settings, installed name or None) for
-        ``cfg``: the model directory's active model, else the config's ``detector.model``."""
-        d = cfg.detector
-        ref, name = active_model(cfg)
-        path = resolve_model(ref, d.variant)
-        st = path.stat()
-        options = repr(sorted(d.load_options().items()))  # type, threads, providers: a change loads anew
-        return str(path), (str(path.resolve()), st.st_mtime_ns, st.st_size, options), name
-
-    def _load_model(self, cfg: Config) -> tuple[ModelDetector, tuple, str | None]:
-        path, key, name = self._model_key(cfg)
-        d = cfg.detector
-        det = load_detector(path, d.variant, **d.load_options())
-        probe(det, f"model file {path}")
-        return det, key, name
-
-    def model_name(self) -> str:
-        """The active model for the system page: name, where it comes from, file, classes."""
-        det = self.detector
-        where = "installed" if self.active_name else "detector.model"
-        return f"{family_name(det.path)} ({where}: {det.path}; {len(det.classes)} classes: {', '.join(det.classes)})"
+    @property
+    def detector(self) -> ModelDetector:
+        return self.model.detector
 
     @property
     def camera_names(self) -> list[str]:
@@ -158,37 +128,6 @@ class Service:
         self.hub.on_verdict(v, pipe)
         for listener in self.verdict_listeners:
             listener(v, pipe)
-
-    # -- health: one retained MQTT state message per change ---------------------------------
-    def _on_storage_problem(self, problem: str | None) -> None:
-        self._storage_since = utcnow_iso() if problem else None
-        self.publish_health()
-
-    def health(self) -> dict:
-        """What is wrong right now (storage, cameras), for ``traycheck/<site>/health``."""
-        problems: list[dict] = []
-        storage = self.recorder.problem
-        if storage:
-            problems.append({"kind": "storage", "detail": storage, "since": self._storage_since})
-        for w in self.workers:
-            st = w.state()
-            if st["state"] != "ok":
-                problems.append({"kind": "camera", "camera": w.name, "detail": f"{st['state']}: {st['reason']}",
-                                 "since": st["since"]})
-        return {"state": "degraded" if problems else "ok", "problems": problems}
-
-    def publish_health(self) -> None:
-        """Publish the health state if it changed (kinds, cameras, states) since the last message."""
-        if self.publisher is None:
-            return
-        with self._health_lock:
-            h = self.health()
-            key = repr([(p["kind"], p.get("camera"), p["detail"].split(":")[0] if p["kind"] == "camera"
-                         else "failing") for p in h["problems"]])
-            if key == self._health_key:
-                return
-            self._health_key = key
-            self.publisher.publish_health(dict(h, at=utcnow_iso()))
 
     def _on_closed(self, closed: ClosedOrder) -> None:
         """An order the registry gave up on (expired, set aside): the database says so, for the dashboard."""
@@ -221,29 +160,9 @@ class Service:
         self.orders.cancel(order_id)
 
     def _on_mqtt_order(self, topic: str, payload: bytes) -> None:
-        from pydantic import ValidationError
-
-        try:
-            o = OrderIn.model_validate_json(payload)
-        except ValidationError as exc:
-            log.warning("MQTT order on %s rejected: %s", topic, exc.errors()[0]["msg"])
-            return
-        plain = Order(id=o.id, items=o.items)
-        unknown = [line.sku for line in plain.items if line.sku not in self.menu]
-        if unknown:
-            log.warning("MQTT order %s on %s rejected: unknown SKU %r (not on the menu)", o.id, topic, unknown[0])
-            return
-        if o.camera is not None and o.camera not in self.camera_names:
-            log.warning("MQTT order %s on %s rejected: camera %r is not configured (cameras: %s)", o.id, topic,
-                        o.camera, ", ".join(self.camera_names))
-            return
-        try:
-            stored = self.store.put_order(plain, o.camera, "mqtt")
-        except (sqlite3.Error, OSError) as exc:
-            log.error("MQTT order %s on %s NOT stored (storage: %s): the POS must send it again", o.id, topic, exc)
-            return
-        if stored:
-            self._route_order(plain, o.camera)
+        order, camera = take_mqtt_order(topic, payload, self.menu, self.camera_names, self.store)
+        if order is not None:
+            self._route_order(order, camera)
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
@@ -292,7 +211,7 @@ class Service:
                 self.retention()
                 next_purge = time.monotonic() + every
             self.orders.expire()  # (also checked whenever a station looks for an order)
-            self.publish_health()
+            self.health.publish()
             if ping and self.healthy():
                 notify("WATCHDOG=1")
             if self._reload.is_set():
@@ -320,22 +239,19 @@ class Service:
             log.error("reload refused, keeping the running config: %s", exc)
             return
         try:
-            _, key, name = self._model_key(new)
-            detector = self.detector if key == self.model_key else self._load_model(new)[0]
-            menu = config_menu(new, detector, self.config_path)
+            model, menu = self.model.successor(new, self.config_path)
         except UserError as exc:
             log.error("reload refused, keeping the running config and model %s: %s",
                       family_name(self.detector.path), exc)
-            self._point_back(new, str(exc))
+            self.model.point_back(new, str(exc))
             return
         for w in self.workers:
-            w.pipeline.switch_model(detector, menu)
+            w.pipeline.switch_model(model.detector, menu)
         self.orders.set_aside(menu.__contains__)  # orders the new menu cannot check: set aside, logged
-        if detector is not self.detector:
+        if model.detector is not self.detector:
             log.info("model switched to %s (%s); the cameras change over between frames",
-                     family_name(detector.path), detector.path)
-            self.active_previous = self._previous(new)
-        self.detector, self.model_key, self.active_name, self.menu = detector, key, name, menu
+                     family_name(model.detector.path), model.detector.path)
+        self.model, self.menu = model, menu
         logging.getLogger().setLevel(new.log_level.upper())
         if [c.model_dump() for c in new.cameras] != [c.model_dump() for c in self.cfg.cameras] \
                 or new.mqtt != self.cfg.mqtt or new.http != self.cfg.http:
@@ -343,31 +259,6 @@ class Service:
         self.cfg = self.cfg.model_copy(update={"menu": new.menu, "retention": new.retention,
                                                "log_level": new.log_level, "detector": new.detector})
         log.info("reloaded %s (menu, model, retention, log level)", self.config_path)
-
-    @staticmethod
-    def _previous(cfg: Config) -> str | None:
-        try:
-            return (read_pointer(model_dir(cfg)) or {}).get("previous")
-        except UserError:
-            return None
-
-    def _point_back(self, new: Config, reason: str) -> None:
-        """If the pointer names a model other than the running one (the one just refused, or an
-        unreadable pointer), make it name the running one, so it says what is really active."""
-        folder = model_dir(new)
-        try:
-            try:
-                ptr = read_pointer(folder) or {}
-            except UserError:
-                ptr = {"name": "(unreadable pointer)"}
-            if ptr.get("name") == self.active_name:
-                return
-            write_pointer(folder, self.active_name, self.active_previous, refused=ptr.get("name"),
-                          refused_because=reason)
-            log.error("active model pointer %s set back to the running model %s", folder / "active.json",
-                      self.active_name or "detector.model")
-        except (OSError, UserError) as exc:
-            log.error("could not set the active model pointer back: %s", exc)
 
     def stop(self, flush_s: float = 5.0) -> None:
         for w in self.workers:  # all cameras told at once: their sources wind down side by side
@@ -383,23 +274,3 @@ class Service:
         if self.web is not None:
             self.web.stop()
         self.store.close()
-
-
-def utcnow_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def run_service(cfg: Config, config_path: Path | None = None) -> None:
-    problems = startup_problems(cfg)  # one line each and exit 2, never a traceback or a restart loop
-    if problems:
-        where = f"config {config_path}: " if config_path else ""
-        raise UserError("\n".join(where + p for p in problems))
-    svc = Service(cfg, config_path)
-    signal.signal(signal.SIGTERM, svc.request_stop)
-    signal.signal(signal.SIGINT, svc.request_stop)
-    signal.signal(signal.SIGHUP, svc.request_reload)
-    svc.start()
-    try:
-        svc.wait()
-    finally:
-        svc.stop()

@@ -31,7 +31,7 @@ from edge.app.config import load_config
 from edge.app.model_store import check_config_model
 from edge.app.config_files import file_problems
 from edge.app.logs import setup_logging
-from edge.app.service import run_service
+from edge.app.run import run_service
 from edge.app.doctor import run_doctor
 from edge.app.orders_import import import_orders
 from edge.replay.runner import run_replay
