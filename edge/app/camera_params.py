@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from edge.pipeline.camera import PipelineParams
+from edge.pipeline.params import PipelineParams
 from edge.pipeline.tray import TrayParams
 
 # shares of a frame, a zone or a score: between 0 and 1

@@ -20,7 +20,7 @@ from detectors.loader import BACKENDS
 from edge.app.detector_config import DetectorConfig, OnnxDetectorConfig
 from edge.core import UserError
 from detectors.zone import DEFAULT_ZONE
-from edge.pipeline.camera import PipelineParams
+from edge.pipeline.params import PipelineParams
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 

@@ -20,7 +20,8 @@ from edge.sources.capture import Frame
 from detectors.tickets import TicketReader
 from detectors.zone import Zone
 from edge.pipeline.gate import Gate
-from edge.pipeline.tray import State, TrayEvent, TrayEventKind, TrayParams, TrayTracker
+from edge.pipeline.params import DEFAULT_MIN_CONFIDENCE, PipelineParams
+from edge.pipeline.tray import State, TrayEvent, TrayEventKind, TrayTracker
 from edge.pipeline.view import LiveView
 from edge.pipeline.verdicts import Association, Verdict, VerdictKind
 from orders.matching import match, mistakes
@@ -29,24 +30,6 @@ from orders.registry import PendingOrder, StationOrders
 
 log = logging.getLogger("traycheck.pipeline")
 
-DEFAULT_MIN_CONFIDENCE = 0.45
-
-
-@dataclass(frozen=True)
-class PipelineParams:
-    min_confidence: float | None = None  # detections below this do not count as items; None: the model's
-    # own operating threshold ('operating_conf' in its metadata: the one its count accuracy was measured at),
-    # else DEFAULT_MIN_CONFIDENCE. A camera's configured value beats the model's.
-    merged_overlap: float = 0.8  # a box this much over a stronger same-class box is a duplicate
-    cross_class_iou: float = 0.7  # a box this close to a stronger box of another class is the same item
-    settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
-    ticket_tries: int = 8  # frames tried for a QR code per tray
-    ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
-    no_order_after_s: float = 2.5  # after rest: say "no order" if none could be associated by then
-    plausible_errors: int = 2  # FIFO only takes an order within this many kitchen mistakes
-    fifo_window: int = 6  # FIFO looks at this many of the oldest pending orders
-    mismatch_confirm_s: float = 0.5  # a first mismatch waits this long after rest (a hand may hide an item)
-    tray: TrayParams = TrayParams()
 
 
 @dataclass

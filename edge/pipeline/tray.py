@@ -147,53 +147,62 @@ class TrayTracker:
             self._reset()
             return ev
 
-        if self.state is State.ARRIVING:
-            if not still:
-                self._clear_window()  # counts from a pause mid-slide do not describe the tray at rest
-                self._votes_since_motion = 0
-                return ev
-            if self._still >= p.rest_frames and items:
-                self.state = State.RESTING
-                self.rest_t = self._still_since
-                ev.append(TrayEvent(TrayEventKind.REST, self._still_since))
-            elif counts is not None:  # still frames before "rest" already vote
-                self._add_vote(counts, conf)
-                return ev
-            else:
-                return ev
-
+        if self.state is State.ARRIVING and not self._arriving(ev, still, items, counts, conf):
+            return ev
         if self.state in (State.RESTING, State.LEAVING):
-            if not still:
-                self._votes_since_motion = 0
-                self._touched = True
-                if self._moving >= p.leave_frames and g.presence < 0.6 * self._peak_presence:
-                    self.state = State.LEAVING
-                return ev  # a hand or the tray moving: these frames do not vote
-            if self.state is State.LEAVING:
-                self.state = State.RESTING  # it stopped again: same tray
-            if counts is None:
-                return ev
-            self._add_vote(counts, conf)
-            n = len(self._window.counts)
-            stack = np.stack(self._window.counts)
-            quick = self.decided is None and n >= p.quick_frames and (stack == stack[0]).all()
-            if n < p.vote_frames and not quick:
-                return ev
-            vote = np.median(stack, axis=0).round().astype(int)
-            agreement = float((stack == vote).all(axis=1).mean())
-            confidence = float(np.mean(self._window.confs)) * agreement
-            if self.decided is None:
-                self.decided = vote
-                ev.append(TrayEvent(TrayEventKind.COUNTS, t, vote, confidence))
-            elif not np.array_equal(vote, self.decided) and (self._touched or not self.locked):
-                self._pending_change += 1
-                if self._pending_change >= p.change_frames:
-                    self.decided = vote
-                    self._pending_change = 0
-                    self._touched = False
-                    ev.append(TrayEvent(TrayEventKind.CHANGED, t, vote, confidence))
-            else:
-                self._pending_change = 0
-                if self._votes_since_motion >= p.vote_frames:
-                    self._touched = False  # a hand passed and nothing changed
+            self._resting(ev, t, g, still, counts, conf)
         return ev
+
+    def _arriving(self, ev: list[TrayEvent], still: bool, items: bool, counts: np.ndarray | None,
+                  conf: float) -> bool:
+        """A tray sliding in: True once it has come to rest (this frame then votes as a resting one)."""
+        if not still:
+            self._clear_window()  # counts from a pause mid-slide do not describe the tray at rest
+            self._votes_since_motion = 0
+            return False
+        if self._still >= self.p.rest_frames and items:
+            self.state = State.RESTING
+            self.rest_t = self._still_since
+            ev.append(TrayEvent(TrayEventKind.REST, self._still_since))
+            return True
+        if counts is not None:  # still frames before "rest" already vote
+            self._add_vote(counts, conf)
+        return False
+
+    def _resting(self, ev: list[TrayEvent], t: float, g: GateReading, still: bool, counts: np.ndarray | None,
+                 conf: float) -> None:
+        """A tray at rest (or leaving): still frames vote; a decided count changes only after a touch."""
+        p = self.p
+        if not still:
+            self._votes_since_motion = 0
+            self._touched = True
+            if self._moving >= p.leave_frames and g.presence < 0.6 * self._peak_presence:
+                self.state = State.LEAVING
+            return  # a hand or the tray moving: these frames do not vote
+        if self.state is State.LEAVING:
+            self.state = State.RESTING  # it stopped again: same tray
+        if counts is None:
+            return
+        self._add_vote(counts, conf)
+        n = len(self._window.counts)
+        stack = np.stack(self._window.counts)
+        quick = self.decided is None and n >= p.quick_frames and (stack == stack[0]).all()
+        if n < p.vote_frames and not quick:
+            return
+        vote = np.median(stack, axis=0).round().astype(int)
+        agreement = float((stack == vote).all(axis=1).mean())
+        confidence = float(np.mean(self._window.confs)) * agreement
+        if self.decided is None:
+            self.decided = vote
+            ev.append(TrayEvent(TrayEventKind.COUNTS, t, vote, confidence))
+        elif not np.array_equal(vote, self.decided) and (self._touched or not self.locked):
+            self._pending_change += 1
+            if self._pending_change >= p.change_frames:
+                self.decided = vote
+                self._pending_change = 0
+                self._touched = False
+                ev.append(TrayEvent(TrayEventKind.CHANGED, t, vote, confidence))
+        else:
+            self._pending_change = 0
+            if self._votes_since_motion >= p.vote_frames:
+                self._touched = False  # a hand passed and nothing changed

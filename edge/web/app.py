@@ -5,6 +5,8 @@ changes nothing and answers 422 with a message that names the field.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import sqlite3
 from collections.abc import Callable, Container
@@ -67,6 +69,16 @@ def create_app(store: Store, api_token: str, menu: Container[str],
             raise HTTPException(401, "missing or wrong API token (Authorization: Bearer <token>)",
                                 headers={"WWW-Authenticate": "Bearer"})
 
+    _health_routes(app, ready, registry, scrapers, api_token)
+    _pos_routes(app, store, menu, require_token, on_order, on_cancel, cameras)
+    if dashboard is not None:
+        mount_dashboard(app, dashboard)
+    return app
+
+
+def _health_routes(app: FastAPI, ready: Callable[[], dict] | None, registry: Any, scrapers: list,
+                   api_token: str) -> None:
+    """/healthz (the process answers), /readyz (cameras and storage work), /metrics (Prometheus)."""
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok"}
@@ -87,6 +99,11 @@ def create_app(store: Store, api_token: str, menu: Container[str],
                                     headers={"WWW-Authenticate": "Bearer"})
             return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+
+def _pos_routes(app: FastAPI, store: Store, menu: Container[str], require_token: Callable[..., None],
+                on_order: Callable[[Order, str | None], None] | None, on_cancel: Callable[[str], None] | None,
+                cameras: list[str] | None) -> None:
+    """The POS API: orders in (stored before they are routed), cancellations."""
     @app.post("/api/orders", dependencies=[Depends(require_token)], status_code=200)
     def post_order(order: OrderIn) -> dict:
         unknown = [f"items.{i}.sku" for i, line in enumerate(order.items) if line.sku not in menu]
@@ -122,7 +139,3 @@ def create_app(store: Store, api_token: str, menu: Container[str],
         if not cancelled and store.order(order_id) is None:
             raise HTTPException(404, f"order {order_id!r} not found")
         return {"id": order_id, "cancelled": cancelled}
-
-    if dashboard is not None:
-        mount_dashboard(app, dashboard)
-    return app

@@ -1,0 +1,26 @@
+"""The pipeline's thresholds: one frozen dataclass per camera (the config may override any
+field per camera, ``cameras[i].pipeline`` and ``cameras[i].tray``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge.pipeline.tray import TrayParams
+
+DEFAULT_MIN_CONFIDENCE = 0.45
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    min_confidence: float | None = None  # detections below this do not count as items; None: the model's
+    # own operating threshold ('operating_conf' in its metadata: the one its count accuracy was measured at),
+    # else DEFAULT_MIN_CONFIDENCE. A camera's configured value beats the model's.
+    merged_overlap: float = 0.8  # a box this much over a stronger same-class box is a duplicate
+    cross_class_iou: float = 0.7  # a box this close to a stronger box of another class is the same item
+    settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
+    ticket_tries: int = 8  # frames tried for a QR code per tray
+    ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
+    no_order_after_s: float = 2.5  # after rest: say "no order" if none could be associated by then
+    plausible_errors: int = 2  # FIFO only takes an order within this many kitchen mistakes
+    fifo_window: int = 6  # FIFO looks at this many of the oldest pending orders
+    mismatch_confirm_s: float = 0.5  # a first mismatch waits this long after rest (a hand may hide an item)
+    tray: TrayParams = TrayParams()
