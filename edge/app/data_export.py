@@ -141,6 +141,43 @@ def _prepare_out(out: Path) -> None:
     (out / "images").mkdir(parents=True, exist_ok=True)
 
 
+def _write_labels(out: Path, fmt: str, rank: int, stem: str, r: dict, index: dict[str, int], res: ExportResult,
+                  coco: dict) -> None:
+    """One tray's pre-labels: a YOLO label file, or its COCO image and annotations."""
+    w, h = r["boxes"]["size"]
+    names = r["boxes"]["classes"]
+    lines = []
+    for x0, y0, x1, y1, k, conf in r["boxes"]["boxes"]:
+        cls = index[names[k]]
+        res.per_class[names[k]] += 1
+        if fmt == "yolo":
+            lines.append(f"{cls} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} "
+                         f"{(y1 - y0) / h:.6f}")
+        else:
+            coco["annotations"].append({
+                "id": len(coco["annotations"]) + 1, "image_id": rank, "category_id": cls + 1,
+                "bbox": [x0, y0, round(x1 - x0, 1), round(y1 - y0, 1)],
+                "area": round((x1 - x0) * (y1 - y0), 1), "iscrowd": 0, "score": conf})
+    if fmt == "yolo":
+        (out / "labels").mkdir(exist_ok=True)
+        (out / "labels" / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
+    else:
+        coco["images"].append({"id": rank, "file_name": f"{stem}.jpg", "width": w, "height": h})
+
+
+def _write_class_lists(out: Path, fmt: str, classes: list[str], coco: dict) -> None:
+    """The class list in every form labelling tools read (YOLO), or the COCO file with it."""
+    if fmt == "yolo":
+        names_text = "".join(n + "\n" for n in classes)
+        (out / "obj.names").write_text(names_text)
+        (out / "classes.txt").write_text(names_text)  # Label Studio's name for the same list
+        data = {"path": str(out.resolve()), "train": "images", "val": "images", "nc": len(classes),
+                "names": {i: n for i, n in enumerate(classes)}}
+        (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    else:
+        (out / "annotations.json").write_text(json.dumps(coco, indent=1))
+
+
 def export_trays(db_path: Path, snapshot_root: Path, out: Path, since: datetime, until: datetime | None = None,
                  fmt: str = "yolo", flagged_only: bool = False,
                  progress: Callable[[int], Callable[[int], None]] | None = None) -> ExportResult:
@@ -172,25 +209,7 @@ def export_trays(db_path: Path, snapshot_root: Path, out: Path, since: datetime,
     for rank, r in enumerate(rows, start=1):
         stem = _file_stem(rank, r)
         shutil.copyfile(r["path"], out / "images" / f"{stem}.jpg")
-        w, h = r["boxes"]["size"]
-        names = r["boxes"]["classes"]
-        lines = []
-        for x0, y0, x1, y1, k, conf in r["boxes"]["boxes"]:
-            cls = index[names[k]]
-            res.per_class[names[k]] += 1
-            if fmt == "yolo":
-                lines.append(f"{cls} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} "
-                             f"{(y1 - y0) / h:.6f}")
-            else:
-                coco["annotations"].append({
-                    "id": len(coco["annotations"]) + 1, "image_id": rank, "category_id": cls + 1,
-                    "bbox": [x0, y0, round(x1 - x0, 1), round(y1 - y0, 1)],
-                    "area": round((x1 - x0) * (y1 - y0), 1), "iscrowd": 0, "score": conf})
-        if fmt == "yolo":
-            (out / "labels").mkdir(exist_ok=True)
-            (out / "labels" / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
-        else:
-            coco["images"].append({"id": rank, "file_name": f"{stem}.jpg", "width": w, "height": h})
+        _write_labels(out, fmt, rank, stem, r, index, res, coco)
         res.trays += 1
         res.flagged += bool(r["flagged_at"])
         manifest.append({"image": f"images/{stem}.jpg", "tray_id": r["id"], "camera": r["camera"],
@@ -198,14 +217,6 @@ def export_trays(db_path: Path, snapshot_root: Path, out: Path, since: datetime,
                          "flagged": bool(r["flagged_at"]), "flagged_by": r["flagged_by"], "note": r["flag_note"],
                          "seen": r["seen"], "expected": r["expected"], "model": r["boxes"].get("model")})
         advance(1)
-    if fmt == "yolo":
-        names_text = "".join(n + "\n" for n in res.classes)
-        (out / "obj.names").write_text(names_text)
-        (out / "classes.txt").write_text(names_text)  # Label Studio's name for the same list
-        data = {"path": str(out.resolve()), "train": "images", "val": "images", "nc": len(res.classes),
-                "names": {i: n for i, n in enumerate(res.classes)}}
-        (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    else:
-        (out / "annotations.json").write_text(json.dumps(coco, indent=1))
+    _write_class_lists(out, fmt, res.classes, coco)
     (out / "trays.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
     return res

@@ -121,11 +121,7 @@ def replay_folder(folder: Path, detector: ModelDetector, speed: float | None = N
                   menu: Menu | None = None) -> ReplayResult:
     import time
 
-    events = read_pos(folder / "pos.jsonl")
-    menu = checked_menu(folder, detector, menu)
-    for ev in events:  # unknown SKUs are bad input, found before anything runs
-        for sku, _ in ev.order.lines():
-            menu.classes_of(sku)
+    events, menu = shift_pos(folder, detector, menu)
     source = FileSource(shift_video(folder), speed)
     queue = queue if queue is not None else OrderQueue()
     records: list[dict] = []
@@ -201,6 +197,24 @@ def replay_config(folder: Path, speed: float | None, data_dir: Path, settings, s
         raise UserError(f"{where}: {e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})") from None
 
 
+def shift_pos(folder: Path, detector: ModelDetector, menu: Menu | None) -> tuple[list[PosEvent], Menu]:
+    """The shift's POS events and its menu (checked against the model); an unknown SKU is bad
+    input, found before anything runs."""
+    events = read_pos(folder / "pos.jsonl")
+    menu = checked_menu(folder, detector, menu)
+    for ev in events:
+        for sku, _ in ev.order.lines():
+            menu.classes_of(sku)
+    return events, menu
+
+
+def _say_if_unsent(svc: Service, settings: MqttSettings | None, data_dir: Path) -> None:
+    if settings is not None and svc.publisher and not svc.publisher.connected.wait(timeout=2.0):
+        console.print(f"MQTT broker {settings.host}:{settings.port} did not answer: "
+                      f"{svc.store.outbox_len()} messages kept in {data_dir / 'traycheck.db'}; "
+                      "the next process started on this data directory delivers them")
+
+
 def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, data_dir: Path,
                    settings, site: str, camera: str, listen: tuple[str, int] | None,
                    video_out: Path | None = None, menu: Menu | None = None) -> ReplayResult:
@@ -209,11 +223,7 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
     shift's video as the camera and its ``pos.jsonl`` as the POS, at the shift's stream times."""
     import time
 
-    events = read_pos(folder / "pos.jsonl")
-    menu = checked_menu(folder, detector, menu)
-    for ev in events:
-        for sku, _ in ev.order.lines():
-            menu.classes_of(sku)
+    events, menu = shift_pos(folder, detector, menu)
     cfg = replay_config(folder, speed, data_dir, settings, site, camera, listen)
     svc = Service(cfg, run_id=f"replay:{folder.name}", detector=detector, menu=menu, serve_http=listen is not None,
                   restore_orders=False, once=True)
@@ -227,11 +237,9 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
         svc.store.put_order(ev.order, camera, source="replay")
         svc._route_order(ev.order, camera, ev.t)
 
-    video = None
     v = FileSource(shift_video(folder), None).video  # (its size, rate and length)
     v.cap.release()
-    if video_out is not None:
-        video = ReplayVideo(Path(video_out), v.width, v.height, v.fps)
+    video = ReplayVideo(Path(video_out), v.width, v.height, v.fps) if video_out is not None else None
     t0 = time.perf_counter()
     try:
         with progress_bar(f"Replaying {folder.name}", v.frame_count) as advance:
@@ -247,10 +255,7 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
     finally:
         if video is not None:
             video.close()
-        if svc.publisher and not svc.publisher.connected.wait(timeout=2.0):
-            console.print(f"MQTT broker {settings.host}:{settings.port} did not answer: "
-                          f"{svc.store.outbox_len()} messages kept in {data_dir / 'traycheck.db'}; "
-                          "the next process started on this data directory delivers them")
+        _say_if_unsent(svc, settings, data_dir)
         svc.stop(flush_s=10.0)
     if worker.failed_frames:
         raise RuntimeError(f"replay: {worker.failed_frames} frames failed in the pipeline (see the log above)")
