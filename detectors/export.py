@@ -11,6 +11,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -143,12 +144,7 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = YOLO(str(weights))
-    classes = [model.names[i] for i in sorted(model.names)]
-    if ds is None and tuple(classes) != CLASSES:
-        raise UserError(f"{weights}: classes {classes} differ from the bundled class list; "
-                        "pass --data DATASET to calibrate and score on that dataset")
-    if ds is not None and classes != ds["classes"]:
-        raise UserError(f"{weights}: classes {classes} differ from the dataset's {ds['classes']}")
+    classes = _check_classes(model, weights, ds)
     input_hw = INPUT_HW
     if ds is not None:
         imgsz = int((getattr(model, "ckpt", None) or {}).get("train_args", {}).get("imgsz", INPUT_HW[1]))
@@ -168,10 +164,36 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
                                                                                           True)}
     else:
         metrics = _render_metrics(fp32, int8, val_images, val_seed)
+    meta = _metadata(name, classes, input_hw, (fp32, int8, pt), _train_settings(settings, weights), calib, ds,
+                     metrics)
+    (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def _check_classes(model: Any, weights: Path, ds: dict | None) -> list[str]:
+    """The model's class names; they must be the bundled ones (demo model) or the dataset's."""
+    classes = [model.names[i] for i in sorted(model.names)]
+    if ds is None and tuple(classes) != CLASSES:
+        raise UserError(f"{weights}: classes {classes} differ from the bundled class list; "
+                        "pass --data DATASET to calibrate and score on that dataset")
+    if ds is not None and classes != ds["classes"]:
+        raise UserError(f"{weights}: classes {classes} differ from the dataset's {ds['classes']}")
+    return classes
+
+
+def _train_settings(settings: Path | None, weights: Path) -> dict:
+    """The training settings to record: ``--settings``, else the run's settings.json beside the weights."""
     train_settings = json.loads(Path(settings).read_text()) if settings else {}
     if not train_settings and (weights.parent / "settings.json").is_file():
         train_settings = json.loads((weights.parent / "settings.json").read_text())
-    meta = {
+    return train_settings
+
+
+def _metadata(name: str, classes: list[str], input_hw: tuple[int, int], files: tuple[Path, Path, Path],
+              train_settings: dict, calib: int, ds: dict | None, metrics: dict) -> dict:
+    """<name>.json: what the model files are, how they were made and how well they score."""
+    fp32, int8, pt = files
+    meta: dict = {
         "name": name,
         "classes": classes,
         "imgsz": list(input_hw),
@@ -186,7 +208,6 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
     }
     if ds is not None:  # the appliance counts items at the threshold the site's figures are measured at
         meta["operating_conf"] = OPERATING_CONF
-    (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
 

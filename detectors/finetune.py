@@ -14,6 +14,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -127,6 +128,27 @@ def finetune(s: FinetuneSettings, run: Path) -> Path:
     YOLO = require_ultralytics()
     run = Path(run).resolve()
     run.mkdir(parents=True, exist_ok=True)
+    data_yaml, extra = _training_data(s, run, train_imgs, val_imgs, classes)
+    model = _start_model(YOLO, start, classes, run)
+    _use_all_cores(model)
+    console.print(f"training on {len(train_imgs)} photos + {len(extra)} extra images, validating on "
+                  f"{len(val_imgs)}; imgsz {s.imgsz}" + (f", budget {s.hours} h" if s.hours else ""))
+    _train(model, s, data_yaml, run)
+    best = run / "train" / "weights" / "best.pt"
+    if not best.is_file():
+        raise UserError(f"training finished without {best}")
+    shutil.copy(best, run / "best.pt")
+    manifest = load_manifest(yml.parent)
+    settings = asdict(s) | {"from_resolved": str(start), "classes": classes, "train_photos": len(train_imgs),
+                            "extra_images": len(extra), "val_photos": len(val_imgs),
+                            "dataset_hash": manifest.get("hash"), "device": "cpu"}
+    (run / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
+    return run / "best.pt"
+
+
+def _training_data(s: FinetuneSettings, run: Path, train_imgs: list[Path], val_imgs: list[Path],
+                   classes: list[str]) -> tuple[Path, list[Path]]:
+    """RUN/data.yaml over the real photos plus the extra images written under RUN/data; (it, the extras)."""
     aug = run / "data"
     shutil.rmtree(aug, ignore_errors=True)
     n_cp = len(train_imgs) if s.copy_paste is None else s.copy_paste
@@ -140,17 +162,22 @@ def finetune(s: FinetuneSettings, run: Path) -> Path:
     data_yaml.write_text(yaml.safe_dump({"path": str(run), "train": str(run / "train.txt"),
                                          "val": str(run / "val.txt"),
                                          "names": {i: c for i, c in enumerate(classes)}}, sort_keys=False))
+    return data_yaml, extra
+
+
+def _start_model(YOLO: Any, start: Path, classes: list[str], run: Path) -> Any:
+    """The starting model; a new class head when the dataset's classes differ (the rest is transferred)."""
     base = YOLO(str(start))
     start_classes = [base.names[i] for i in sorted(base.names)]
     if start_classes == classes:
-        model = base
-    else:  # a new class head; the rest of the network is transferred
-        console.print(f"new class head: {len(start_classes)} -> {len(classes)} classes ({', '.join(classes)})")
-        model = YOLO(str(_model_yaml(len(classes), run / "model.yaml"))).load(str(start))
-    _use_all_cores(model)
+        return base
+    console.print(f"new class head: {len(start_classes)} -> {len(classes)} classes ({', '.join(classes)})")
+    return YOLO(str(_model_yaml(len(classes), run / "model.yaml"))).load(str(start))
+
+
+def _train(model: Any, s: FinetuneSettings, data_yaml: Path, run: Path) -> None:
+    """ultralytics' training run into RUN/train, with augmentation for a fixed top-down camera."""
     extra_args: dict = {"time": s.hours} if s.hours else {}
-    console.print(f"training on {len(train_imgs)} photos + {len(extra)} extra images, validating on "
-                  f"{len(val_imgs)}; imgsz {s.imgsz}" + (f", budget {s.hours} h" if s.hours else ""))
     model.train(
         data=str(data_yaml), imgsz=s.imgsz, epochs=s.epochs, batch=s.batch, workers=s.workers, seed=s.seed,
         deterministic=True, device="cpu", amp=False, plots=False, cache="ram", project=str(run), name="train",
@@ -160,13 +187,3 @@ def finetune(s: FinetuneSettings, run: Path) -> Path:
         hsv_h=0.015, hsv_s=0.5, hsv_v=0.4, mosaic=1.0, mixup=0.0, close_mosaic=max(2, s.epochs // 10),
         **extra_args,
     )
-    best = run / "train" / "weights" / "best.pt"
-    if not best.is_file():
-        raise UserError(f"training finished without {best}")
-    shutil.copy(best, run / "best.pt")
-    manifest = load_manifest(yml.parent)
-    settings = asdict(s) | {"from_resolved": str(start), "classes": classes, "train_photos": len(train_imgs),
-                            "extra_images": len(extra), "val_photos": len(val_imgs),
-                            "dataset_hash": manifest.get("hash"), "device": "cpu"}
-    (run / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
-    return run / "best.pt"

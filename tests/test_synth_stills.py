@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from detectors.synth.stills import fit_rect, frame_size, parse_size
+from detectors.synth.stills_layout import fit_rect, frame_size, parse_size
 from edge.core import UserError
 from detectors.zone import Zone
 from edge.pipeline.gate import Gate

@@ -109,13 +109,7 @@ def import_dataset(src_path: Path, out: Path, opts: ImportOptions) -> ImportResu
     if not classes:
         raise UserError(f"{src_path}: no classes left to import")
     problems = list(src.problems)
-    checked: list[CheckedImage] = []
-    with progress_bar(f"Checking {len(src.images)} images", len(src.images)) as advance:
-        for item in src.images:
-            c = check_image(item, problems)
-            if c is not None:
-                checked.append(c)
-            advance(1)
+    checked = _check_images(src, problems)
     if not checked:
         raise UserError(f"{src_path}: no usable images ({len(problems)} problems; first: "
                         f"{problems[0].file}: {problems[0].reason})" if problems else f"{src_path}: no images")
@@ -129,32 +123,9 @@ def import_dataset(src_path: Path, out: Path, opts: ImportOptions) -> ImportResu
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        entries, used = [], set()
-        for k, i in enumerate(kept):
-            im, split = checked[i], splits[k]
-            stem = _safe_name(im.item.path.stem)
-            base, n = stem, 2
-            while stem.lower() in used:
-                stem, n = f"{base}_{n}", n + 1
-            used.add(stem.lower())
-            suffix = im.item.path.suffix.lower()
-            rel_img = Path("images") / split / f"{stem}{suffix}"
-            rel_lbl = Path("labels") / split / f"{stem}.txt"
-            for rel, payload in ((rel_img, im.data), (rel_lbl, _label_text(im, class_id).encode())):
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_bytes(payload)
-            entries.append({"file": str(rel_img), "source": str(im.item.path.name), "split": split,
-                            "group": groups[i], "sha1": im.sha1, "phash": phash_hex(phash(im.grey)),
-                            "width": im.width, "height": im.height,
-                            "boxes": dict(sorted(Counter(im.item.names).items()))})
-        for split in ("train", "val"):
-            (tmp / "images" / split).mkdir(parents=True, exist_ok=True)
-            (tmp / "labels" / split).mkdir(parents=True, exist_ok=True)
+        entries = _write_images(tmp, [(checked[i], splits[k], groups[i]) for k, i in enumerate(kept)], class_id)
         counts = _counts(entries, classes)
-        digest = hashlib.sha1(json.dumps({"classes": classes, "files": [
-            (e["file"], e["sha1"],
-             (tmp / str(e["file"]).replace("images", "labels", 1)).with_suffix(".txt").read_text())
-            for e in entries]}, sort_keys=True).encode()).hexdigest()
+        digest = _digest(tmp, entries, classes)
         manifest = {
             "source": str(Path(src_path).resolve()), "format": src.format, "classes": classes,
             "options": {"map": opts.mapping, "drop": opts.drop, "group_by": opts.group_by,
@@ -169,19 +140,73 @@ def import_dataset(src_path: Path, out: Path, opts: ImportOptions) -> ImportResu
         data = {"path": str(out), "train": "images/train", "val": "images/val",
                 "names": {k: c for k, c in enumerate(classes)}}
         (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        _move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     split_images = {s: sum(1 for e in entries if e["split"] == s) for s in ("train", "val")}
     return ImportResult(out, classes, len(src.images) + sum(p.image_dropped for p in src.problems), problems,
                         len(dups), len(set(groups[i] for i in kept)), counts, split_images, digest)
+
+
+def _check_images(src: Source, problems: list[Problem]) -> list[CheckedImage]:
+    """Every source image that passes the checks (the others add to ``problems``), with progress."""
+    checked: list[CheckedImage] = []
+    with progress_bar(f"Checking {len(src.images)} images", len(src.images)) as advance:
+        for item in src.images:
+            c = check_image(item, problems)
+            if c is not None:
+                checked.append(c)
+            advance(1)
+    return checked
+
+
+def _write_images(tmp: Path, kept: list[tuple[CheckedImage, str, int]], class_id: dict[str, int]) -> list[dict]:
+    """Write each kept (image, split, group) and its label file under ``tmp``; the manifest entries.
+
+    File names are made safe and unique ignoring case (``a``, ``a_2``, ...); both splits'
+    folders exist even when one is empty.
+    """
+    entries, used = [], set()
+    for im, split, group in kept:
+        stem = _safe_name(im.item.path.stem)
+        base, n = stem, 2
+        while stem.lower() in used:
+            stem, n = f"{base}_{n}", n + 1
+        used.add(stem.lower())
+        suffix = im.item.path.suffix.lower()
+        rel_img = Path("images") / split / f"{stem}{suffix}"
+        rel_lbl = Path("labels") / split / f"{stem}.txt"
+        for rel, payload in ((rel_img, im.data), (rel_lbl, _label_text(im, class_id).encode())):
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_bytes(payload)
+        entries.append({"file": str(rel_img), "source": str(im.item.path.name), "split": split,
+                        "group": group, "sha1": im.sha1, "phash": phash_hex(phash(im.grey)),
+                        "width": im.width, "height": im.height,
+                        "boxes": dict(sorted(Counter(im.item.names).items()))})
+    for split in ("train", "val"):
+        (tmp / "images" / split).mkdir(parents=True, exist_ok=True)
+        (tmp / "labels" / split).mkdir(parents=True, exist_ok=True)
+    return entries
+
+
+def _digest(tmp: Path, entries: list[dict], classes: list[str]) -> str:
+    """The dataset hash: classes, and each image's path, content hash and label text."""
+    return hashlib.sha1(json.dumps({"classes": classes, "files": [
+        (e["file"], e["sha1"],
+         (tmp / str(e["file"]).replace("images", "labels", 1)).with_suffix(".txt").read_text())
+        for e in entries]}, sort_keys=True).encode()).hexdigest()
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Replace ``out`` with the finished ``tmp`` folder (an earlier import there goes away)."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
 
 
 def _counts(entries: list[dict], classes: list[str]) -> dict[str, dict[str, dict[str, int]]]:

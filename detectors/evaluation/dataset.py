@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from detectors.yolo_format import dataset_root, yolo_box
 from edge.core import UserError
 
 IMAGE_SUFFIXES = {".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
@@ -100,11 +101,7 @@ def _from_yaml(file: Path, split: str) -> LabelledSet:
     if split not in data or not data[split]:
         have = [k for k in ("train", "val", "test") if data.get(k)]
         raise UserError(f"dataset {file}: no '{split}' split (has: {', '.join(have) or 'none'})")
-    root = Path(str(data.get("path") or file.parent))
-    if not root.is_absolute():
-        root = file.parent / root
-    if not root.is_dir():  # a dataset copied elsewhere keeps its old absolute path
-        root = file.parent
+    root = dataset_root(file, data.get("path"))
     entries = data[split] if isinstance(data[split], list) else [data[split]]
     dirs, listed = [], []
     for entry in entries:
@@ -165,13 +162,8 @@ def read_label_file(file: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]
         if cls_f != int(cls_f) or not 0 <= int(cls_f) < n_classes:
             raise UserError(f"label file {file}:{n}: class {fields[0]} is not one of the dataset's "
                             f"{n_classes} class ids (0..{n_classes - 1})")
-        if len(values) == 4:
-            cx, cy, w, h = values
-            box = [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
-        elif len(values) >= 6 and len(values) % 2 == 0:  # polygon
-            xs, ys = values[0::2], values[1::2]
-            box = [min(xs), min(ys), max(xs), max(ys)]
-        else:
+        box = yolo_box(values)
+        if box is None:
             raise UserError(f"label file {file}:{n}: expected 'class cx cy w h' (or a polygon), "
                             f"got {len(fields)} fields")
         boxes.append(box)

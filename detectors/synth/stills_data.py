@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from detectors.yolo_format import dataset_root, yolo_box
 from edge.core import UserError
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -124,13 +125,8 @@ def read_labels(path: Path, names: tuple[str, ...]) -> tuple[tuple[str, tuple[fl
             raise UserError(f"{path}: line {n}: class id {cls} is not in data.yaml's names (0..{len(names) - 1})")
         if not all(math.isfinite(v) and -TOLERANCE <= v <= 1 + TOLERANCE for v in vals):
             raise UserError(f"{path}: line {n}: coordinates must be fractions of the image (0..1)")
-        if len(vals) == 4:
-            cx, cy, w, h = vals
-            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        elif len(vals) >= 6 and len(vals) % 2 == 0:
-            xs, ys = vals[0::2], vals[1::2]
-            box = (min(xs), min(ys), max(xs), max(ys))
-        else:
+        box = yolo_box(vals)
+        if box is None:
             raise UserError(f"{path}: line {n}: expected 'class cx cy w h' (5 numbers), got {len(parts)}")
         x0, y0, x1, y1 = (min(1.0, max(0.0, v)) for v in box)
         if x1 <= x0 or y1 <= y0:
@@ -155,12 +151,7 @@ def read_dataset(dataset: Path, split: str) -> StillsDataset:
     if data.get(split) is None:
         splits = [k for k in ("train", "val", "test") if data.get(k)]
         raise UserError(f"{where}: no '{split}' split (this file has: {', '.join(splits) or 'none'})")
-    base = data.get("path")
-    root = yaml_path.parent if not base else Path(str(base))
-    if not root.is_absolute():
-        root = yaml_path.parent / root
-    if not root.is_dir():  # a dataset copied from another machine keeps its old absolute path
-        root = yaml_path.parent
+    root = dataset_root(yaml_path, data.get("path"))
     images = _split_images(root, data[split], where, split)
     if not images:
         raise UserError(f"{where}: split '{split}' ({data[split]}) has no images")
