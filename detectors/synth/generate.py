@@ -111,9 +111,10 @@ def _sent(rng: np.random.Generator, spec: dict, dwell: float) -> float:
     return round(float(rng.uniform(0.1, min(late_max, 1.0 + dwell - 0.5))), 1)
 
 
-def random_scenario(kind: str, seed: int, name: str | None = None, mistake_rate: float = 0.3) -> dict:
-    """A scenario dict (contract section 1) of the given kind."""
-    spec = KINDS[kind]
+def random_scenario(kind: str, seed: int, name: str | None = None, mistake_rate: float = 0.3,
+                    duration: float | None = None) -> dict:
+    """A scenario dict (contract section 1) of the given kind (``duration``: a shorter or longer shift)."""
+    spec = KINDS[kind] | ({"duration": duration} if duration else {})
     rng = np.random.default_rng([seed, zlib.crc32(kind.encode())])
     menu = Menu(DEFAULT_MENU)
     trays: list[dict] = []
