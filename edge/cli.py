@@ -293,13 +293,15 @@ def eval_cmd(path: Optional[Path] = typer.Argument(None, help="a recorded shift 
              repeats: int = typer.Option(0, "--repeats", min=0, help="score each shift over K other draws of its "
                                                                     "camera noise and report the spread"),
              keep: Optional[Path] = typer.Option(None, "--keep", help="keep the shifts rendered by --fresh or "
-                                                                      "--repeats in this folder")) -> None:
+                                                                      "--repeats in this folder"),
+             jobs: int = typer.Option(1, "--jobs", min=1, help="render and score this many shifts at once "
+                                                               "(processes)")) -> None:
     """Score verdicts against the truth: accuracy with order ids checked, mismatch recall, false alerts,
     latency; on recorded shifts, fresh scenarios (--fresh) or several noise draws (--repeats)."""
     from edge.eval_report import EvalRequest, evaluate, print_report
 
     req = EvalRequest(path, verdicts, model, "int8" if int8 else "fp32", threads, json_out, menu, fresh,
-                      [k.strip() for k in kinds.split(",") if k.strip()], seed, repeats, keep)
+                      [k.strip() for k in kinds.split(",") if k.strip()], seed, repeats, keep, jobs)
     report = evaluate(req)
     if json_out:
         sys.stdout.write(json.dumps(report) + "\n")

@@ -9,7 +9,7 @@ spread of each figure over the draws.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,36 +32,27 @@ def fresh_seeds(kinds: list[str], n: int, seed: int | None) -> tuple[int, list[t
     return master, [(kind, int(rng.integers(1_000, 2**31))) for kind in kinds for _ in range(n)]
 
 
-def render_fresh(pairs: list[tuple[str, int]], out: Path, say: Callable[[str], None]) -> Iterator[Path]:
-    """Write and render each scenario into ``out``; yields the shift folders one by one."""
+def render_fresh_one(kind: str, seed: int, out: Path, say: Callable[[str], None]) -> Path:
+    """Write the scenario of (kind, seed) into ``out`` and render it there; the shift folder."""
     from detectors.synth.generate import random_scenario, scenario_yaml
     from detectors.synth.scenario import load_scenario
     from detectors.synth.shift import render_shift
 
-    out.mkdir(parents=True, exist_ok=True)
-    for kind, seed in pairs:
-        path = out / f"{kind}-{seed}.yaml"
-        path.write_text(scenario_yaml(random_scenario(kind, seed)))
-        say(f"rendering {path.name}")
-        yield render_shift(load_scenario(path), out / f"{kind}-{seed}")
+    path = out / f"{kind}-{seed}.yaml"
+    path.write_text(scenario_yaml(random_scenario(kind, seed)))
+    say(f"rendering {path.name}")
+    return render_shift(load_scenario(path), out / f"{kind}-{seed}")
 
 
-def render_draws(folder: Path, repeats: int, out: Path, say: Callable[[str], None]) -> Iterator[tuple[int, Path]]:
-    """The shift's scenario rendered with noise draws 1..repeats (the folder keeps draw 0)."""
+def check_renderable(folder: Path) -> None:
+    """--repeats re-renders the shift's scenario: refuse a shift that has none (synth stills)."""
     import yaml
-
-    from detectors.synth.scenario import load_scenario
-    from detectors.synth.shift import render_shift
 
     sc = folder / "scenario.yaml"
     doc = yaml.safe_load(sc.read_text()) if sc.is_file() else None
     if not isinstance(doc, dict) or not isinstance(doc.get("trays"), list):
         raise UserError(f"{folder}: --repeats needs a renderable scenario.yaml (this shift was not rendered "
                         "from one)")
-    loaded = load_scenario(sc)
-    for k in range(1, repeats + 1):
-        say(f"rendering {folder.name} with noise draw {k}")
-        yield k, render_shift(loaded, out / f"{folder.name}-draw{k}", draw=k)
 
 
 def spread(reports: list[dict]) -> dict:

@@ -10,7 +10,7 @@ from rich.table import Table
 from detectors.detections import Detector
 from detectors.loader import load_detector
 from edge.errors import UserError
-from edge.eval_fresh import fresh_seeds, render_draws, render_fresh, spread
+from edge.eval_fresh import check_renderable, fresh_seeds, render_fresh_one, spread
 from edge.evaluate import score_shift, summarize
 from edge.progress import console
 from edge.replay import replay_folder
@@ -45,6 +45,7 @@ class EvalRequest:
     seed: int | None = None
     repeats: int = 0
     keep: Path | None = None
+    jobs: int = 1
 
 
 def _say(req: EvalRequest, msg: str) -> None:
@@ -75,37 +76,74 @@ def _report(scored: list[dict]) -> dict:
     return report
 
 
+def _task(req: EvalRequest, task: tuple, scorer: _Scorer | None = None) -> dict:
+    """One unit of work: ("shift", folder) | ("fresh", kind, seed, out) | ("draw", folder, k, out)."""
+    from detectors.synth.scenario import load_scenario
+    from detectors.synth.shift import render_shift
+
+    score = scorer or _Scorer(req)
+    if task[0] == "shift":
+        return score(task[1])
+    if task[0] == "fresh":
+        _, kind, seed, out = task
+        return score(render_fresh_one(kind, seed, out, lambda m: _say(req, m)))
+    _, folder, k, out = task
+    _say(req, f"rendering {folder.name} with noise draw {k}")
+    return score(render_shift(load_scenario(folder / "scenario.yaml"), out / f"{folder.name}-draw{k}", draw=k)) \
+        | {"shift": folder.name, "draw": k}
+
+
+def _run(req: EvalRequest, tasks: list[tuple]) -> list[dict]:
+    """The tasks in order, ``req.jobs`` at a time (each job a process with its own detector)."""
+    if req.jobs <= 1 or len(tasks) <= 1:
+        scorer = _Scorer(req)
+        return [_task(req, t, scorer) for t in tasks]
+    from concurrent.futures import ProcessPoolExecutor
+
+    quiet = EvalRequest(**{**req.__dict__, "quiet": True})
+    with ProcessPoolExecutor(min(req.jobs, len(tasks))) as pool:
+        return list(pool.map(_task, [quiet] * len(tasks), tasks))
+
+
 def evaluate(req: EvalRequest) -> dict:
     """The report of ``traycheck eval`` (JSON-ready)."""
     if req.path is None and not req.fresh:
         raise UserError("give a shift folder (or a folder of shifts), or --fresh N")
     if req.verdicts is not None and (req.fresh or req.repeats):
         raise UserError("--verdicts scores given records; it does not go with --fresh or --repeats")
-    score = _Scorer(req)
     with tempfile.TemporaryDirectory(prefix="traycheck-eval-") as tmp:
         work = req.keep or Path(tmp)
         folders: list[Path] = shift_folders(req.path) if req.path is not None else []
-        extra: dict = {}
-        if req.fresh:
-            master, pairs = fresh_seeds(req.kinds, req.fresh, req.seed)
-            extra["fresh"] = {"seed": master, "scenarios": [f"{k}-{s}" for k, s in pairs]}
-            _say(req, f"fresh scenarios from --seed {master}: {', '.join(extra['fresh']['scenarios'])}")
-            folders += list(render_fresh(pairs, work / "fresh", lambda m: _say(req, m)))
         if req.verdicts is not None:
             if len(folders) > 1:
                 raise UserError("--verdicts scores one shift; give a shift folder, not a folder of shifts")
             if not req.verdicts.is_file():
                 raise UserError(f"{req.verdicts}: not found")
             return _report([score_shift(folders[0], read_jsonl(req.verdicts))])
+        extra: dict = {}
+        tasks: list[tuple] = []
+        if req.fresh:
+            master, pairs = fresh_seeds(req.kinds, req.fresh, req.seed)
+            extra["fresh"] = {"seed": master, "scenarios": [f"{k}-{s}" for k, s in pairs]}
+            _say(req, f"fresh scenarios from --seed {master}: {', '.join(extra['fresh']['scenarios'])}")
+            (work / "fresh").mkdir(parents=True, exist_ok=True)
+        if req.repeats:
+            for folder in folders:
+                check_renderable(folder)
+            tasks = [("draw", f, k, work / "draws") for f in folders for k in range(1, req.repeats + 1)]
+            tasks += [("fresh", k, s, work / "fresh") for k, s in (pairs if req.fresh else [])]
+        else:
+            tasks = [("shift", f) for f in folders] + [("fresh", k, s, work / "fresh")
+                                                        for k, s in (pairs if req.fresh else [])]
+        scored = _run(req, tasks)
         if not req.repeats:
-            return _report([score(f) for f in folders]) | extra
+            return _report(scored) | extra
         by_draw: dict[int, list[dict]] = {}
-        for folder in folders:
-            for k, drawn in render_draws(folder, req.repeats, work / "draws", lambda m: _say(req, m)):
-                by_draw.setdefault(k, []).append(score(drawn) | {"shift": folder.name})
-        report = _report([s for k in sorted(by_draw) for s in by_draw[k]])
+        for s in scored:
+            by_draw.setdefault(s.get("draw", 0), []).append(s)
+        report = _report(scored)
         report["repeats"] = [summarize(by_draw[k]) | {"draw": k} for k in sorted(by_draw)]
-        report["spread"] = spread(report["repeats"])
+        report["spread"] = spread([r for r in report["repeats"] if r["draw"]])
         return report | extra
 
 
