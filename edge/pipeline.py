@@ -226,6 +226,7 @@ class CameraPipeline:
                 if p is None:
                     return  # the POS has not sent it yet: wait while the tray rests
                 log.info("%s: order %s was guessed for an earlier tray; its ticket is here", self.camera, p.order.id)
+                self._settle_identical(p)
                 tray.order = p
                 tray.association = "qr"
                 self._decide(t)
@@ -250,6 +251,20 @@ class CameraPipeline:
             self._fifo_taken.pop(p.order.id, None)
             return
         self._decide(t)
+
+    def _settle_identical(self, reclaimed: PendingOrder) -> None:
+        """A ticket took back an order FIFO had given an earlier tray. When an identical order is
+        pending, that one was the earlier tray's own (two identical orders are why the guess went
+        wrong): take it off the queue, or it stays behind and FIFO hands it to a stranger later."""
+        want = self.menu.expected(reclaimed.order.lines())
+        for q in self.queue.pending()[: self.params.fifo_window]:
+            if self._on_menu(q) and self.menu.expected(q.order.lines()) == want:
+                taken = self.queue.take(q.order.id)
+                if taken is not None:
+                    self._fifo_taken[taken.order.id] = taken  # its own ticket may still claim it
+                    log.info("%s: order %s counts as served by the earlier tray (identical to %s)", self.camera,
+                             taken.order.id, reclaimed.order.id)
+                return
 
     def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
         """The pending order this tray most plausibly belongs to.

@@ -90,7 +90,11 @@ def test_a_wrong_order_fifo_guess_with_the_right_content_is_scored_wrong(identic
     from detectors.loader import load_detector
     from edge.replay import replay_folder
 
-    result = replay_folder(identical_shift, load_detector(None, "fp32", threads=2), progress=False)
+    from orders.queue import OrderQueue
+
+    queue = OrderQueue()
+    result = replay_folder(identical_shift, load_detector(None, "fp32", threads=2), progress=False, queue=queue)
+    assert queue.pending() == []  # 601 counts as served by the first tray: not left for a stranger
     first = {}
     for v in result.verdicts:
         first.setdefault(v["tray"], v)
