@@ -64,15 +64,19 @@ class _Scorer:
     def __call__(self, folder: Path) -> dict:
         self.detector = self.detector or load_detector(self.req.model, self.req.variant, threads=self.req.threads)
         records = replay_folder(folder, self.detector, None, progress=not self.req.quiet, menu=self.menu).verdicts
-        return score_shift(folder, records)
+        return score_shift(folder, records, self.menu)
+
+
+def _name(s: dict) -> str:
+    return f"{s['shift']} draw {s['draw']}" if s.get("draw") else s["shift"]
 
 
 def _report(scored: list[dict]) -> dict:
     report = summarize(scored)
-    report["per_shift"] = [summarize([s]) | {"shift": s["shift"]} for s in scored]
-    report["wrong_trays"] = [dict(r, shift=s["shift"]) for s in scored for r in s["trays"]
+    report["per_shift"] = [summarize([s]) | {"shift": _name(s)} for s in scored]
+    report["wrong_trays"] = [dict(r, shift=_name(s)) for s in scored for r in s["trays"]
                              if not (r["initial_right"] and r["final_right"])]
-    report["undecidable"] = [dict(r, shift=s["shift"]) for s in scored for r in s["trays"] if "undecidable" in r]
+    report["undecidable"] = [dict(r, shift=_name(s)) for s in scored for r in s["trays"] if "undecidable" in r]
     return report
 
 
