@@ -116,7 +116,7 @@ def test_a_wrong_order_fifo_guess_with_the_right_content_is_scored_wrong(identic
 
 
 def test_eval_repeats_over_noise_draws_and_its_errors(identical_shift, cli, tmp_path):
-    r = cli("eval", identical_shift, "--repeats", "2", "--json", "--keep", tmp_path / "kept")
+    r = cli("eval", identical_shift, "--repeats", "2", "--jobs", "2", "--json", "--keep", tmp_path / "kept")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert [x["draw"] for x in report["repeats"]] == [1, 2] and report["trays"] == 6
