@@ -123,20 +123,51 @@ def test_replay_video_shows_boxes_and_the_verdict_banner(association_shift, dete
 
 @pytest.mark.slow
 def test_fresh_scenarios_of_every_kind(tmp_path, detector):
-    """Shifts the pipeline was not tuned on: one new seed of each kind, rendered here."""
+    """Shifts the pipeline was not tuned on, one of each kind, rush-hard included (90 s of it). The
+    seeds are fixed: a regression test must not be random (`eval --fresh` draws new ones)."""
     from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
 
-    shifts = []
+    shifts = {}
     for kind in sorted(KINDS):
         path = tmp_path / f"{kind}.yaml"
-        path.write_text(scenario_yaml(random_scenario(kind, seed=9_001)))
+        path.write_text(scenario_yaml(random_scenario(kind, seed=9_001, duration=90.0 if kind == "rush-hard" else None)))
         folder = render_shift(load_scenario(path), tmp_path / kind)
-        shifts.append(score_shift(folder, replay_folder(folder, detector, progress=False).verdicts))
-    report = summarize(shifts)
-    assert report["trays"] >= 40
-    assert report["initial_accuracy"] >= 95.0 and report["final_accuracy"] >= 95.0, report
-    assert report["mismatch_recall"] >= 95.0 and report["false_alert_rate"] <= 5.0, report
-    assert report["latency_p95_s"] <= 1.0, report
+        shifts[kind] = score_shift(folder, replay_folder(folder, detector, progress=False).verdicts)
+    easy = summarize([s for k, s in shifts.items() if k != "rush-hard"])
+    assert easy["trays"] >= 40
+    assert easy["initial_accuracy"] >= 95.0 and easy["final_accuracy"] >= 95.0, easy
+    assert easy["mismatch_recall"] >= 95.0 and easy["false_alert_rate"] <= 5.0, easy
+    assert easy["latency_p95_s"] <= 1.0, easy
+    hard = summarize([shifts["rush-hard"]])
+    assert hard["trays"] >= 12 and hard["missed_trays"] == 0 and hard["stray_verdicts"] == 0, hard
+    # With a readable ticket the order is known: those trays must be right; ticketless trays are
+    # where rush-hard hurts (identical orders, compound mistakes): see docs/pipeline.md
+    assert hard["by_association"]["ticket"]["initial_accuracy"] >= 90.0, hard
+    assert hard["latency_p95_s"] <= 1.0, hard
+
+
+def test_an_order_sent_3_s_after_rest_is_checked_not_called_missing(detector):
+    """POS messages come up to 4 s after the tray arrives: no `no_order` before then."""
+    from edge.pipeline.camera import CameraPipeline
+    from edge.pipeline.tray import TrayEvent
+    from orders.menu import load_menu
+    from orders.models import Order
+    from orders.queue import OrderQueue
+
+    queue = OrderQueue()
+    out: list = []
+    pipe = CameraPipeline("expo-1", detector, load_menu(None), queue, lambda v, p: out.append(v))
+    counts = np.zeros(len(detector.classes), dtype=int)
+    counts[detector.classes.index("burger")] = 1
+    for ev in (TrayEvent("arrived", 1.0), TrayEvent("rest", 2.0), TrayEvent("counts", 2.0, counts, 0.9)):
+        pipe._on_event(ev, None)
+    pipe.tray.ticket = "88"
+    for t in (2.1, 3.0, 4.6, 4.9):
+        pipe._associate(t)
+    assert out == []
+    queue.add(Order(id="88", items=[{"sku": "BURGER", "qty": 1}]), 5.0)
+    pipe._associate(5.0)
+    assert [(v.verdict, v.order_id) for v in out] == [("ok", "88")]
 
 
 def _held_mismatch_pipeline(detector) -> tuple:

@@ -81,3 +81,48 @@ def test_camera_ranges():
         parse_scenario("name: a\nseed: 1\ncamera: {jpeg_quality: 5}\n")
     with pytest.raises(UserError, match="line 4: camera.noise"):
         parse_scenario("name: a\nseed: 1\ncamera:\n  noise: 0.5\n")
+
+
+def test_rush_hard_uses_every_knob():
+    """Compound mistakes of any class, ticketless never-sent orders, POS up to 4 s late, identical
+    orders back to back, 2.5 s dwells and 2 s from one tray leaving to the next at rest."""
+    from collections import Counter
+
+    from detectors.synth.generate import SWAPS, random_scenario, scenario_yaml
+    from orders.menu import Menu
+
+    menu = Menu()
+    trays = []
+    for seed in range(1, 7):
+        doc = random_scenario("rush-hard", seed)
+        parse_scenario(scenario_yaml(doc))  # valid
+        trays += doc["trays"]
+    lines = [tuple((i["sku"], i["qty"]) for i in t["order"]["items"]) for t in trays]
+    wrong = [t for t in trays if "placed" in t]
+    n_errors = [sum(((menu.expected(ln) - Counter(t["placed"])) + (Counter(t["placed"]) - menu.expected(ln))).values())
+                for t, ln in zip(trays, lines) if "placed" in t]
+    assert max(n_errors) >= 3 and min(n_errors) >= 1
+    off_pairs = {c for t, ln in zip(trays, lines) if "placed" in t
+                 for c in Counter(t["placed"]) - menu.expected(ln) if c not in SWAPS}
+    assert len(off_pairs) >= 4 and len(wrong) > 0.2 * len(trays)
+    never = [t for t in trays if t["order"]["sent"] == "never"]
+    assert any(t["ticket"] != "qr" for t in never)
+    late = [t["order"]["sent"] for t in trays if t["order"]["sent"] != "never" and t["order"]["sent"] > 0]
+    assert max(late) > 3.0 and all(s <= 4.0 for s in late)
+    assert all(t["order"]["sent"] == "never" or t["order"]["sent"] <= t["dwell"] + 0.5 for t in trays)
+    assert sum(a == b for a, b in zip(lines, lines[1:])) >= 10
+    assert sum(t["dwell"] == 2.5 for t in trays) > 0.2 * len(trays)
+    rest_after_leave = [b["at"] + 1.0 - (a["at"] + 1.0 + a["dwell"]) for a, b in zip(trays, trays[1:]) if b["at"] > a["at"]]
+    assert min(rest_after_leave) == pytest.approx(2.0, abs=0.11)
+
+
+def test_the_bundled_fixtures_are_still_what_their_kind_and_seed_give():
+    """The new knobs draw nothing for the first three kinds: their seeds give the same shifts."""
+    import yaml
+
+    from conftest import SHIFTS
+    from detectors.synth.generate import random_scenario
+
+    for shift in SHIFTS:
+        doc = yaml.safe_load((shift / "scenario.yaml").read_text())
+        assert random_scenario(shift.name, doc["seed"], doc["name"]) == doc

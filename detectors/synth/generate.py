@@ -3,15 +3,26 @@
 The bundled fixtures were written by this generator, and QA can draw fresh
 shifts "of the same kind" with a new seed. Each kind fixes the camera and the
 mix of difficulties; the seed picks orders, mistakes, fixes, tickets and timing.
+
+Knobs (a kind's keys; the first three kinds keep their defaults, so their seeds
+still give the bundled fixtures): ``mistakes`` (fewest, most errors on a wrong
+tray), ``any_class`` (errors with any class, not only the look-alike pairs),
+``never_ticket_any`` (a never-sent order's ticket is drawn like any other: none or
+damaged too), ``never_rate`` (share of further never-sent orders), ``late_max``
+(POS messages up to this many seconds after the tray arrives), ``repeat`` (share
+of orders identical to the previous one), ``short_dwell`` (share of 2.5 s dwells).
 """
 from __future__ import annotations
 
+import math
 import zlib
 from collections import Counter
 
 import numpy as np
 import yaml
 
+from detectors.classes import CLASSES
+from detectors.synth.scenario import MAX_ITEMS_PER_TRAY
 from orders.menu import DEFAULT_MENU, Menu
 
 KINDS: dict[str, dict] = {
@@ -20,6 +31,13 @@ KINDS: dict[str, dict] = {
                     "duration": 110.0, "dwell": (3.0, 5.5), "gap": (0.5, 2.0)},
     "blurry-breakfast": {"camera": {"noise": 0.02, "blur": 2, "brightness": 1.3, "jpeg_quality": 60},
                          "duration": 110.0, "dwell": (3.0, 5.5), "gap": (0.5, 2.0)},
+    # Everything at once: compound mistakes of any class, ticketless never-sent orders, POS up to
+    # 4 s late, identical orders back to back, short dwells, and the next tray at rest 2 s after
+    # the previous one starts to leave (1 s slide out, 0-1 s gap, 1 s slide in).
+    "rush-hard": {"camera": {"noise": 0.02, "brightness": 0.85, "flicker": 0.05, "jpeg_quality": 60},
+                  "duration": 320.0, "dwell": (2.5, 5.0), "gap": (0.0, 1.0), "mistakes": (1, 3),
+                  "any_class": True, "never_ticket_any": True, "never_rate": 0.05, "late_max": 4.0,
+                  "repeat": 0.2, "short_dwell": 0.3},
 }
 SWAPS = {"burger": "cheeseburger", "cheeseburger": "burger", "chicken_sandwich": "wrap", "wrap": "chicken_sandwich"}
 COMBOS = [  # typical orders: (sku, qty) lines
@@ -54,9 +72,49 @@ def _mistake(rng: np.random.Generator, placed: Counter[str]) -> Counter[str]:
     return +out
 
 
-def random_scenario(kind: str, seed: int, name: str | None = None, mistake_rate: float = 0.3) -> dict:
-    """A scenario dict (contract section 1) of the given kind."""
-    spec = KINDS[kind]
+def _any_mistake(rng: np.random.Generator, placed: Counter[str]) -> Counter[str]:
+    """One error of any class: an item left out, one added, or one replaced by any other item."""
+    out = Counter(placed)
+    kind = ["missing", "extra", "wrong"][int(rng.integers(0, 3))]
+    if kind != "extra" and sum(out.values()) > 1:
+        cls = sorted(out)[int(rng.integers(0, len(out)))]
+        out[cls] -= 1
+        if kind == "wrong":
+            out[[c for c in CLASSES if c != cls][int(rng.integers(0, len(CLASSES) - 1))]] += 1
+    elif sum(out.values()) < MAX_ITEMS_PER_TRAY:
+        out[CLASSES[int(rng.integers(0, len(CLASSES)))]] += 1
+    return +out
+
+
+def _mistakes(rng: np.random.Generator, expected: Counter[str], spec: dict) -> Counter[str]:
+    """The tray as served: one mistake (the default), or 1..N compound mistakes of any class."""
+    if "mistakes" not in spec:
+        return _mistake(rng, expected)
+    lo, hi = spec["mistakes"]
+    placed = Counter(expected)
+    while placed == expected:  # compound errors may cancel (a drink out, a drink in): draw again
+        placed = Counter(expected)
+        for _ in range(int(rng.integers(lo, hi + 1))):
+            placed = _any_mistake(rng, placed) if spec.get("any_class") else _mistake(rng, placed)
+    return placed
+
+
+def _sent(rng: np.random.Generator, spec: dict, dwell: float) -> float:
+    """When the POS sends the order, relative to the tray's arrival. A late order still reaches the
+    box at least 0.5 s before the tray starts to leave (one that comes later cannot be checked)."""
+    late_max = spec.get("late_max")
+    if late_max is None:
+        return float(rng.choice([-20.0, -8.0, -3.0, -1.0, 0.5, 2.0], p=[0.25, 0.3, 0.25, 0.1, 0.05, 0.05]))
+    early = float(rng.choice([-20.0, -8.0, -3.0, -1.0], p=[0.25, 0.35, 0.25, 0.15]))
+    if rng.random() < 0.7:
+        return early
+    return round(float(rng.uniform(0.1, min(late_max, 1.0 + dwell - 0.5))), 1)
+
+
+def random_scenario(kind: str, seed: int, name: str | None = None, mistake_rate: float = 0.3,
+                    duration: float | None = None) -> dict:
+    """A scenario dict (contract section 1) of the given kind (``duration``: a shorter or longer shift)."""
+    spec = KINDS[kind] | ({"duration": duration} if duration else {})
     rng = np.random.default_rng([seed, zlib.crc32(kind.encode())])
     menu = Menu(DEFAULT_MENU)
     trays: list[dict] = []
@@ -65,30 +123,37 @@ def random_scenario(kind: str, seed: int, name: str | None = None, mistake_rate:
     never_at = int(rng.integers(3, 8))
     while True:
         dwell = round(float(rng.uniform(*spec["dwell"])), 1)
+        if spec.get("short_dwell") and rng.random() < spec["short_dwell"]:
+            dwell = 2.5
         if t + 2.0 + dwell + 1.0 > spec["duration"]:
             break
         order_no += int(rng.integers(1, 4))
         lines = COMBOS[int(rng.integers(0, len(COMBOS)))]
+        if trays and spec.get("repeat") and rng.random() < spec["repeat"]:
+            lines = [(it["sku"], it["qty"]) for it in trays[-1]["order"]["items"]]  # the same order again
         expected = menu.expected(lines)
         tray: dict = {"at": round(t, 1), "dwell": dwell,
                       "order": {"id": str(order_no), "items": [{"sku": s, "qty": q} for s, q in lines]}}
-        sent = float(rng.choice([-20.0, -8.0, -3.0, -1.0, 0.5, 2.0], p=[0.25, 0.3, 0.25, 0.1, 0.05, 0.05]))
-        tray["order"]["sent"] = "never" if len(trays) == never_at else sent
+        sent = _sent(rng, spec, dwell)
+        never = len(trays) == never_at or bool(spec.get("never_rate") and rng.random() < spec["never_rate"])
+        tray["order"]["sent"] = "never" if never else sent
         if rng.random() < mistake_rate:
-            placed = _mistake(rng, expected)
+            placed = _mistakes(rng, expected, spec)
             tray["placed"] = dict(sorted(placed.items()))
             if rng.random() < 0.4 and dwell >= 3.5:
                 tray["fix"] = {"at": round(float(rng.uniform(1.2, dwell - 1.5)), 1),
                                "placed": dict(sorted(expected.items()))}
         tray["ticket"] = str(rng.choice(["qr", "none", "damaged"], p=[0.74, 0.13, 0.13]))
-        if tray["order"]["sent"] == "never":
+        if tray["order"]["sent"] == "never" and not spec.get("never_ticket_any"):
             # Its ticket is the only evidence that the POS never sent it: without one, a tray whose
-            # content fits a pending order is that order's by FIFO, indistinguishably.
+            # content fits a pending order is that order's by FIFO, indistinguishably (rush-hard has them).
             tray["ticket"] = "qr"
         tray["hands"] = int(rng.choice([0, 1, 2], p=[0.5, 0.35, 0.15]))
         tray["clutter"] = int(rng.choice([0, 1, 2, 3], p=[0.45, 0.3, 0.15, 0.1]))
         trays.append(tray)
         t += 1.0 + dwell + 1.0 + float(rng.uniform(*spec["gap"]))
+        if spec["gap"][0] < 0.1:  # "at" is written with one decimal: never before the last tray is gone
+            t = math.ceil(t * 10 - 1e-6) / 10
     doc = {"name": name or f"{kind}-{seed}", "seed": seed}
     if spec["camera"]:
         doc["camera"] = dict(spec["camera"])

@@ -1,5 +1,12 @@
 """Write frames to an MP4 file: H.264 through the ffmpeg binary when there is one
-(small files, good for fixtures), else OpenCV's MPEG-4 writer."""
+(small files, good for fixtures), else OpenCV's MPEG-4 writer.
+
+The H.264 encode is reproducible: one x264 thread and bit-exact muxing give the same
+bytes from the same frames on every run, process and machine with the same ffmpeg
+(x264's frame threads and VBV rate control otherwise pick a different bitstream each run).
+Measured on 300 frames of dim-evening (2 busy cores): 6.8-8.0 s CPU with one thread,
+7.3-7.7 s with ffmpeg's default threads, and the same wall time (the renderer is slower).
+"""
 from __future__ import annotations
 
 import shutil
@@ -17,9 +24,9 @@ class VideoWriter:
     """Context manager: ``with VideoWriter(path, w, h, fps) as vw: vw.write(frame)``."""
 
     def __init__(self, path: Path, width: int, height: int, fps: int, crf: int = 28, max_kbps: int = 250,
-                 threads: int = 0):
+                 threads: int = 1):
         self.path = Path(path)
-        self.threads = threads  # x264 is repeatable for a given thread count; 0 = ffmpeg's choice (per machine)
+        self.threads = threads  # 1: byte-identical files; >1 lets x264 use frame threads (not reproducible)
         self.size = (width, height)
         self.fps = fps
         self.crf = crf
@@ -36,7 +43,8 @@ class VideoWriter:
                    "-c:v", "libx264", "-preset", "medium", "-crf", str(self.crf), "-pix_fmt", "yuv420p",
                    *(["-maxrate", f"{self.max_kbps}k", "-bufsize", f"{self.max_kbps * 8}k"] if self.max_kbps else []),
                    "-g", str(self.fps * 2), *(["-threads", str(self.threads)] if self.threads else []),
-                   "-movflags", "+faststart", str(self.path)]
+                   "-movflags", "+faststart", "-fflags", "+bitexact", "-flags:v", "+bitexact",
+                   "-map_metadata", "-1", str(self.path)]
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         else:
             self._cv = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self.size)

@@ -35,7 +35,7 @@ from edge.app.run import run_service
 from edge.app.doctor import run_doctor
 from edge.app.orders_import import import_orders
 from edge.replay.runner import run_replay
-from edge.replay.eval_report import evaluate_path, print_report
+from edge.replay.eval_report import EvalRequest, evaluate, print_report
 from edge.bench.run import print_table, run_bench
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -47,7 +47,8 @@ app.add_typer(synth_app, name="synth")
 @synth_app.command("shift")
 def synth_shift(scenario: Path = typer.Argument(..., help="scenario YAML (contract section 1)"),
                 out: Path = typer.Option(..., "-o", "--out", help="folder to write the recorded shift to")) -> None:
-    """Render a recorded shift folder (video.mp4, pos.jsonl, truth.jsonl, scenario.yaml)."""
+    """Render a recorded shift folder (video.mp4, pos.jsonl, truth.jsonl, scenario.yaml); the same file
+    gives byte-identical files on every run."""
     loaded = load_scenario(scenario)
     n = ShiftRenderer(loaded).n_frames
     with progress_bar(f"Rendering {loaded.scenario.name}", n) as advance:
@@ -56,7 +57,8 @@ def synth_shift(scenario: Path = typer.Argument(..., help="scenario YAML (contra
 
 
 @synth_app.command("scenario")
-def synth_scenario(kind: str = typer.Option("lunch-rush", help="lunch-rush, dim-evening or blurry-breakfast"),
+def synth_scenario(kind: str = typer.Option("lunch-rush", help="lunch-rush, dim-evening, blurry-breakfast or "
+                                                                "rush-hard"),
                    seed: int = typer.Option(..., "--seed"),
                    out: Path = typer.Option(..., "-o", "--out", help="scenario YAML to write"),
                    name: Optional[str] = typer.Option(None, help="scenario name (default: KIND-SEED)")) -> None:
@@ -266,16 +268,30 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
 
 
 @app.command("eval")
-def eval_cmd(path: Path = typer.Argument(..., help="a recorded shift folder, or a folder of shifts"),
+def eval_cmd(path: Optional[Path] = typer.Argument(None, help="a recorded shift folder, or a folder of shifts "
+                                                              "(optional with --fresh)"),
              verdicts: Optional[Path] = typer.Option(None, help="verdict records to score (default: replay now)"),
              json_out: bool = typer.Option(False, "--json", help="print the JSON object only"),
              model: Optional[str] = typer.Option(None), int8: bool = typer.Option(False, "--int8"),
              threads: int = typer.Option(2, min=1),
              menu: Optional[Path] = typer.Option(None, help="menu YAML for the replay instead of each "
-                                                            "shift's")) -> None:
-    """Score verdicts against truth.jsonl: accuracy, mismatch recall, false alerts, latency."""
-    report = evaluate_path(path, verdicts, model, "int8" if int8 else "fp32", threads, quiet=json_out,
-                           menu_file=menu)
+                                                            "shift's"),
+             fresh: int = typer.Option(0, "--fresh", min=0, help="also render and score N new scenarios per kind "
+                                                                 "from random seeds (printed)"),
+             kinds: str = typer.Option("rush-hard", "--kinds", help="with --fresh: comma-separated scenario kinds"),
+             seed: Optional[int] = typer.Option(None, "--seed", help="with --fresh: the master seed (reproduces a "
+                                                                     "printed run)"),
+             repeats: int = typer.Option(0, "--repeats", min=0, help="score each shift over K other draws of its "
+                                                                    "camera noise and report the spread"),
+             keep: Optional[Path] = typer.Option(None, "--keep", help="keep the shifts rendered by --fresh or "
+                                                                      "--repeats in this folder"),
+             jobs: int = typer.Option(1, "--jobs", min=1, help="render and score this many shifts at once "
+                                                               "(processes)")) -> None:
+    """Score verdicts against the truth: accuracy with order ids checked, mismatch recall, false alerts,
+    latency; on recorded shifts, fresh scenarios (--fresh) or several noise draws (--repeats)."""
+    req = EvalRequest(path, verdicts, model, "int8" if int8 else "fp32", threads, json_out, menu, fresh,
+                      [k.strip() for k in kinds.split(",") if k.strip()], seed, repeats, keep, jobs)
+    report = evaluate(req)
     if json_out:
         sys.stdout.write(json.dumps(report) + "\n")
     else:

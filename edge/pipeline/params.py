@@ -19,7 +19,8 @@ class PipelineParams:
     settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
     ticket_tries: int = 8  # frames tried for a QR code per tray
     ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
-    no_order_after_s: float = 2.5  # after rest: say "no order" if none could be associated by then
+    no_order_after_s: float = 3.5  # after rest: say "no order" if none could be associated by then (POS
+    # messages come up to 4 s after the tray arrives, 3 s after rest: saying "no order" before would be wrong)
     plausible_errors: int = 2  # FIFO only takes an order within this many kitchen mistakes
     fifo_window: int = 6  # FIFO looks at this many of the oldest pending orders
     mismatch_confirm_s: float = 0.5  # a first mismatch waits this long after rest (a hand may hide an item)
