@@ -17,13 +17,11 @@ import cv2
 import numpy as np
 
 from detectors.classes import CLASSES
+from detectors.datasets.importer import load_manifest
 from detectors.letterbox import Letterboxer
 from detectors.onnx_rewrite import fast_dfl
-from edge.core import UserError
-from edge.core import console, progress_bar
-from detectors.synth.dataset import write_dataset
-from detectors.datasets.importer import load_manifest
-from detectors.synth.dataset import render_sample
+from detectors.synth.dataset import render_sample, write_dataset
+from edge.core import UserError, console, progress_bar
 
 INPUT_HW = (256, 320)  # a 4:3 frame at 320 wide: 240 rows + 2 x 8 rows of padding (stride 32)
 CALIB_SEED = 555_555
@@ -221,7 +219,7 @@ def _render_metrics(fp32: Path, int8: Path, val_images: int, val_seed: int) -> d
 
 def _dataset(data: Path) -> dict:
     """Class names, photos per split and hash of a dataset folder (or its data.yaml)."""
-    from detectors.finetune import split_images, read_dataset
+    from detectors.finetune import read_dataset, split_images
 
     yml, d, classes = read_dataset(Path(data))
     train, val = split_images(yml, d, "train"), split_images(yml, d, "val")

@@ -20,14 +20,13 @@ import cv2
 import numpy as np
 import yaml
 
+from detectors.classes import CLASSES
 from detectors.datasets.copy_paste import write_copy_paste
 from detectors.datasets.importer import load_manifest
 from detectors.model_info import resolve_model
-from detectors.train import DEFAULT_MODEL_YAML, require_ultralytics
-from edge.core import UserError
-from edge.core import console, progress_bar
-from detectors.classes import CLASSES
 from detectors.synth.dataset import render_sample, yolo_label_lines
+from detectors.train import DEFAULT_MODEL_YAML, require_ultralytics
+from edge.core import UserError, console, progress_bar
 
 
 @dataclass

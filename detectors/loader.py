@@ -10,8 +10,8 @@ from pathlib import Path
 
 from detectors.detections import ModelDetector
 from detectors.model_info import resolve_model
-from edge.core import UserError
 from detectors.onnx_backend import OnnxDetector
+from edge.core import UserError
 
 
 def _onnx(path: Path, threads: int, conf: float, iou: float, providers: list[str] | None,

@@ -25,8 +25,7 @@ from detectors.datasets.readers import read_source
 from detectors.datasets.records import Problem, Source
 from detectors.datasets.split import split_groups
 from detectors.datasets.validate import CheckedImage, check_image
-from edge.core import UserError
-from edge.core import progress_bar
+from edge.core import UserError, progress_bar
 
 MANIFEST = "manifest.json"
 

@@ -21,9 +21,9 @@ import numpy as np
 from detectors.detections import ModelDetector, merged_keep
 from detectors.evaluation.dataset import LabelledSet, load_labelled
 from detectors.evaluation.metrics import Scorer
-from edge.core import UserError
 from detectors.loader import load_detector
 from detectors.model_info import resolve_model
+from edge.core import UserError
 
 AP_CONF = 0.001  # as ultralytics val: AP needs the low-confidence tail of the curve
 AP_MAX_DET = 300

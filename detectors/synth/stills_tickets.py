@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.core import UserError
 from detectors.tickets import TicketReader, sharpen
+from edge.core import UserError
 
 
 class Locator:

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from edge.sources.camera_state import FAILED, OK, CameraState
-from edge.sources.capture import FileSource, LiveSource, open_source
 from edge.core import UserError
 from edge.pipeline.loop import FrameLoop, FrameSink
+from edge.sources.camera_state import FAILED, OK, CameraState
+from edge.sources.capture import FileSource, LiveSource, open_source
 from edge.sources.frame import Frame
 
 log = logging.getLogger("traycheck.camera")

@@ -15,11 +15,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edge.app.camera_params import PipelineOverrides, TrayOverrides, camera_params
 from detectors.loader import BACKENDS
+from detectors.zone import DEFAULT_ZONE
+from edge.app.camera_params import PipelineOverrides, TrayOverrides, camera_params
 from edge.app.detector_config import DetectorConfig, OnnxDetectorConfig
 from edge.core import UserError
-from detectors.zone import DEFAULT_ZONE
 from edge.pipeline.params import PipelineParams
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")

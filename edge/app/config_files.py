@@ -13,10 +13,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from edge.app.config import Config
 from detectors.model_info import resolve_model
-from edge.core import UserError
+from edge.app.config import Config
 from edge.app.model_store import active_model
+from edge.core import UserError
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "/dev/video")
 SECRET_ENV = {"mqtt.password_file": "TRAYCHECK_MQTT_PASSWORD"}  # the variable wins over the file

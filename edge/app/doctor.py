@@ -14,16 +14,13 @@ from pathlib import Path
 from rich.table import Table
 
 from edge.app.config import Config
-from edge.sources.capture import FileSource, LiveSource
-from edge.core import console
-from edge.core import UserError
-from edge.app.model_store import config_menu, load_active
-from edge.store.db import open_db, schema_version
 from edge.app.config_files import data_dir_problems, secret_problems
+from edge.app.model_store import config_menu, load_active
+from edge.core import UserError, console
 from edge.sources.camera_state import CameraState
-from edge.sources.capture import is_live
-from edge.sources.capture import open_source
+from edge.sources.capture import FileSource, LiveSource, is_live, open_source
 from edge.sources.live import why_not_open
+from edge.store.db import open_db, schema_version
 
 
 class _CameraCheck:

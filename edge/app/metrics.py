@@ -18,7 +18,6 @@ from prometheus_client.registry import Collector
 from edge.sources.camera_state import STATES
 
 
-
 class Observed(Protocol):
     """What the collector reads from the appliance (``edge.app.service.Service``) at scrape time."""
 

@@ -22,14 +22,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from detectors.detections import ModelDetector
+from detectors.loader import load_detector
+from detectors.model_info import family_name, model_label
+from detectors.onnx_backend import OnnxDetector
 from edge.app.config import Config
 from edge.core import UserError
-from orders.menu import Menu
-from detectors.model_info import model_label
-from orders.menu import load_menu
-from detectors.loader import load_detector
-from detectors.model_info import family_name
-from detectors.onnx_backend import OnnxDetector
+from orders.menu import Menu, load_menu
 
 POINTER = "active.json"
 SUFFIXES = (".int8.onnx", ".onnx", ".json", ".pt")  # longest first: NAME.int8.onnx is not NAME.int8

@@ -31,8 +31,8 @@ from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 
-from edge.core import UserError
 from edge.app.mqtt_acks import AckBook
+from edge.core import UserError
 from edge.store.store import Store
 
 log = logging.getLogger("traycheck.mqtt")

@@ -27,9 +27,9 @@ import numpy as np
 
 from edge.app.mqtt import Publisher
 from edge.pipeline.camera import CameraPipeline
+from edge.pipeline.verdicts import Verdict
 from edge.store.snapshots import SnapshotWriter, zone_boxes
 from edge.store.store import Store
-from edge.pipeline.verdicts import Verdict
 
 log = logging.getLogger("traycheck.recorder")
 

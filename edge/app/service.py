@@ -19,19 +19,19 @@ from pathlib import Path
 
 from detectors.detections import ModelDetector
 from detectors.model_info import family_name
-from edge.app.camera_worker import CameraWorker
-from edge.app.active_model import ActiveModel
-from edge.app.config import CameraConfig, Config
-from edge.app.health import Health
-from edge.app.order_intake import CurrentMenu, take_mqtt_order
 from detectors.zone import Zone
-from edge.core import UserError
-from edge.app.model_store import config_menu
+from edge.app.active_model import ActiveModel
+from edge.app.camera_worker import CameraWorker
+from edge.app.config import CameraConfig, Config, load_config
+from edge.app.health import Health
 from edge.app.metrics import make_registry
+from edge.app.model_store import config_menu
 from edge.app.mqtt import MqttSettings, Publisher
 from edge.app.notify import notify, watchdog_interval
-from edge.pipeline.camera import CameraPipeline
+from edge.app.order_intake import CurrentMenu, take_mqtt_order
 from edge.app.recorder import Recorder
+from edge.core import UserError
+from edge.pipeline.camera import CameraPipeline
 from edge.store.snapshots import SnapshotWriter
 from edge.store.store import Store
 from edge.web.app import create_app
@@ -40,10 +40,9 @@ from edge.web.live import LiveHub
 from edge.web.server import WebServer, parse_listen
 from edge.web.system_info import system_info
 from edge.web.token import api_token
-from orders.models import Order
 from orders.menu import Menu
+from orders.models import Order
 from orders.registry import ClosedOrder, OrderRegistry
-from edge.app.config import load_config
 
 log = logging.getLogger("traycheck.service")
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from detectors.loader import load_detector
-from edge.sources.capture import FileSource
 from edge.pipeline.camera import CameraPipeline
 from edge.pipeline.loop import FrameLoop
-from edge.sources.frame import Frame
 from edge.replay.runner import PosScript, shift_menu
+from edge.sources.capture import FileSource
+from edge.sources.frame import Frame
 from edge.sources.shift_files import read_pos
 from edge.sources.video_file import shift_video
 from orders.queue import OrderQueue

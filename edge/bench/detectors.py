@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.detections import Detector
-from edge.core import UserError
-from edge.core import progress_bar
+from edge.core import UserError, progress_bar
 from edge.sources.video_file import VideoFile, shift_video
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

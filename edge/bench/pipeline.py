@@ -7,17 +7,16 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from detectors.loader import load_detector
+from detectors.synth.scenario import parse_scenario
+from detectors.synth.shift import render_shift
 from edge.bench.stats import latency_row
-from edge.sources.capture import FileSource
 from edge.pipeline.camera import CameraPipeline
 from edge.pipeline.loop import FrameLoop
 from edge.replay.runner import replay_folder
+from edge.sources.capture import FileSource
 from orders.menu import Menu
 from orders.queue import OrderQueue
-from detectors.synth.scenario import parse_scenario
-from detectors.synth.shift import render_shift
 
 IDLE_SCENARIO = "name: idle-station\nseed: 1\ntrays: []\n"
 

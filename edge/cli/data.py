@@ -5,10 +5,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+
 from detectors.datasets.importer import ImportOptions, import_dataset, parse_mapping
+from edge.app.data_export import export_trays, parse_when
 from edge.cli.datasets_report import print_import
 from edge.cli.users import _db_path
-from edge.app.data_export import export_trays, parse_when
 from edge.core import progress_bar
 
 data_app = typer.Typer(no_args_is_help=True,

@@ -11,94 +11,29 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-
 from rich.markup import escape
 
+from detectors.model_info import MODELS_DIR
+from detectors.synth.dataset import write_dataset
+from edge.app.config import load_config
+from edge.app.config_files import file_problems
+from edge.app.doctor import run_doctor
+from edge.app.logs import setup_logging
+from edge.app.model_store import check_config_model
+from edge.app.orders_import import import_orders
+from edge.app.run import run_service
+from edge.bench.run import print_table, run_bench
 from edge.cli.data import data_app
 from edge.cli.model import model_app
+from edge.cli.synth import synth_app
 from edge.cli.users import users_app
-from edge.core import UserError
-from edge.core import console, progress_bar
-from detectors.synth.scenario import load_scenario
-from detectors.synth.shift import ShiftRenderer, render_shift
-from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
-from detectors.synth.scenario import parse_scenario
-from detectors.synth.dataset import write_dataset
-from detectors.synth.stills import run_stills
-from detectors.model_info import MODELS_DIR
+from edge.core import UserError, console, progress_bar
 from edge.replay.detect import detect_video
-from edge.app.config import load_config
-from edge.app.model_store import check_config_model
-from edge.app.config_files import file_problems
-from edge.app.logs import setup_logging
-from edge.app.run import run_service
-from edge.app.doctor import run_doctor
-from edge.app.orders_import import import_orders
-from edge.replay.runner import run_replay
 from edge.replay.eval_report import EvalRequest, evaluate, print_report
-from edge.bench.run import print_table, run_bench
+from edge.replay.runner import run_replay
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="TrayCheck: check serving trays against the POS order before the food leaves.")
-synth_app = typer.Typer(no_args_is_help=True, help="Render recorded shifts and training sets.")
-app.add_typer(synth_app, name="synth")
-
-
-@synth_app.command("shift")
-def synth_shift(scenario: Path = typer.Argument(..., help="scenario YAML (contract section 1)"),
-                out: Path = typer.Option(..., "-o", "--out", help="folder to write the recorded shift to")) -> None:
-    """Render a recorded shift folder (video.mp4, pos.jsonl, truth.jsonl, scenario.yaml); the same file
-    gives byte-identical files on every run."""
-    loaded = load_scenario(scenario)
-    n = ShiftRenderer(loaded).n_frames
-    with progress_bar(f"Rendering {loaded.scenario.name}", n) as advance:
-        render_shift(loaded, out, advance)
-    console.print(f"wrote {out} ({len(loaded.scenario.trays)} trays, {n} frames)")
-
-
-@synth_app.command("scenario")
-def synth_scenario(kind: str = typer.Option("lunch-rush", help="lunch-rush, dim-evening, blurry-breakfast or "
-                                                                "rush-hard"),
-                   seed: int = typer.Option(..., "--seed"),
-                   out: Path = typer.Option(..., "-o", "--out", help="scenario YAML to write"),
-                   name: Optional[str] = typer.Option(None, help="scenario name (default: KIND-SEED)")) -> None:
-    """Write a random scenario file of a given kind (orders, mistakes, fixes, tickets, camera)."""
-    if kind not in KINDS:
-        raise UserError(f"--kind {kind!r}: unknown (known: {', '.join(KINDS)})")
-    text = scenario_yaml(random_scenario(kind, seed, name))
-    parse_scenario(text, source=str(out))  # the generator must only write valid scenarios
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    console.print(f"wrote {out}")
-
-
-@synth_app.command("dataset")
-def synth_dataset(n: int = typer.Option(..., "-n", min=1, help="number of images"),
-                  seed: int = typer.Option(..., "--seed", help="random seed (image i of a seed never changes)"),
-                  out: Path = typer.Option(..., "-o", "--out", help="output folder"),
-                  val_fraction: float = typer.Option(0.1, "--val-fraction", min=0.0, max=1.0,
-                                                     help="share of images in the val split")) -> None:
-    """Write a YOLO-format training set of N random trays (images, labels, data.yaml)."""
-    with progress_bar("Rendering trays", n) as advance:
-        data = write_dataset(out, n, seed, val_fraction, advance)
-    console.print(f"wrote {data}")
-
-
-@synth_app.command("stills")
-def synth_stills(dataset: Path = typer.Argument(..., help="ultralytics dataset folder (data.yaml, images/, labels/)"),
-                 out: Path = typer.Option(..., "-o", "--out", help="folder to write the recorded shift to"),
-                 menu: Optional[Path] = typer.Option(None, help="menu YAML (default: one SKU per class)"),
-                 mistakes: float = typer.Option(0.2, min=0.0, max=1.0, help="share of trays with an altered order"),
-                 split: str = typer.Option("val", help="dataset split to take the photos from"),
-                 seed: int = typer.Option(0, help="random seed of the mistakes"),
-                 fps: int = typer.Option(15, min=1, max=60),
-                 rest: float = typer.Option(3.0, min=2.0, max=600.0, help="seconds each tray rests"),
-                 size: Optional[str] = typer.Option(None, help="frame WxH (default: 640 wide, the photos' "
-                                                               "most common aspect)")) -> None:
-    """Turn labelled photos into a recorded shift (one tray per photo) that replay and eval score."""
-    run_stills(dataset, out, menu, mistakes, split, seed, fps, rest, size)
-
-
 @app.command()
 def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work folder (RUN) for data and runs"),
           data: Optional[Path] = typer.Option(None, "--data", help="fine-tune on this dataset (from 'data import') "
@@ -133,7 +68,8 @@ def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work
                                          synthetic=synthetic), out)
         console.print(f"best weights: {best}\nnext: traycheck export {best} --name NAME --out-dir DIR --data {data}")
         return
-    from detectors.train import DEFAULT_MODEL_YAML, TrainSettings, train as run_train
+    from detectors.train import DEFAULT_MODEL_YAML, TrainSettings
+    from detectors.train import train as run_train
 
     s = TrainSettings(model_yaml=str(model_yaml or DEFAULT_MODEL_YAML), imgsz=imgsz or 320, images=images,
                       val_images=val_images, epochs=epochs or 40, hours=hours, batch=batch, seed=seed,
@@ -179,6 +115,7 @@ def detect(source: Path = typer.Argument(..., help="a recorded shift folder or a
 config_app = typer.Typer(no_args_is_help=True, help="The appliance configuration file.")
 app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
+app.add_typer(synth_app, name="synth")
 app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
 

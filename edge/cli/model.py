@@ -4,15 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from edge.app.config import load_config
-from edge.app.model_store import install
-from edge.core import console
-from orders.menu import load_menu
-from edge.app.model_store import rollback
+
 from detectors.evaluation.compare import compare_models
-from edge.core import progress_bar
 from detectors.evaluation.report_html import write_report
 from detectors.evaluation.table import print_comparison
+from edge.app.config import load_config
+from edge.app.model_store import install, rollback
+from edge.core import console, progress_bar
+from orders.menu import load_menu
 
 model_app = typer.Typer(no_args_is_help=True,
                         help="Models: compare two on labelled photos; install one into the appliance; roll back.")

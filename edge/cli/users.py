@@ -8,9 +8,8 @@ from typing import Optional
 
 import typer
 
-from edge.core import UserError
-from edge.core import console
 from edge.app.config import load_config
+from edge.core import UserError, console
 from edge.store.store import Store
 from edge.store.users import Users
 

@@ -14,16 +14,15 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-
 from detectors.detections import Detections, Detector, drop_merged
-from edge.sources.capture import Frame
 from detectors.tickets import TicketReader
 from detectors.zone import Zone
 from edge.pipeline.gate import Gate
 from edge.pipeline.params import DEFAULT_MIN_CONFIDENCE, PipelineParams
 from edge.pipeline.tray import State, TrayEvent, TrayEventKind, TrayTracker
-from edge.pipeline.view import LiveView
 from edge.pipeline.verdicts import Association, Verdict, VerdictKind
+from edge.pipeline.view import LiveView
+from edge.sources.capture import Frame
 from orders.matching import match, mistakes
 from orders.menu import Menu
 from orders.registry import PendingOrder, StationOrders

@@ -16,10 +16,9 @@ from rich.table import Table
 
 from detectors.drawing import annotate
 from detectors.loader import load_detector
-from edge.core import UserError
-from edge.core import progress_bar
-from edge.sources.video_file import VideoFile, shift_video
 from detectors.synth.video import VideoWriter
+from edge.core import UserError, progress_bar
+from edge.sources.video_file import VideoFile, shift_video
 
 # the results (the per-tray table, the totals) go to stdout as docs/cli.md says, progress and messages to stderr
 results = Console() if Console().is_terminal else Console(width=160)

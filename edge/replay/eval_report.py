@@ -9,15 +9,14 @@ from rich.table import Table
 
 from detectors.detections import ModelDetector
 from detectors.loader import load_detector
-from edge.core import UserError
-from edge.replay.fresh import check_renderable, fresh_seeds, render_fresh_one, spread
+from detectors.synth.scenario import load_scenario
+from detectors.synth.shift import render_shift
+from edge.core import UserError, console
 from edge.replay.evaluate import score_shift, summarize
-from edge.core import console
+from edge.replay.fresh import check_renderable, fresh_seeds, render_fresh_one, spread
 from edge.replay.runner import replay_folder
 from edge.sources.shift_files import read_jsonl
 from orders.menu import Menu, load_menu
-from detectors.synth.scenario import load_scenario
-from detectors.synth.shift import render_shift
 
 
 def shift_folders(path: Path) -> list[Path]:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.replay.truth import SLIDE_S, shift_truth, undecidable
 from edge.replay.runner import shift_menu
+from edge.replay.truth import SLIDE_S, shift_truth, undecidable
 from orders.menu import Menu
 
 TAIL_S = 2.0  # the last tray's window ends this long after it has left

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.core import UserError
-from detectors.synth.generate import KINDS
-from detectors.synth.generate import random_scenario, scenario_yaml
+from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
 from detectors.synth.scenario import load_scenario
 from detectors.synth.shift import render_shift
+from edge.core import UserError
 
 SPREAD_KEYS = ("initial_accuracy", "final_accuracy", "order_matched", "mismatch_recall", "false_alert_rate",
                "latency_p95_s")

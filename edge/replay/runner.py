@@ -17,26 +17,23 @@ import yaml
 
 from detectors.detections import Detector, ModelDetector
 from detectors.loader import load_detector
-from edge.sources.capture import FileSource, Frame
-from edge.app.config import Config
-from edge.core import UserError
-from edge.pipeline.camera import CameraPipeline
-from edge.pipeline.loop import FrameLoop
-from edge.core import progress_bar
-from edge.sources.shift_files import PosEvent, read_pos
-from edge.pipeline.verdicts import Verdict
-from edge.sources.video_file import shift_video
-from orders.menu import Menu, load_menu
-from orders.queue import OrderQueue
+from detectors.model_info import model_label
 from detectors.synth.scenario import load_scenario
 from detectors.synth.shift import ShiftRenderer, render_shift
-from detectors.model_info import model_label
-from edge.replay.video import ReplayVideo
+from edge.app.config import CameraConfig, Config, HttpConfig, MqttConfig
 from edge.app.mqtt import MqttSettings
-from edge.web.server import parse_listen
-from edge.app.config import CameraConfig, HttpConfig, MqttConfig
-from edge.core import console
 from edge.app.service import Service
+from edge.core import UserError, console, progress_bar
+from edge.pipeline.camera import CameraPipeline
+from edge.pipeline.loop import FrameLoop
+from edge.pipeline.verdicts import Verdict
+from edge.replay.video import ReplayVideo
+from edge.sources.capture import FileSource, Frame
+from edge.sources.shift_files import PosEvent, read_pos
+from edge.sources.video_file import shift_video
+from edge.web.server import parse_listen
+from orders.menu import Menu, load_menu
+from orders.queue import OrderQueue
 
 
 @dataclass

@@ -7,11 +7,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.sources.capture import Frame
 from detectors.drawing import annotate
+from detectors.synth.video import VideoWriter
 from edge.pipeline.camera import CameraPipeline
 from edge.pipeline.verdicts import BANNER, banner_text
-from detectors.synth.video import VideoWriter
+from edge.sources.capture import Frame
+
 
 class ReplayVideo:
     """Writes one annotated frame per pipeline frame (call after ``pipe.process``)."""

@@ -15,12 +15,11 @@ from pathlib import Path
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-from edge.sources.camera_state import CameraState  # noqa: E402
 from edge.core import UserError  # noqa: E402
+from edge.sources.camera_state import CameraState  # noqa: E402
 from edge.sources.frame import Frame  # noqa: E402
 from edge.sources.live import LiveSource, open_capture  # noqa: E402
-from edge.sources.video_file import VideoFile  # noqa: E402
-from edge.sources.video_file import shift_video
+from edge.sources.video_file import VideoFile, shift_video  # noqa: E402
 
 __all__ = ["Frame", "FileSource", "LiveSource", "open_capture", "open_source", "is_live"]
 

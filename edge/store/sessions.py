@@ -8,13 +8,12 @@ request, so a demotion applies at once (and ``Users.add`` ends the sessions anyw
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import hashlib
 import secrets
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 

@@ -7,17 +7,16 @@ logged (never the password itself: journals are read by many).
 from __future__ import annotations
 
 import logging
-import re
 import os
+import re
 import secrets
 from pathlib import Path
 
 import sqlite_utils
 
-from edge.core import UserError
-from edge.store.store import utcnow
+from edge.core import UserError, console
 from edge.store.passwords import hash_password, verify_password
-from edge.core import console
+from edge.store.store import utcnow
 
 log = logging.getLogger("traycheck.users")
 ROLES = ("viewer", "manager")

@@ -5,11 +5,10 @@ changes nothing and answers 422 with a message that names the field.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import logging
 import sqlite3
 from collections.abc import Callable, Container
+from typing import Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,9 +17,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field
 
 from edge.store.store import Store
+from edge.web.dashboard import mount_dashboard
 from edge.web.headers import SecurityHeaders, address_allowed, bearer_ok, parse_networks
 from orders.models import Order, check_printable
-from edge.web.dashboard import mount_dashboard
 
 log = logging.getLogger("traycheck.api")
 

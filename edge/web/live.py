@@ -20,10 +20,10 @@ import numpy as np
 
 from detectors.drawing import annotate
 from detectors.zone import Zone
+from edge.pipeline.verdicts import Verdict, banner_text
 from edge.pipeline.view import LiveView
 from edge.sources.frame import Frame
 from orders.menu import Menu
-from edge.pipeline.verdicts import Verdict, banner_text
 
 
 def _offer(aq: asyncio.Queue, event: dict) -> None:

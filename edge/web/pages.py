@@ -15,8 +15,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from edge.store.snapshots import annotated_jpeg
 from edge.store.sessions import Session
+from edge.store.snapshots import annotated_jpeg
 from edge.web.charts import bar_chart
 from edge.web.queries import PAGE, bounded_time, day_range
 from edge.web.security import current_session, local_path, page_session, require_csrf, require_manager

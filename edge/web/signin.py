@@ -10,11 +10,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from edge.store.users import Users
 from edge.store.sessions import Session
+from edge.store.users import Users
 from edge.web.pages import render
-from edge.web.security import (clear_session_cookie, local_path, page_session, require_csrf,
-                               set_session_cookie)
+from edge.web.security import clear_session_cookie, local_path, page_session, require_csrf, set_session_cookie
 
 router = APIRouter()
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
-from pathlib import Path
 
 from edge.web.live import LiveHub
 

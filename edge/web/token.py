@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
+
 from edge.core import console
 
 log = logging.getLogger("traycheck.web")
