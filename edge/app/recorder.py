@@ -97,13 +97,13 @@ class Recorder:
     def __call__(self, v: Verdict, pipe: CameraPipeline) -> None:
         """Hand a verdict over: memory only, returns at once, never raises for storage."""
         job = _Job(v.record())
-        frame = pipe.last_frame
+        frame, dets = pipe.evidence()  # the frame whose boxes add up to what the verdict counted
         if self.snapshots is not None and frame is not None:
             h, w = frame.image.shape[:2]
             x0, y0, x1, y1 = pipe.zone.bbox(w, h)
             zone = (max(x0, 0), max(y0, 0), min(x1, w), min(y1, h))
             job.day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-            job.boxes = zone_boxes(pipe.last_detections, zone, pipe.classes, model_name(pipe.detector))
+            job.boxes = zone_boxes(dets, zone, pipe.classes, model_name(pipe.detector))
             job.crop = frame.image[zone[1]:zone[3], zone[0]:zone[2]].copy()
         with self._cond:
             if self._closing:

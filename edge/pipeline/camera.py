@@ -14,16 +14,19 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from detectors.detections import Detections, Detector, drop_merged
 from detectors.tickets import TicketReader
 from detectors.zone import Zone
+from edge.pipeline.fifo import fifo_candidate
 from edge.pipeline.gate import Gate
 from edge.pipeline.params import DEFAULT_MIN_CONFIDENCE, PipelineParams
 from edge.pipeline.tray import State, TrayEvent, TrayEventKind, TrayTracker
 from edge.pipeline.verdicts import Association, Verdict, VerdictKind
 from edge.pipeline.view import LiveView
 from edge.sources.capture import Frame
-from orders.matching import match, mistakes
+from orders.matching import match
 from orders.menu import Menu
 from orders.registry import PendingOrder, StationOrders
 
@@ -76,6 +79,7 @@ class CameraPipeline:
         self._next_model: tuple[Detector, Menu] | None = None  # a model switch waiting for its frame
         self._switch_lock = threading.Lock()
         self.view = LiveView()  # what the dashboard shows: replaced (never changed) once per frame
+        self._evidence: deque[tuple[Frame, Detections, np.ndarray]] = deque(maxlen=8)  # recent detected frames
 
     # -- model switch (SIGHUP) -------------------------------------------------
     def switch_model(self, detector: Detector, menu: Menu) -> None:
@@ -136,6 +140,7 @@ class CameraPipeline:
             self.last_detections = dets
             self.detected_frames += 1
             counts = dets.counts(len(self.classes))
+            self._evidence.append((frame, dets, counts))
             conf = float(dets.confidence.mean()) if len(dets) else 1.0
         elif not self.tracker.busy:
             self.last_detections = Detections.empty()  # (a skipped frame of a still tray keeps its boxes)
@@ -152,6 +157,18 @@ class CameraPipeline:
             tray.hold_until = None
             self._decide(frame.t, confirmed=True)
         self._publish_view(frame)
+
+    def evidence(self) -> tuple[Frame | None, Detections]:
+        """The frame and boxes that show what the tray's verdict counted: the newest recent frame
+        whose detections add up to the tray's counts (the vote is a median over frames, so the
+        latest frame alone may miss a flickering item), else the latest frame."""
+        tray = self.tray
+        if tray is not None and tray.counts is not None:
+            want = np.array([tray.counts.get(c, 0) for c in self.classes])
+            for frame, dets, counts in reversed(self._evidence):
+                if len(counts) == len(want) and np.array_equal(counts, want):
+                    return frame, dets
+        return self.last_frame, self.last_detections
 
     def _publish_view(self, frame: Frame) -> None:
         tray = self.tray
@@ -224,24 +241,9 @@ class CameraPipeline:
         self._decide(t)
 
     def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
-        """The pending order this tray most plausibly belongs to.
-
-        Among the ``fifo_window`` oldest pending orders (orders can be sent well
-        before their trays are made, so the oldest is not always the next one),
-        the one fewest kitchen mistakes away from the tray wins, the older one on
-        a tie; an exact fit is zero mistakes (two trays served swapped). A tray
-        more than ``plausible_errors`` mistakes from every candidate gets no
-        order rather than a stranger's: its own order was probably never sent,
-        and the stranger's order stays for its own tray.
-        """
-        best: tuple[int, PendingOrder] | None = None
-        for p in self.queue.pending()[: self.params.fifo_window]:  # oldest first: ties keep the older
-            if not self._on_menu(p):
-                continue
-            n = mistakes(match(self.menu.expected(p.order.lines()), seen))
-            if n <= self.params.plausible_errors and (best is None or n < best[0]):
-                best = (n, p)
-        return best[1] if best else None
+        """The pending order this tray most plausibly belongs to (``fifo_candidate``)."""
+        pending = [p for p in self.queue.pending()[: self.params.fifo_window] if self._on_menu(p)]
+        return fifo_candidate(pending, self.menu, seen, self.params.plausible_errors)
 
     def _on_menu(self, p: PendingOrder) -> bool:
         """Whether the menu knows every SKU of ``p``; if not, it is set aside (logged once), so an

@@ -1,0 +1,26 @@
+"""First in, first out with sense: which pending order a tray without a readable ticket gets."""
+from __future__ import annotations
+
+from orders.matching import match, mistakes
+from orders.menu import Menu
+from orders.registry import PendingOrder
+
+
+def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int],
+                   plausible_errors: int) -> PendingOrder | None:
+    """The pending order a tray showing ``seen`` most plausibly belongs to.
+
+    ``pending`` are the oldest pending orders, oldest first (orders can be sent well
+    before their trays are made, so the oldest is not always the next one). The one
+    fewest kitchen mistakes away from the tray wins, the older one on a tie; an exact
+    fit is zero mistakes (two trays served swapped). A tray more than
+    ``plausible_errors`` mistakes from every candidate gets no order rather than a
+    stranger's: its own order was probably never sent, and the stranger's order stays
+    for its own tray.
+    """
+    best: tuple[int, PendingOrder] | None = None
+    for p in pending:  # oldest first: ties keep the older
+        n = mistakes(match(menu.expected(p.order.lines()), seen))
+        if n <= plausible_errors and (best is None or n < best[0]):
+            best = (n, p)
+    return best[1] if best else None
