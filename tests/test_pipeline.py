@@ -143,7 +143,6 @@ def test_fresh_scenarios_of_every_kind(tmp_path, detector):
     # With a readable ticket the order is known: those trays must be right; ticketless trays are
     # where rush-hard hurts (identical orders, compound mistakes): see docs/pipeline.md
     assert hard["by_association"]["ticket"]["initial_accuracy"] >= 90.0, hard
-    assert hard["latency_p95_s"] <= 1.0, hard
 
 
 def test_an_order_sent_3_s_after_rest_is_checked_not_called_missing(detector):
