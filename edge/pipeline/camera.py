@@ -12,14 +12,14 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from detectors.detections import Detections, Detector, drop_merged
 from detectors.tickets import TicketReader
 from detectors.zone import Zone
-from edge.pipeline.fifo import fifo_candidate
+from edge.pipeline.checked_tray import CheckedTray
+from edge.pipeline.fifo import fifo_candidate, settle_identical
 from edge.pipeline.gate import Gate
 from edge.pipeline.params import DEFAULT_MIN_CONFIDENCE, PipelineParams
 from edge.pipeline.tray import State, TrayEvent, TrayEventKind, TrayTracker
@@ -32,21 +32,6 @@ from orders.registry import PendingOrder, StationOrders
 
 log = logging.getLogger("traycheck.pipeline")
 
-
-
-@dataclass
-class _Tray:
-    seq: int
-    rest_t: float | None = None
-    ticket: str | None = None
-    ticket_tries: int = 0
-    counts: dict[str, int] | None = None
-    confidence: float = 0.0
-    order: PendingOrder | None = None
-    association: Association | None = None  # None: not associated yet
-    last_verdict: VerdictKind | None = None
-    verdicts: list[Verdict] = field(default_factory=list)
-    hold_until: float | None = None  # a first mismatch waiting for confirmation
 
 
 class CameraPipeline:
@@ -65,7 +50,7 @@ class CameraPipeline:
         self.gate = Gate(self.zone)
         self.tracker = TrayTracker(len(self.classes), params.tray)
         self.reader = TicketReader()
-        self.tray: _Tray | None = None
+        self.tray: CheckedTray | None = None
         self._fifo_taken: dict[str, PendingOrder] = {}  # orders given to trays without a ticket, newest last
         self.seq = 0
         self.unchecked = 0  # trays that left before they could be checked
@@ -180,7 +165,7 @@ class CameraPipeline:
     def _on_event(self, ev: TrayEvent, frame: Frame) -> None:
         if ev.kind is TrayEventKind.ARRIVED:
             self.seq += 1
-            self.tray = _Tray(self.seq)
+            self.tray = CheckedTray(self.seq)
         elif self.tray is None:
             return
         elif ev.kind is TrayEventKind.REST:
@@ -215,6 +200,7 @@ class CameraPipeline:
                 if p is None:
                     return  # the POS has not sent it yet: wait while the tray rests
                 log.info("%s: order %s was guessed for an earlier tray; its ticket is here", self.camera, p.order.id)
+                self._settle_identical(p)
                 tray.order = p
                 tray.association = Association.QR
                 self._decide(t)
@@ -239,6 +225,14 @@ class CameraPipeline:
             self._fifo_taken.pop(p.order.id, None)
             return
         self._decide(t)
+
+    def _settle_identical(self, reclaimed: PendingOrder) -> None:
+        pending = [q for q in self.queue.pending()[: self.params.fifo_window] if self._on_menu(q)]
+        taken = settle_identical(self.queue, self.menu, reclaimed, pending)
+        if taken is not None:
+            self._fifo_taken[taken.order.id] = taken  # its own ticket may still claim it
+            log.info("%s: order %s counts as served by the earlier tray (identical to %s)", self.camera,
+                     taken.order.id, reclaimed.order.id)
 
     def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
         """The pending order this tray most plausibly belongs to (``fifo_candidate``)."""
@@ -274,7 +268,7 @@ class CameraPipeline:
             return
         self._emit(tray, kind, m.missing, m.extra, t, dict(sorted(Counter(expected).items())))
 
-    def _emit(self, tray: _Tray, kind: VerdictKind, missing: dict[str, int], extra: dict[str, int], t: float,
+    def _emit(self, tray: CheckedTray, kind: VerdictKind, missing: dict[str, int], extra: dict[str, int], t: float,
               expected: dict[str, int] | None = None) -> None:
         v = Verdict(camera=self.camera, order_id=tray.order.order.id if tray.order else None, verdict=kind,
                     missing=missing, extra=extra, video_t=round(t, 3), tray_seq=tray.seq,

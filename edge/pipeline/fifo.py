@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from orders.matching import match, mistakes
 from orders.menu import Menu
-from orders.registry import PendingOrder
+from orders.registry import PendingOrder, StationOrders
 
 
 def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int],
@@ -24,3 +24,16 @@ def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int]
         if n <= plausible_errors and (best is None or n < best[0]):
             best = (n, p)
     return best[1] if best else None
+
+
+def settle_identical(queue: StationOrders, menu: Menu, reclaimed: PendingOrder,
+                     pending: list[PendingOrder]) -> PendingOrder | None:
+    """A ticket took back an order FIFO had given an earlier tray. When an identical order is
+    pending (among ``pending``), that one was the earlier tray's own (two identical orders are why
+    the guess went wrong): take it off the queue, or it stays behind and FIFO hands it to a
+    stranger later. Returns the order taken, if any."""
+    want = menu.expected(reclaimed.order.lines())
+    for q in pending:
+        if menu.expected(q.order.lines()) == want:
+            return queue.take(q.order.id)
+    return None
