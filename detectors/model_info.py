@@ -43,15 +43,20 @@ def metadata_path(model: Path) -> Path:
     return model.with_name(name + ".json")
 
 
-def load_metadata(model: Path) -> dict:
-    """The metadata JSON of a model file ({} when there is none beside it)."""
-    path = metadata_path(model)
+def read_json_file(path: Path, what: str = "") -> dict:
+    """A JSON file beside a model or a dataset: {} when it is not there, one clear error when it
+    cannot be read."""
     if not path.is_file():
         return {}
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"model metadata {path}: unreadable ({exc})") from None
+        raise UserError(f"{what}{path}: unreadable ({exc})") from None
+
+
+def load_metadata(model: Path) -> dict:
+    """The metadata JSON of a model file ({} when there is none beside it)."""
+    return read_json_file(metadata_path(model), "model metadata ")
 
 
 def family_name(model: Path) -> str:

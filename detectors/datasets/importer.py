@@ -25,6 +25,7 @@ from detectors.datasets.readers import read_source
 from detectors.datasets.records import Problem, Source
 from detectors.datasets.split import split_groups
 from detectors.datasets.validate import CheckedImage, check_image
+from detectors.model_info import read_json_file
 from edge.core import UserError, progress_bar
 
 MANIFEST = "manifest.json"
@@ -224,10 +225,4 @@ def _counts(entries: list[dict], classes: list[str]) -> dict[str, dict[str, dict
 
 def load_manifest(dataset: Path) -> dict:
     """The manifest of an imported dataset ({} for a dataset made otherwise, e.g. rendered)."""
-    p = Path(dataset) / MANIFEST
-    if not p.is_file():
-        return {}
-    try:
-        return json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{p}: unreadable ({exc})") from None
+    return read_json_file(Path(dataset) / MANIFEST)

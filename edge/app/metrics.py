@@ -7,8 +7,7 @@ The detector latency histogram is the one thing observed per call.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -19,22 +18,16 @@ from edge.sources.camera_state import STATES
 
 
 class Observed(Protocol):
-    """What the collector reads from the appliance (``edge.app.service.Service``) at scrape time."""
+    """What the collector reads from the appliance (``edge.app.service.Service``) at scrape time:
+    ``workers`` (CameraWorker: name, pipeline, fps(), state(), reconnects), ``store``,
+    ``data_dir``, ``publisher`` (None without a broker) and ``recorder``."""
 
-    @property
-    def workers(self) -> Sequence[Any]: ...  # CameraWorker: name, pipeline, fps(), state(), reconnects
+    workers: Any
+    store: Any
+    data_dir: Any
+    publisher: Any
+    recorder: Any
 
-    @property
-    def store(self) -> Any: ...
-
-    @property
-    def data_dir(self) -> Path: ...
-
-    @property
-    def publisher(self) -> Any: ...
-
-    @property
-    def recorder(self) -> Any: ...
 
 DETECT_BUCKETS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5)
 
