@@ -13,6 +13,7 @@ from edge.store.users import Users
 from edge.web.app import create_app
 from edge.web.dashboard import Dashboard
 from edge.web.server import WebServer
+from dashboard_helpers import seeded_store
 from mqtt_helpers import free_port
 from orders.menu import Menu
 
@@ -23,12 +24,7 @@ APIS = ["/api/events", "/api/live/expo-1", "/api/frame/expo-1.jpg"]
 
 @pytest.fixture
 def server(tmp_path):
-    store = Store(tmp_path / "traycheck.db", outbox=False)
-    Users(store.db).add("vera", "viewer", "viewer-pw")
-    Users(store.db).add("max", "manager", "manager-pw")
-    rec = {"schema": "traycheck.verdict/1", "id": "v1", "camera": "expo-1", "order_id": "42", "verdict": "mismatch",
-           "missing": {"fries": 1}, "extra": {}, "video_t": 3.0, "at": "2026-11-25T12:00:00.000Z", "tray": 1}
-    store.record_verdict(rec, run="test")
+    store = seeded_store(tmp_path)
     port = free_port()
     app = create_app(store, "pos-token", Menu(), dashboard=Dashboard(store, tmp_path, site="test"))
     web = WebServer(app, "127.0.0.1", port)

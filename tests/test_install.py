@@ -33,19 +33,22 @@ def sh(*cmd: str, timeout: float = 900, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, **kw)
 
 
-def pristine_rootfs(dest: Path) -> None:
-    if not CACHE.is_file():
+def pristine_rootfs(dest: Path, cache: Path = CACHE, include: str = "") -> None:
+    """A fresh bookworm minbase root (with ``include``: more packages) in ``dest``, from a cached
+    tarball built once by debootstrap."""
+    if not cache.is_file():
         assert shutil.which("debootstrap"), "debootstrap is not installed (apt-get install debootstrap)"
         build = dest.parent / "debootstrap"
-        p = sh("debootstrap", "--variant=minbase", "bookworm", str(build), MIRROR, timeout=1200)
+        extra = [f"--include={include}"] if include else []
+        p = sh("debootstrap", "--variant=minbase", *extra, "bookworm", str(build), MIRROR, timeout=1200)
         assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        tmp = CACHE.with_suffix(".tmp")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
         assert sh("tar", "-C", str(build), "-cf", str(tmp), ".").returncode == 0
-        tmp.rename(CACHE)
+        tmp.rename(cache)
         shutil.rmtree(build)
     dest.mkdir()
-    assert sh("tar", "-C", str(dest), "-xf", str(CACHE)).returncode == 0
+    assert sh("tar", "-C", str(dest), "-xf", str(cache)).returncode == 0
 
 
 class Chroot:

@@ -98,18 +98,19 @@ def stations(tmp_path_factory) -> dict[str, Path]:
     return {"a": _shift(tmp, "a", 31), "b": _shift(tmp, "b", 32)}
 
 
-def test_two_stations_sharing_one_pos_serve_every_order_once_on_the_right_station(tmp_path, stations):
+def _config(tmp_path: Path, cameras: str, extra: str = "") -> tuple[Path, int]:
+    """A config file for these cameras (YAML list items), HTTP on a free loopback port."""
     port = free_port()
     cfg_file = tmp_path / "c.yaml"
-    cfg_file.write_text(f"""\
-site: two
-data_dir: {tmp_path / "data"}
-cameras:
-  - {{name: station-a, source: {stations["a"] / "video.mp4"}, speed: null}}
-  - {{name: station-b, source: {stations["b"] / "video.mp4"}, speed: null}}
-http: {{listen: "127.0.0.1:{port}", api_token: tok}}
-retention: {{days: 30, min_free_mb: 0}}
-""")
+    cfg_file.write_text(f"site: two\ndata_dir: {tmp_path / 'data'}\ncameras:\n{cameras}"
+                        f"http: {{listen: \"127.0.0.1:{port}\", api_token: tok}}\n{extra}"
+                        "retention: {days: 30, min_free_mb: 0}\n")
+    return cfg_file, port
+
+
+def test_two_stations_sharing_one_pos_serve_every_order_once_on_the_right_station(tmp_path, stations):
+    cfg_file, port = _config(tmp_path, f"  - {{name: station-a, source: {stations['a'] / 'video.mp4'}, speed: null}}\n"
+                                       f"  - {{name: station-b, source: {stations['b'] / 'video.mp4'}, speed: null}}\n")
     svc = Service(load_config(cfg_file), cfg_file, once=True)
     verdicts = []
     a1_served = threading.Event()
@@ -152,17 +153,8 @@ retention: {{days: 30, min_free_mb: 0}}
 def test_an_unserved_order_expires_and_the_orders_page_says_why(tmp_path, stations):
     from edge.store.users import Users
 
-    port = free_port()
-    cfg_file = tmp_path / "c.yaml"
-    cfg_file.write_text(f"""\
-site: two
-data_dir: {tmp_path / "data"}
-cameras:
-  - {{name: station-a, source: {stations["a"] / "video.mp4"}}}
-http: {{listen: "127.0.0.1:{port}", api_token: tok}}
-orders: {{expire_minutes: 0.01}}
-retention: {{days: 30, min_free_mb: 0}}
-""")
+    cfg_file, port = _config(tmp_path, f"  - {{name: station-a, source: {stations['a'] / 'video.mp4'}}}\n",
+                             "orders: {expire_minutes: 0.01}\n")
     svc = Service(load_config(cfg_file), cfg_file)
     Users(svc.store.db).add("max", "manager", "manager-pw")
     svc.start_io()  # no camera: nothing serves the order

@@ -11,11 +11,10 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 import edge.store.users as users_module
-from edge.store.store import Store
-from edge.store.users import Users
 from edge.web.app import create_app
 from edge.web.dashboard import Dashboard
 from edge.web.server import WebServer
+from dashboard_helpers import seeded_store
 from mqtt_helpers import free_port
 from orders.menu import Menu
 
@@ -23,12 +22,7 @@ TOKEN = "pos-token"
 
 
 def build(tmp_path, metrics_allow=("127.0.0.1", "::1"), **dash):
-    store = Store(tmp_path / "traycheck.db", outbox=False)
-    Users(store.db).add("vera", "viewer", "viewer-pw")
-    Users(store.db).add("max", "manager", "manager-pw")
-    rec = {"schema": "traycheck.verdict/1", "id": "v1", "camera": "expo-1", "order_id": "42", "verdict": "mismatch",
-           "missing": {"fries": 1}, "extra": {}, "video_t": 3.0, "at": "2026-11-25T12:00:00.000Z", "tray": 1}
-    store.record_verdict(rec, run="test")
+    store = seeded_store(tmp_path)
     registry = CollectorRegistry()
     Counter("traycheck_test", "a metric", registry=registry).inc()
     app = create_app(store, TOKEN, Menu(), registry=registry, metrics_allow=list(metrics_allow),

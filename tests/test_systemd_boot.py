@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.mqtt_helpers import free_port
-from tests.test_install import MIRROR, Chroot, sh
+from tests.test_install import Chroot, pristine_rootfs, sh
 
 CACHE = Path(os.environ.get("TRAYCHECK_SYSTEMD_ROOTFS_CACHE", "/var/cache/traycheck-test/bookworm-systemd.tar"))
 WATCHDOG_S, RESTART_S = 30, 5  # the unit's WatchdogSec and RestartSec
@@ -48,18 +48,7 @@ MENU = "include_default: true\nskus:\n  BOOT_COMBO: [burger, fries]\n"
 
 def systemd_rootfs(dest: Path) -> None:
     """A fresh bookworm minbase root with systemd, from a cached tarball (built once)."""
-    if not CACHE.is_file():
-        build = dest.parent / "debootstrap"
-        p = sh("debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv,dbus", "bookworm", str(build),
-               MIRROR, timeout=1200)
-        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        tmp = CACHE.with_suffix(".tmp")
-        assert sh("tar", "-C", str(build), "-cf", str(tmp), ".").returncode == 0
-        tmp.rename(CACHE)
-        shutil.rmtree(build)
-    dest.mkdir()
-    assert sh("tar", "-C", str(dest), "-xf", str(CACHE)).returncode == 0
+    pristine_rootfs(dest, CACHE, include="systemd,systemd-sysv,dbus")
 
 
 class Container:
