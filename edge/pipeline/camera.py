@@ -33,7 +33,6 @@ from orders.registry import PendingOrder, StationOrders
 log = logging.getLogger("traycheck.pipeline")
 
 
-
 class CameraPipeline:
     def __init__(self, camera: str, detector: Detector, menu: Menu, queue: StationOrders,
                  on_verdict: Callable[[Verdict, "CameraPipeline"], None], zone: Zone | None = None,
