@@ -48,7 +48,7 @@ class ActiveModel:
     def load(cls, cfg: Config) -> "ActiveModel":
         path, key, name = model_key(cfg)
         d = cfg.detector
-        det = load_detector(path, d.variant, **d.load_options())
+        det = load_detector(path, d.variant, **d.load_options(), shared=True)  # one model, every camera
         probe(det, f"model file {path}")
         return cls(det, key, name, previous_model(cfg))
 
