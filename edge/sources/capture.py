@@ -24,12 +24,16 @@ from edge.sources.video_file import VideoFile, shift_video  # noqa: E402
 __all__ = ["Frame", "FileSource", "LiveSource", "open_capture", "open_source", "is_live"]
 
 
+LATE_FRAMES = 2  # a paced frame later than this many frame times is dropped (``drop_late``)
+
+
 class FileSource:
     """A recorded video: at its own pace (speed 1), N times faster, or as fast as possible (None).
 
     ``drop_late`` (a camera of the service, the bench's cameras): a paced frame that is more than
-    one frame time late when it is read is dropped and counted (``dropped``), as a live camera's
-    newest-frame reader does, so a camera that falls behind never builds a backlog."""
+    ``LATE_FRAMES`` frame times late when it is read is dropped and counted (``dropped``), as a live
+    camera's newest-frame reader drops, so a camera that falls behind never builds a backlog (a
+    frame or two of jitter, e.g. every camera's tray arriving at once, is caught up instead)."""
 
     live = False
 
@@ -47,7 +51,7 @@ class FileSource:
 
     def frames(self) -> Iterator[Frame]:
         start = time.monotonic()
-        late_s = 1.0 / (self.fps * (self.speed or 1.0))  # one frame time
+        late_s = LATE_FRAMES / (self.fps * (self.speed or 1.0))
         for i, (t, img) in enumerate(self.video):
             if self._stop.is_set():
                 return
