@@ -6,7 +6,8 @@ import pytest
 
 from edge.bench.run import print_table, run_bench
 
-CAMERA_KEYS = {"keeps_up", "dropped_fraction", "lag_start_s", "lag_end_s", "latency_p95_s", "fps_each", "rss_mb"}
+CAMERA_KEYS = {"keeps_up", "dropped_fraction", "lag_start_s", "lag_end_s", "latency_p95_s", "fps_each", "rss_mb",
+               "accuracy", "accuracy_min", "trays_scored"}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,7 @@ def test_camera_rows_say_whether_every_camera_keeps_up(result):
         assert r["keeps_up"] == (r["lag_growth_s"] <= 0.1 and r["dropped_fraction"] <= 0.01)
         assert r["rss_mb"] > 0
         assert r["latency_p95_s"] is None or r["latency_p95_s"] >= 0
+        assert r["trays_scored"] >= 0 and (r["accuracy"] is None or 0 <= r["accuracy_min"] <= r["accuracy"] <= 1)
 
 
 def test_bad_camera_counts_are_one_clear_line(cli):

@@ -8,6 +8,9 @@ time after the camera started). ``lag_start_s``/``lag_end_s``: the mean lag over
 the last window of the run (10 s, or a quarter of a short run), the worst camera's. A row keeps
 up when no camera's lag grows (end <= start + 0.1 s) and at most 1 % of frames were dropped.
 Verdict latency = wall time a verdict was emitted - wall time its frame was due.
+``accuracy``: the trays every camera saw whole (left the counter before its run ended), scored
+as ``traycheck eval`` scores them (first verdict's kind and order, final verdict), all cameras
+pooled; ``accuracy_min`` the worst camera's.
 """
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ from detectors.loader import load_detector
 from edge.bench.stats import rss_mb
 from edge.pipeline.camera import CameraPipeline
 from edge.pipeline.loop import FrameLoop
+from edge.replay.evaluate import score_shift
 from edge.replay.runner import PosScript, shift_menu
+from edge.replay.truth import shift_truth
 from edge.sources.capture import FileSource
 from edge.sources.frame import Frame
 from edge.sources.shift_files import read_pos
@@ -39,8 +44,12 @@ def _camera(i: int, folder: Path, det: Detector, seconds: float, out: dict, star
     queue = OrderQueue()
     clock = {"t0": 0.0}
     verdict_s: list[float] = []
-    pipe = CameraPipeline(f"bench-{i}", det, menu, queue,
-                          lambda v, p: verdict_s.append(time.monotonic() - (clock["t0"] + v.video_t)), run=f"bench:{i}")
+    records: list[dict] = []
+
+    def on_verdict(v, pipe: CameraPipeline) -> None:
+        verdict_s.append(time.monotonic() - (clock["t0"] + v.video_t))
+        records.append(v.record())
+    pipe = CameraPipeline(f"bench-{i}", det, menu, queue, on_verdict, run=f"bench:{i}")
     source = FileSource(shift_video(folder), speed=1.0, drop_late=True)
     lags: list[tuple[float, float]] = []
     frame_ms: list[float] = []
@@ -55,7 +64,15 @@ def _camera(i: int, folder: Path, det: Detector, seconds: float, out: dict, star
     loop.run(source.frames(), until=lambda: time.monotonic() - t0 >= seconds)
     source.stop()
     out[i] = {"lags": lags, "frame_ms": frame_ms, "frames": len(lags), "dropped": source.dropped,
-              "detected": pipe.detected_frames, "verdict_s": verdict_s, "wall": time.monotonic() - t0}
+              "detected": pipe.detected_frames, "verdict_s": verdict_s, "wall": time.monotonic() - t0,
+              "right": _right_trays(folder, menu, records, loop.last_t or 0.0)}
+
+
+def _right_trays(folder: Path, menu, records: list[dict], reached_t: float) -> list[bool]:
+    """Per tray the camera saw whole (left before ``reached_t``): both its verdicts right."""
+    truth, _ = shift_truth(folder, menu)
+    rows = score_shift(folder, records, menu)["trays"]
+    return [r["initial_right"] and r["final_right"] for tr, r in zip(truth, rows) if tr["leave_t"] + 1.0 <= reached_t]
 
 
 def _window_means(lags: list[tuple[float, float]], window: float) -> tuple[float, float]:
@@ -91,6 +108,8 @@ def bench_cameras(fixtures: list[Path], n: int, model: str | None, variant: str,
     ms = np.concatenate([r["frame_ms"] for r in cams])
     verdict_s = [s for r in cams for s in r["verdict_s"]]
     dropped_fraction = dropped / max(frames + dropped, 1)
+    right = [x for r in cams for x in r["right"]]
+    each = [sum(r["right"]) / len(r["right"]) for r in cams if r["right"]]
     growth = max(b - a for a, b in ends)
     return {"name": f"cameras-{n}", "fps": round(frames / wall, 2), "p50_ms": round(float(np.percentile(ms, 50)), 2),
             "p95_ms": round(float(np.percentile(ms, 95)), 2), "model": variant, "cameras": n,
@@ -100,5 +119,7 @@ def bench_cameras(fixtures: list[Path], n: int, model: str | None, variant: str,
             "lag_growth_s": round(growth, 3),
             "latency_p95_s": round(float(np.percentile(verdict_s, 95)), 3) if verdict_s else None,
             "verdicts": len(verdict_s), "detector_frames": sum(r["detected"] for r in cams),
+            "trays_scored": len(right), "accuracy": round(sum(right) / len(right), 4) if right else None,
+            "accuracy_min": round(min(each), 4) if each else None,
             "keeps_up": bool(growth <= KEEP_UP_GROWTH_S and dropped_fraction <= KEEP_UP_DROPPED),
             "rss_mb": round(peak, 1)}
