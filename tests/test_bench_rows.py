@@ -40,6 +40,7 @@ def test_the_pipeline_row_reports_its_own_overhead(result):
     assert p["model"] == "int8" and 0 < p["detector_frames"] <= 10
     assert p["overhead_ms"] > 0  # gate, tracker, tickets: never free
     assert p["overhead_fraction"] == pytest.approx(p["overhead_ms"] / p["detector_p50_ms"], rel=0.02, abs=0.002)
+    assert p["ticket_reads"] >= 0 and 0 <= p["ticket_ms"] <= p["overhead_ms"]  # a part of the overhead
 
 
 def test_camera_rows_say_whether_every_camera_keeps_up(result):

@@ -7,6 +7,7 @@ import resource
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,13 +34,26 @@ def bench_pipeline(frames: list[np.ndarray], model: str | None, variant: str, th
     """The detector rows' frames (15 fps stream times) through a camera pipeline with a warm
     detector. ``overhead_ms``: the pipeline's time per detected frame beyond the detector's own
     (gate, tracker, tickets, association, verdicts; the frames the gate skips included);
-    ``overhead_fraction``: that over the detector's median latency in the same run."""
+    ``overhead_fraction``: that over the detector's median latency in the same run. ``ticket_ms``:
+    the part of the overhead spent reading QR tickets, per detected frame (``ticket_reads`` reads):
+    these frames lie about a second apart, so every frame of a resting tray whose ticket is unread
+    is a try, where a 15 fps stream spreads a tray's few tries over dozens of frames."""
     det = load_detector(model, variant, threads=threads)
     for f in frames[:WARMUP]:
         det.detect(f)
     pipe = CameraPipeline("bench", det, Menu(), OrderQueue(), lambda v, p: None)
     detect_ms: list[float] = []
     pipe.observe_latency = lambda s: detect_ms.append(s * 1000)
+    ticket_ms: list[float] = []  # QR reads: part of the overhead, shown apart (see below)
+    read = pipe.reader.read
+
+    def timed_read(*args: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return read(*args)
+        finally:
+            ticket_ms.append((time.perf_counter() - t0) * 1000)
+    setattr(pipe.reader, "read", timed_read)
     frame_ms: list[float] = []
     loop = FrameLoop(pipe, "bench", after=lambda frame, took: frame_ms.append(took * 1000))
     loop.run(Frame(i, i / 15, f) for i, f in enumerate(frames))
@@ -47,7 +61,8 @@ def bench_pipeline(frames: list[np.ndarray], model: str | None, variant: str, th
     det_p50 = float(np.percentile(detect_ms, 50)) if detect_ms else 0.0
     overhead = (sum(frame_ms) - sum(detect_ms)) / max(len(detect_ms), 1)
     row.update(model=variant, detector_frames=pipe.detected_frames, detector_p50_ms=round(det_p50, 2),
-               overhead_ms=round(overhead, 2), overhead_fraction=round(overhead / det_p50, 3) if det_p50 else None)
+               overhead_ms=round(overhead, 2), overhead_fraction=round(overhead / det_p50, 3) if det_p50 else None,
+               ticket_reads=len(ticket_ms), ticket_ms=round(sum(ticket_ms) / max(len(detect_ms), 1), 2))
     return row
 
 
