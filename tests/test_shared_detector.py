@@ -105,3 +105,36 @@ def test_a_camera_that_falls_behind_drops_late_frames_and_counts_them():
         if len(got) == 6:
             break
     assert got == list(range(6)) and keep.dropped == 0
+
+
+class SlowFirstFrame:
+    """A pipeline that is busy on its first frame for longer than a camera may fall behind."""
+
+    def __init__(self, busy_s: float):
+        self.busy_s = busy_s
+        self.frames = 0
+
+    def process(self, frame) -> None:
+        self.frames += 1
+        if self.frames == 1:
+            time.sleep(self.busy_s)  # the work on this frame (not a wait for a state)
+
+
+def test_a_service_camera_counts_its_dropped_frames():
+    from edge.app.camera_worker import CameraWorker
+
+    sink = SlowFirstFrame(LATE_FRAMES / 15 + 0.4)
+    w = CameraWorker("slow", str(FIXTURES / "lunch-rush"), 1.0, sink)
+    w.thread.start()
+    try:
+        wait_for(lambda: sink.frames >= 10, 30, "the camera going on after its slow frame")
+        assert w.dropped >= 3 and w.state()["dropped"] >= 3
+    finally:
+        w.stop()
+    replay = CameraWorker("replay", str(FIXTURES / "lunch-rush"), 1.0, SlowFirstFrame(0.5), once=True)
+    replay.thread.start()  # a replay (once) keeps every frame
+    try:
+        wait_for(lambda: replay.pipeline.frames >= 10, 30, "the replay going on")
+        assert replay.dropped == 0
+    finally:
+        replay.stop()
