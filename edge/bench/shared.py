@@ -1,6 +1,7 @@
 """Bench row ``shared-detector``: the throughput of the one model the cameras share
 (``detectors.shared.SharedDetector``) with 1 and with 2 camera threads calling it at once, and
-of the alternative it replaced (one session with every core, its callers taking turns).
+of the alternative it replaced (one session with every core, its callers taking turns), and of
+one caller on the 1-thread session (whether a lone camera is right to take every core).
 
 All three take turns in rounds on the same frames, as the detector rows do, so a slow moment
 of this shared host hits them alike. ``speedup_2_vs_1`` compares the same detector with the
@@ -55,15 +56,17 @@ def bench_shared(frames: list[np.ndarray], model: str | None, variant: str, thre
     for f in frames[:WARMUP]:
         shared.detect(f)
         whole.detect(f)
-    plan = {"one": (shared.detect, 1), "two": (shared.detect, 2), "turns": (in_turn, 2)}
+    narrow = getattr(shared, "narrow", shared)  # the 1-thread session (SharedDetector; else the same model)
+    plan = {"one": (shared.detect, 1), "two": (shared.detect, 2), "turns": (in_turn, 2), "one_core": (narrow.detect, 1)}
     fps: dict[str, list[float]] = {k: [] for k in plan}
     lat: dict[str, list[float]] = {k: [] for k in plan}
     for _ in range(rounds):
         for key, (detect, callers) in plan.items():
             time.sleep(SETTLE_S)
             fps[key].append(_throughput(detect, frames, callers, seconds / rounds, lat[key]))
-    one, two, turns = (float(np.mean(fps[k])) for k in ("one", "two", "turns"))
+    one, two, turns, one_core = (float(np.mean(fps[k])) for k in ("one", "two", "turns", "one_core"))
     return {"name": "shared-detector", "fps": round(two, 2), "p50_ms": round(float(np.percentile(lat["two"], 50)), 2),
             "p95_ms": round(float(np.percentile(lat["two"], 95)), 2), "model": variant, "callers": 2,
             "fps_1_caller": round(one, 2), "speedup_2_vs_1": round(two / one, 3) if one else None,
-            "fps_2_callers_one_session_in_turn": round(turns, 2)}
+            "fps_2_callers_one_session_in_turn": round(turns, 2),
+            "fps_1_caller_one_core": round(one_core, 2)}  # is a lone caller right to take every core?
