@@ -28,11 +28,17 @@ from detectors.onnx_backend import OnnxDetector
 
 class CoreScheduler:
     """Hands out the ``cores`` of the box to callers in arrival order: all of them to a caller who
-    is alone, one each when several want them."""
+    is alone, one each when several want them.
+
+    Alone means no other caller is inside ``detect`` at all (``enter``/``leave``), not merely none
+    waiting for a core: two cameras alternate between the model and their own letterbox/decode, and
+    counting only the waiting ones gave each of them every core in turn (measured: no faster than
+    one session called in turn)."""
 
     def __init__(self, cores: int):
         self.cores = max(1, cores)
         self.free = self.cores
+        self.active = 0  # callers inside detect (pre/post-processing or the model)
         self._cond = threading.Condition()
         self._waiting: deque[object] = deque()
         self.calls = {1: 0, self.cores: 0}  # calls served per core count (the wide/narrow split)
@@ -45,12 +51,20 @@ class CoreScheduler:
             while self._waiting[0] is not me or self.free == 0:
                 self._cond.wait()
             self._waiting.popleft()
-            alone = self.free == self.cores and not self._waiting
+            alone = self.free == self.cores and not self._waiting and self.active <= 1
             took = self.cores if alone else 1
             self.free -= took
             self.calls[took] += 1
             self._cond.notify_all()  # the next in line may take a core that is still free
             return took
+
+    def enter(self) -> None:
+        with self._cond:
+            self.active += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self.active -= 1
 
     def release(self, took: int) -> None:
         with self._cond:
@@ -102,5 +116,9 @@ class SharedDetector:
             self.scheduler.release(took)
 
     def detect(self, frame: np.ndarray) -> Detections:
-        blob, g = self.wide.letterbox(frame)  # letterbox and decode outside the scheduler: numpy, own thread
-        return self.wide.decode(self.infer(blob), g, frame.shape[:2])
+        self.scheduler.enter()
+        try:
+            blob, g = self.wide.letterbox(frame)  # letterbox and decode outside the cores' hand-out
+            return self.wide.decode(self.infer(blob), g, frame.shape[:2])
+        finally:
+            self.scheduler.leave()

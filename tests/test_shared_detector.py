@@ -62,6 +62,21 @@ def test_a_lone_caller_takes_every_core_and_callers_that_meet_take_one_each():
     assert s.busy == 0 and s.acquire() == 2
 
 
+def test_a_caller_is_not_alone_while_another_is_inside_detect():
+    """Another camera letterboxing or decoding its frame will want a core in a moment: one each."""
+    s = CoreScheduler(2)
+    s.enter()
+    s.enter()
+    took = s.acquire()
+    assert took == 1
+    s.release(took)
+    s.leave()
+    took = s.acquire()
+    assert took == 2  # the other one has left
+    s.release(took)
+    s.leave()
+
+
 def test_callers_are_served_in_arrival_order():
     s = CoreScheduler(1)
     first = s.acquire()
