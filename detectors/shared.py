@@ -2,11 +2,13 @@
 threads on the cores of the box, behind the ``Detector`` protocol (the pipeline does not change).
 
 Why two sessions of the same file: an ONNX Runtime session's intra-op thread count is fixed when
-it is created. Measured here (issue 15, 2 cores): two camera threads each running a 1-thread
-session side by side beat one 2-thread session called in turn (its worker threads spin between
-the many small operators and only one frame is in flight); one camera alone is faster on the
-2-thread session. So a caller that finds the box free and nobody waiting takes every core (the
-wide session); otherwise each caller takes one core (the narrow session, called concurrently:
+it is created. Measured (issue 15, 2 cores): two camera threads running a 1-thread session side
+by side beat one 2-thread session called in turn (its worker threads spin between the many small
+operators and only one frame is in flight): 300-311 against 218-231 frames/s on a quiet box,
+36 against 23 on a loaded one (``bench``'s shared-detector row). One camera alone was faster on
+the 2-thread session on the quiet box (on the loaded one the 1-thread session won even alone:
+``fps_1_caller_one_core``). So a caller alone in ``detect`` takes every core (the wide session);
+otherwise each caller takes one core (the narrow session, called concurrently:
 ``InferenceSession.run`` is thread-safe and a 1-thread run executes on the caller's thread).
 
 Fair share: callers are served first come, first served; a camera thread has one call in flight
