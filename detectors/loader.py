@@ -11,17 +11,18 @@ from pathlib import Path
 from detectors.detections import ModelDetector
 from detectors.model_info import resolve_model
 from detectors.onnx_backend import OnnxDetector
+from detectors.shared import SharedDetector
 from edge.core import UserError
 
 
 def _onnx(path: Path, threads: int, conf: float, iou: float, providers: list[str] | None,
-          spin: bool) -> ModelDetector:
-
-    return OnnxDetector(path, conf=conf, iou=iou, threads=threads, providers=providers, spin=spin)
+          spin: bool, shared: bool) -> ModelDetector:
+    cls = SharedDetector if shared else OnnxDetector
+    return cls(path, conf=conf, iou=iou, threads=threads, providers=providers, spin=spin)
 
 
 def _ultralytics(path: Path, threads: int, conf: float, iou: float, providers: list[str] | None,
-                 spin: bool) -> ModelDetector:
+                 spin: bool, shared: bool) -> ModelDetector:
     if providers:
         raise UserError("the ultralytics backend runs on the CPU: providers are an onnx setting")
     from detectors.ultralytics_backend import UltralyticsDetector
@@ -31,7 +32,7 @@ def _ultralytics(path: Path, threads: int, conf: float, iou: float, providers: l
 
 @dataclass(frozen=True)
 class Backend:
-    load: Callable[[Path, int, float, float, list[str] | None, bool], ModelDetector]
+    load: Callable[[Path, int, float, float, list[str] | None, bool, bool], ModelDetector]  # (.., spin, shared)
     suffix: str  # the model files it runs
     variants: tuple[str, ...]  # which file of a bundled model (``resolve_model``); the first is its default
     needs: str  # the module it imports (heavy: imported only when a model loads)
@@ -63,10 +64,11 @@ def missing(backend: str) -> str | None:
 
 def load_detector(model: str | Path | None = None, variant: str = "fp32", backend: str | None = None,
                   threads: int = 2, conf: float = 0.25, iou: float = 0.7,
-                  providers: list[str] | None = None, spin: bool = True) -> ModelDetector:
+                  providers: list[str] | None = None, spin: bool = True, shared: bool = False) -> ModelDetector:
     """Load ``model`` (a file, a family path or a bundled name; None: the bundled default) with
     ``backend`` (None: by the file's suffix). ``variant`` picks a bundled model's file where the
-    backend runs it (fp32/int8 for onnx), else the backend's own (pt for ultralytics)."""
+    backend runs it (fp32/int8 for onnx), else the backend's own (pt for ultralytics). ``shared``: one
+    model for many camera threads calling at once (``detectors.shared``; onnx only, ignored otherwise)."""
     if backend is not None:
         why = missing(backend)
         if why is not None:
@@ -79,4 +81,4 @@ def load_detector(model: str | Path | None = None, variant: str = "fp32", backen
         b = BACKENDS[backend]
     if path.suffix != b.suffix:
         raise UserError(f"the {backend} backend needs a {b.suffix} model, got {path}")
-    return b.load(path, threads, conf, iou, providers, spin)
+    return b.load(path, threads, conf, iou, providers, spin, shared)

@@ -150,6 +150,7 @@ def test_staff_watch_a_replayed_shift(replay, browser):
         shoot(page, name)
     page.goto(f"{url}/system")
     assert page.locator("table.sessions td:has-text('this browser')").count() == 1
+    assert page.locator("th:has-text('dropped frames')").count() == 1  # per camera: frames dropped while behind
     page.click("form.end-all button")  # sign out everywhere: back to the sign-in page, the session gone
     page.wait_for_url(re.compile(r".*/login.*"))
     page.goto(f"{url}/live")

@@ -72,3 +72,35 @@ def test_the_type_picks_the_backend_that_runs_the_model(tmp_path):
     assert type(ref).__name__ == "UltralyticsDetector" and ref.classes == det.classes and ref.path.suffix == ".pt"
     with pytest.raises(UserError, match="the onnx backend needs a .onnx model"):
         load_detector(next(Path(det.path).parent.glob("*.pt")), backend="onnx")
+
+
+def test_int8_is_the_default_where_the_metadata_shows_int8_as_accurate(tmp_path):
+    """``int8: auto`` (the default): INT8 for the bundled model and for a site family whose INT8
+    mAP50 is within 0.01 of fp32; fp32 where INT8 is worse, absent or not scored; true/false force."""
+    import json
+
+    from model_family import make_family
+
+    d = _load(tmp_path, "").detector
+    assert (d.int8, d.variant) == ("auto", "int8")
+    assert "within 0.01" in d.variant_why(None)
+    fam = tmp_path / "models"
+    make_family(fam, "close")
+    make_family(fam, "worse")
+    meta = json.loads((fam / "worse.json").read_text())
+    meta["metrics"]["int8"]["mAP50"] = meta["metrics"]["fp32"]["mAP50"] - 0.02
+    (fam / "worse.json").write_text(json.dumps(meta))
+    make_family(fam, "unscored")
+    meta = json.loads((fam / "unscored.json").read_text())
+    del meta["metrics"]
+    (fam / "unscored.json").write_text(json.dumps(meta))
+    make_family(fam, "noint8", int8=False)
+    assert d.variant_for(str(fam / "close")) == "int8"
+    for name, why in (("worse", "more than 0.01 below"), ("unscored", "no fp32 and INT8 mAP50"),
+                      ("noint8", "no INT8 file")):
+        assert d.variant_for(str(fam / name)) == "fp32", name
+        assert why in d.variant_why(str(fam / name))
+    assert _load(tmp_path, "detector: {int8: false}").detector.variant == "fp32"
+    assert "detector.int8: " in (msg := _error(tmp_path, "detector: {int8: maybe}")) and "true, false or auto" in msg
+    det, _ = load_active(_load(tmp_path, f"detector: {{model: {fam / 'close'}}}"))
+    assert det.path.name == "close.int8.onnx"  # what the service loads

@@ -91,7 +91,7 @@ def test_metrics_and_readiness(tmp_path):
         series = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
         assert all(s.startswith("traycheck_") for s in series if not s.startswith(("python_", "process_")))
         for name in ("traycheck_frames_total", "traycheck_detector_latency_seconds_count", "traycheck_outbox_length",
-                     "traycheck_storage_free_bytes", "traycheck_camera_fps"):
+                     "traycheck_storage_free_bytes", "traycheck_camera_fps", "traycheck_frames_dropped_total"):
             assert name in series, name
         frames = [float(line.split()[-1]) for line in text.splitlines() if line.startswith("traycheck_frames_total")]
         assert frames and frames[0] > 0
@@ -112,6 +112,7 @@ def test_doctor_passes_and_fails_clearly(tmp_path, cli):
         ok = cli("doctor", "--config", cfg)
         assert ok.returncode == 0, ok.stderr
         assert "camera expo-1" in ok.stderr and "FAIL" not in ok.stderr
+        assert "traycheck-v8n.int8.onnx" in ok.stderr and "(detector.int8: auto)" in ok.stderr  # which file, why
         bad = tmp_path / "bad.yaml"
         bad.write_text(text.replace(str(FIXTURES / "lunch-rush"), str(tmp_path / "nothing.mp4"))
                        + f"mqtt: {{host: 127.0.0.1, port: {broker.port + 1 if broker.port < 65535 else 1}}}\n")

@@ -23,7 +23,7 @@ def model_key(cfg: Config) -> tuple[str, tuple, str | None]:
     ``cfg``: the model directory's active model, else the config's ``detector.model``."""
     d = cfg.detector
     ref, name = active_model(cfg)
-    path = resolve_model(ref, d.variant)
+    path = resolve_model(ref, d.variant_for(ref))
     st = path.stat()
     options = repr(sorted(d.load_options().items()))  # type, threads, providers: a change loads anew
     return str(path), (str(path.resolve()), st.st_mtime_ns, st.st_size, options), name
@@ -48,7 +48,7 @@ class ActiveModel:
     def load(cls, cfg: Config) -> "ActiveModel":
         path, key, name = model_key(cfg)
         d = cfg.detector
-        det = load_detector(path, d.variant, **d.load_options())
+        det = load_detector(path, d.variant, **d.load_options(), shared=True)  # one model, every camera (path: a file)
         probe(det, f"model file {path}")
         return cls(det, key, name, previous_model(cfg))
 

@@ -50,6 +50,7 @@ class CameraWorker(Generic[S]):
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"camera {name}", daemon=True)
         self._recent: list[float] = []  # monotonic times of recent frames, for fps
+        self._dropped_before = 0  # late frames dropped by the sources before the current one
 
     def fps(self, window: float = 60.0) -> float:
         now = time.monotonic()
@@ -73,7 +74,8 @@ class CameraWorker(Generic[S]):
 
     def _open(self) -> FileSource | LiveSource | None:
         try:
-            return open_source(self.source_ref, self.speed, state=self.status, t_floor=self._next_t())
+            return open_source(self.source_ref, self.speed, state=self.status, t_floor=self._next_t(),
+                               drop_late=not self.once)  # a replay (once) processes every frame
         except UserError as exc:
             self.status.trouble(str(exc))
         except Exception as exc:  # noqa: BLE001 - whatever OpenCV raises, the camera is tried again
@@ -94,6 +96,8 @@ class CameraWorker(Generic[S]):
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, self.backoff_max)
                 continue
+            if self.source is not None:  # its drops stay counted
+                self._dropped_before += self.source.dropped
             self.source = source
             try:
                 for frame in source.frames():
@@ -131,6 +135,12 @@ class CameraWorker(Generic[S]):
         self.loop.before = hook
 
     @property
+    def dropped(self) -> int:
+        """Frames this camera dropped because it was behind (never queued): all its sources so far."""
+        src = self.source
+        return self._dropped_before + (src.dropped if src is not None else 0)
+
+    @property
     def last_t(self) -> float | None:
         return self.loop.last_t
 
@@ -157,7 +167,7 @@ class CameraWorker(Generic[S]):
         return self.status.raw == OK and now - self.last_progress > stall_s
 
     def state(self, stall_s: float = STALL_S) -> dict:
-        """{"state": ok|reconnecting|failed, "reason", "since", "for_s", "fps", "reconnects"}."""
+        """{"state": ok|reconnecting|failed, "reason", "since", "for_s", "fps", "reconnects", "dropped"}."""
         s = self.status.snapshot()
         now = time.monotonic()
         if self.thread.ident is not None and not self.thread.is_alive() and not self.stop_event.is_set():
@@ -169,6 +179,7 @@ class CameraWorker(Generic[S]):
             s.update(state=FAILED, reason=f"no frame processed for {now - self.last_progress:.0f} s")
         s["fps"] = round(self.fps(), 1)
         s["reconnects"] = self.reconnects
+        s["dropped"] = self.dropped
         return s
 
     def request_stop(self) -> None:

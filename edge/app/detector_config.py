@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from detectors.loader import backend_for, missing
+from detectors.model_info import int8_choice
 
 
 class _DetectorBase(BaseModel):
@@ -32,7 +33,11 @@ class _DetectorBase(BaseModel):
 
     @property
     def variant(self) -> str:
-        """Which file of a bundled model or family (``resolve_model``)."""
+        """Which file of ``model`` (a bundled model or family: ``resolve_model``)."""
+        return self.variant_for(self.model)
+
+    def variant_for(self, ref: str | None) -> str:
+        """Which file of the model family ``ref`` (the installed active model, or ``model``) runs."""
         raise NotImplementedError
 
     def load_options(self) -> dict[str, Any]:
@@ -44,12 +49,29 @@ class OnnxDetectorConfig(_DetectorBase):
     """ONNX Runtime on the model's ``.onnx`` file (the appliance's default)."""
 
     type: Literal["onnx"] = "onnx"
-    int8: bool = False  # run the family's INT8 file (``NAME.int8.onnx``)
+    # run the family's INT8 file (``NAME.int8.onnx``); auto: where its metadata shows INT8 mAP50
+    # within 0.01 of fp32 (``detectors.model_info.int8_choice``; the bundled model does)
+    int8: bool | Literal["auto"] = "auto"
     providers: list[str] | None = None  # ONNX Runtime execution providers; default: CPU
 
-    @property
-    def variant(self) -> str:
-        return "int8" if self.int8 else "fp32"
+    @field_validator("int8", mode="before")
+    @classmethod
+    def _int8(cls, v: object) -> object:
+        if v is None:
+            return "auto"
+        if isinstance(v, bool) or v == "auto":
+            return v
+        raise ValueError("true, false or auto")
+
+    def variant_for(self, ref: str | None) -> str:
+        use = int8_choice(ref)[0] if self.int8 == "auto" else self.int8
+        return "int8" if use else "fp32"
+
+    def variant_why(self, ref: str | None) -> str:
+        """For ``doctor``: which file runs and why."""
+        if self.int8 != "auto":
+            return f"{'INT8' if self.int8 else 'fp32'}: detector.int8 is {str(self.int8).lower()} in the config"
+        return int8_choice(ref)[1] + " (detector.int8: auto)"
 
     def load_options(self) -> dict[str, Any]:
         return {**super().load_options(), "providers": self.providers}
@@ -60,8 +82,7 @@ class UltralyticsDetectorConfig(_DetectorBase):
 
     type: Literal["ultralytics"]
 
-    @property
-    def variant(self) -> str:
+    def variant_for(self, ref: str | None) -> str:
         return "pt"
 
 

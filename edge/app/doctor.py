@@ -15,7 +15,7 @@ from rich.table import Table
 
 from edge.app.config import Config
 from edge.app.config_files import data_dir_problems, secret_problems
-from edge.app.model_store import config_menu, load_active
+from edge.app.model_store import active_model, config_menu, load_active
 from edge.core import UserError, console
 from edge.sources.camera_state import CameraState
 from edge.sources.capture import FileSource, LiveSource, is_live, open_source
@@ -101,7 +101,10 @@ def _model(cfg: Config) -> tuple[bool, str]:
     for _ in range(10):
         det.detect(frame)
     ms = (time.perf_counter() - t0) * 100
-    return True, f"{getattr(det, 'path', '')} ({ms:.1f} ms/frame, {len(det.classes)} classes, menu covered)"
+    why = getattr(cfg.detector, "variant_why", None)  # onnx: which file (INT8 or fp32) and why
+    why_text = f"; {why(active_model(cfg)[0])}" if why else ""
+    return True, (f"{getattr(det, 'path', '')} ({ms:.1f} ms/frame, {len(det.classes)} classes, menu covered"
+                  f"{why_text})")
 
 
 def _broker(cfg: Config) -> tuple[bool, str]:

@@ -19,7 +19,7 @@ from edge.sources.camera_state import STATES
 
 class Observed(Protocol):
     """What the collector reads from the appliance (``edge.app.service.Service``) at scrape time:
-    ``workers`` (CameraWorker: name, pipeline, fps(), state(), reconnects), ``store``,
+    ``workers`` (CameraWorker: name, pipeline, fps(), state(), reconnects, dropped), ``store``,
     ``data_dir``, ``publisher`` (None without a broker) and ``recorder``."""
 
     workers: Any
@@ -44,6 +44,8 @@ class ServiceCollector(Collector):
         fps = GaugeMetricFamily("traycheck_camera_fps", "Frames per second over the last minute", labels=["camera"])
         rec = CounterMetricFamily("traycheck_camera_reconnects", "Times a camera was lost (stream ended, file gone)",
                                   labels=["camera"])
+        dropped = CounterMetricFamily("traycheck_frames_dropped", "Frames dropped because the camera was behind "
+                                      "(never queued)", labels=["camera"])
         up = GaugeMetricFamily("traycheck_camera_up", "1 while the camera delivers frames (state ok)",
                                labels=["camera"])
         cam_state = GaugeMetricFamily("traycheck_camera_state", "1 for the camera's current state",
@@ -56,13 +58,14 @@ class ServiceCollector(Collector):
             skipped.add_metric([w.name], p.frames - p.detected_frames)
             fps.add_metric([w.name], w.fps())
             rec.add_metric([w.name], w.reconnects)
+            dropped.add_metric([w.name], w.dropped)
             now = w.state()["state"]
             up.add_metric([w.name], int(now == "ok"))
             for st in STATES:
                 cam_state.add_metric([w.name, st], int(now == st))
             for kind, n in sorted(p.verdict_counts.items()):
                 verdicts.add_metric([w.name, kind], n)
-        yield from (frames, det, skipped, fps, rec, up, cam_state, verdicts)
+        yield from (frames, det, skipped, fps, rec, dropped, up, cam_state, verdicts)
         store = self.svc.store
         yield GaugeMetricFamily("traycheck_outbox_length", "MQTT messages waiting for the broker",
                                 value=store.outbox_len())

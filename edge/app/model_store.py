@@ -97,7 +97,7 @@ def load_active(cfg: Config, threads: int = 1) -> tuple[ModelDetector, str | Non
     """(detector, installed name or None) of the model the service would start with."""
     ref, name = active_model(cfg)
     d = cfg.detector
-    det = load_detector(ref, d.variant, **{**d.load_options(), "threads": threads})
+    det = load_detector(ref, d.variant_for(ref), **{**d.load_options(), "threads": threads})
     return det, name
 
 

@@ -1,6 +1,7 @@
 """``traycheck bench``: detector throughput and latency, every backend on the same frames.
 
-Frames are decoded up front (decoding is not timed) and each backend gets a
+Frames are picked up front while the video streams past (decoding is not timed; only the
+picked frames stay in memory, never the whole video) and each backend gets a
 few warm-up calls; then the backends take turns over the frames in rounds, so
 the host's slow moments (this is a shared VM) do not favour one of them.
 Rows follow contract section 5: name, fps, p50_ms, p95_ms.
@@ -29,13 +30,24 @@ def default_fixture() -> Path:
 
 
 def load_frames(source: Path, n: int) -> list[np.ndarray]:
-    """``n`` frames spread evenly over the video (so trays, hands and empty counter all count)."""
-    video = VideoFile(shift_video(source))
-    frames = [f for _, f in video]
+    """``n`` frames spread evenly over the video (so trays, hands and empty counter all count),
+    kept as the video streams past: a long shift is never held in memory whole."""
+    path = shift_video(source)
+    head = VideoFile(path)
+    head.cap.release()
+    total = head.frame_count or sum(1 for _ in VideoFile(path))  # (no count in the header: one pass)
+    want = set(np.linspace(0, max(total - 1, 0), min(n, total)).astype(int).tolist())
+    frames: list[np.ndarray] = []
+    video = VideoFile(path)
+    for i, (_, f) in enumerate(video):
+        if i in want:
+            frames.append(f)
+        if i >= max(want):
+            break
+    video.cap.release()
     if not frames:
         raise UserError(f"{source}: the video has no frames")
-    idx = np.linspace(0, len(frames) - 1, min(n, len(frames))).astype(int)
-    return [frames[i] for i in idx]
+    return frames
 
 
 ROUNDS = 5  # the backends take turns in rounds: a slow moment of the host hits all of them alike

@@ -1,5 +1,10 @@
 """``traycheck bench``: the detector rows (every backend on the same frames, in rounds), then the
-pipeline, idle and camera rows, and the table that shows them."""
+pipeline, idle, shared-detector and cameras-N rows, and the table that shows them.
+
+Rows compare like with like: ``speedup_vs_ultralytics`` only between the detector rows (the
+same frames, one call each); the pipeline row reports what it adds to the detector in the same
+run; the shared-detector row compares 2 callers with 1 on the same model; cameras-N rows say
+whether N real-time cameras keep up."""
 from __future__ import annotations
 
 import os
@@ -10,23 +15,28 @@ from typing import Any
 from rich.table import Table
 
 from detectors.loader import load_detector
-from detectors.model_info import resolve_model
+from detectors.model_info import int8_choice, resolve_model
 from edge.bench.cameras import bench_cameras
 from edge.bench.detectors import FIXTURES, default_fixture, load_frames, time_detectors
 from edge.bench.pipeline import bench_idle, bench_pipeline
-from edge.bench.stats import latency_row
+from edge.bench.shared import bench_shared
+from edge.bench.stats import latency_row, rss_mb
 from edge.core import UserError, console
 
 
 def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, quiet: bool = False,
-              pipeline: bool = True, cameras: int = 0, cameras_seconds: float = 60.0,
-              also: list[str] | None = None) -> dict:
+              pipeline: bool = True, cameras: list[int] | None = None, cameras_seconds: float = 30.0,
+              also: list[str] | None = None, shared_seconds: float = 12.0, ultralytics: bool = True,
+              idle_seconds: float = 20.0) -> dict:
     """``also``: more model families (DIR/NAME) whose fp32 and INT8 files take turns in the same rounds
-    on the same frames, so a site's model is timed beside the bundled one in one run."""
+    on the same frames, so a site's model is timed beside the bundled one in one run. ``cameras``: the
+    N of the cameras-N rows (empty: none). The pipeline and camera rows run the file the service
+    would (``int8: auto``)."""
     source = fixture or default_fixture()
     frames = load_frames(source, n)
-    plan = [("ultralytics", "pt", "ultralytics", model), ("onnx-fp32", "fp32", "onnx", model),
-            ("onnx-int8", "int8", "onnx", model)]
+    n_frames, frame_size = len(frames), list(frames[0].shape[1::-1])
+    plan = [("ultralytics", "pt", "ultralytics", model)] if ultralytics else []
+    plan += [("onnx-fp32", "fp32", "onnx", model), ("onnx-int8", "int8", "onnx", model)]
     for family in also or []:
         label = Path(family).name
         plan += [(f"{label}-fp32", "fp32", "onnx", family), (f"{label}-int8", "int8", "onnx", family)]
@@ -49,24 +59,40 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
         else:
             rows.append(dict(latency_row(name, lat[name]), model=files[name]))
     del dets
+    base = rows[0]["fps"] if ultralytics else None
+    for r in rows:  # the detector rows only: the same frames, one call each
+        r["speedup_vs_ultralytics"] = round(r["fps"] / base, 2) if (base and r["fps"]) else None
+    use_int8, why = int8_choice(model)
+    variant = "int8" if use_int8 else "fp32"
     if pipeline:
-        console.print("bench pipeline (replay at max speed) and idle (empty station, 15 fps)...")
-        rows.append(bench_pipeline(source, model, threads))
-        rows.append(bench_idle(model, threads))
+        console.print(f"bench pipeline (the same frames, warm, {variant}) and idle (empty station, 15 fps)...")
+        rows.append(bench_pipeline(frames, model, variant, threads))
+        rows.append(bench_idle(model, variant, threads, idle_seconds))
+        console.print(f"bench shared-detector (1 and 2 callers, {shared_seconds:.0f} s each)...")
+        rows.append(bench_shared(frames, model, variant, threads, shared_seconds))
+    peak = rss_mb()
+    del frames
     if cameras:
         shifts = sorted(p.parent for p in FIXTURES.glob("*/video.mp4")) or [source]
-        console.print(f"bench cameras-{cameras} ({cameras} cameras in real time for {cameras_seconds:.0f} s, INT8)...")
-        rows.append(bench_cameras(shifts, cameras, model, "int8", threads, cameras_seconds))
-    base = rows[0]["fps"]
-    for r in rows:
-        r["speedup_vs_ultralytics"] = round(r["fps"] / base, 2) if (base and r["fps"]) else None
-    fp32 = next((r["fps"] for r in rows if r["name"] == "onnx-fp32"), None)
-    for r in rows:
-        if r["name"] == "pipeline" and fp32:
-            r["vs_onnx_fp32"] = round(r["fps"] / fp32, 3)
-    return {"fixture": str(source), "frames": len(frames), "frame_size": list(frames[0].shape[1::-1]),
+        det = load_detector(model, variant, threads=threads, shared=True)
+        for n_cams in cameras:
+            console.print(f"bench cameras-{n_cams} ({n_cams} cameras in real time for {cameras_seconds:.0f} s, "
+                          f"{variant})...")
+            rows.append(bench_cameras(shifts, n_cams, model, variant, threads, cameras_seconds, detector=det))
+    return {"fixture": str(source), "frames": n_frames, "frame_size": frame_size,
             "threads": threads, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "rows": rows}
+            "variant": variant, "variant_why": why, "rss_mb_after_detector_rows": round(peak, 1), "rows": rows}
+
+
+def camera_counts(text: str) -> list[int]:
+    """``--cameras 1,2,4,8`` -> [1, 2, 4, 8]; ``0`` or empty: no cameras-N rows."""
+    try:
+        counts = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise UserError(f"--cameras {text!r}: expected whole numbers separated by commas, e.g. 1,2,4,8") from None
+    if any(c < 0 or c > 64 for c in counts):
+        raise UserError(f"--cameras {text!r}: each N must be between 0 and 64")
+    return [c for c in counts if c > 0]
 
 
 def print_table(result: dict) -> None:
@@ -79,15 +105,23 @@ def print_table(result: dict) -> None:
             t.add_row(r["name"], "-", "-", "-", "-", r.get("error", ""))
             continue
         notes = []
-        if "vs_onnx_fp32" in r:
-            notes.append(f"{100 * r['vs_onnx_fp32']:.0f} % of onnx-fp32 fps")
+        if r.get("overhead_fraction") is not None:
+            notes.append(f"overhead {r['overhead_ms']:.2f} ms per detected frame = "
+                         f"{100 * r['overhead_fraction']:.0f} % of the detector's {r['detector_p50_ms']:.1f} ms")
         if "cpu_percent" in r:
             notes.append(f"{r['cpu_percent']:.1f} % of one core")
+        if "speedup_2_vs_1" in r:
+            notes.append(f"2 callers {r['speedup_2_vs_1']:.2f}x 1 caller ({r['fps_1_caller']:.1f} fps); one "
+                         f"session in turn {r['fps_2_callers_one_session_in_turn']:.1f} fps")
         if "keeps_up" in r:
-            notes.append(f"{'keeps up' if r['keeps_up'] else 'FALLS BEHIND'}: lag {r['lag_first_10s_s']:.2f} s "
-                         f"-> {r['lag_last_10s_s']:.2f} s, {r['stream_fps_each']:.1f} fps each")
+            lat = f"{r['latency_p95_s']:.2f} s" if r["latency_p95_s"] is not None else "-"
+            notes.append(f"{'keeps up' if r['keeps_up'] else 'FALLS BEHIND'}: lag {r['lag_start_s']:.2f} s "
+                         f"-> {r['lag_end_s']:.2f} s, {100 * r['dropped_fraction']:.1f} % dropped, "
+                         f"{min(r['fps_each']):.1f}-{max(r['fps_each']):.1f} fps each, verdict p95 {lat}, "
+                         f"{r['rss_mb']:.0f} MB")
         if "detector_frames" in r:
             notes.append(f"detector on {r['detector_frames']} frames")
+        speedup = r.get("speedup_vs_ultralytics")
         t.add_row(r["name"], r.get("model", ""), f"{r['fps']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
-                  f"{r['speedup_vs_ultralytics']:.2f}" if r["speedup_vs_ultralytics"] else "-", "; ".join(notes))
+                  f"{speedup:.2f}" if speedup else "-", "; ".join(notes))
     console.print(t)

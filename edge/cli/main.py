@@ -22,7 +22,7 @@ from edge.app.logs import setup_logging
 from edge.app.model_store import check_config_model
 from edge.app.orders_import import import_orders
 from edge.app.run import run_service
-from edge.bench.run import print_table, run_bench
+from edge.bench.run import camera_counts, print_table, run_bench
 from edge.cli.data import data_app
 from edge.cli.model import model_app
 from edge.cli.synth import synth_app
@@ -243,15 +243,19 @@ def bench(json_out: bool = typer.Option(False, "--json", help="print the JSON ob
           model: Optional[str] = typer.Option(None, help="bundled model name"),
           detectors_only: bool = typer.Option(False, "--detectors-only",
                                               help="skip the pipeline, idle and cameras rows"),
-          cameras: int = typer.Option(4, min=0, help="cameras replaying fixtures in real time in one process "
-                                                     "(row cameras-N; 0 skips it)"),
-          cameras_seconds: float = typer.Option(60.0, min=15.0, help="how long the cameras row runs"),
+          cameras: str = typer.Option("1,2,4,8", help="comma-separated N: a cameras-N row each, N cameras "
+                                                       "replaying busy fixtures in real time in one process (0: none)"),
+          cameras_seconds: float = typer.Option(30.0, min=5.0, help="how long each cameras-N row runs"),
+          shared_seconds: float = typer.Option(12.0, min=1.0, help="how long the shared-detector row runs"),
+          ultralytics: bool = typer.Option(True, "--ultralytics/--no-ultralytics",
+                                           help="time ultralytics predict too (loads torch: ~0.9 GB more memory)"),
           also: list[str] = typer.Option([], "--also", help="another model family DIR/NAME (e.g. a site's): its "
                                                             "fp32 and INT8 timed in the same rounds (repeat)")) -> None:
-    """Speed: ONNX fp32, ONNX INT8 and ultralytics predict on the same frames; the pipeline; an idle
-    camera; N cameras in real time in one process."""
+    """Speed: ONNX fp32, ONNX INT8 and ultralytics predict on the same frames; the pipeline's overhead;
+    an idle camera; the shared detector with 1 and 2 callers; N cameras in real time in one process."""
     result = run_bench(fixture, frames, threads, model, quiet=json_out, pipeline=not detectors_only,
-                       cameras=0 if detectors_only else cameras, cameras_seconds=cameras_seconds, also=also)
+                       cameras=[] if detectors_only else camera_counts(cameras), cameras_seconds=cameras_seconds,
+                       also=also, shared_seconds=shared_seconds, ultralytics=ultralytics)
     if json_out:
         sys.stdout.write(json.dumps(result) + "\n")
     else:

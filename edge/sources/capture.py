@@ -24,12 +24,20 @@ from edge.sources.video_file import VideoFile, shift_video  # noqa: E402
 __all__ = ["Frame", "FileSource", "LiveSource", "open_capture", "open_source", "is_live"]
 
 
+LATE_FRAMES = 2  # a paced frame later than this many frame times is dropped (``drop_late``)
+
+
 class FileSource:
-    """A recorded video: at its own pace (speed 1), N times faster, or as fast as possible (None)."""
+    """A recorded video: at its own pace (speed 1), N times faster, or as fast as possible (None).
+
+    ``drop_late`` (a camera of the service, the bench's cameras): a paced frame that is more than
+    ``LATE_FRAMES`` frame times late when it is read is dropped and counted (``dropped``), as a live
+    camera's newest-frame reader drops, so a camera that falls behind never builds a backlog (a
+    frame or two of jitter, e.g. every camera's tray arriving at once, is caught up instead)."""
 
     live = False
 
-    def __init__(self, path: Path, speed: float | None = 1.0, t_floor: float = 0.0):
+    def __init__(self, path: Path, speed: float | None = 1.0, t_floor: float = 0.0, drop_late: bool = False):
         if speed is not None and speed <= 0:
             raise UserError(f"--speed {speed}: must be > 0 or 'max'")
         self.video = VideoFile(path)
@@ -37,10 +45,13 @@ class FileSource:
         self.fps = self.video.fps
         self.t_floor = t_floor
         self.reconnects = 0
+        self.drop_late = drop_late
+        self.dropped = 0  # late frames skipped (drop_late)
         self._stop = threading.Event()
 
     def frames(self) -> Iterator[Frame]:
         start = time.monotonic()
+        late_s = LATE_FRAMES / (self.fps * (self.speed or 1.0))
         for i, (t, img) in enumerate(self.video):
             if self._stop.is_set():
                 return
@@ -48,6 +59,9 @@ class FileSource:
                 delay = start + t / self.speed - time.monotonic()
                 if delay > 0:
                     self._stop.wait(delay)
+                elif self.drop_late and -delay > late_s:
+                    self.dropped += 1
+                    continue
             yield Frame(i, self.t_floor + t, img)
 
     def stop(self, join_s: float = 0.0) -> None:
@@ -60,11 +74,11 @@ def is_live(ref: str | Path) -> bool:
 
 
 def open_source(ref: str | Path, speed: float | None = 1.0, state: CameraState | None = None,
-                t_floor: float = 0.0, stall_s: float = 5.0) -> FileSource | LiveSource:
+                t_floor: float = 0.0, stall_s: float = 5.0, drop_late: bool = False) -> FileSource | LiveSource:
     """A file path or shift folder -> FileSource (UserError when it is missing or unreadable);
     rtsp://, http(s)://, /dev/videoN -> LiveSource (never raises: it keeps trying in the background,
     each open and read limited to ``stall_s``)."""
     s = str(ref)
     if is_live(s):
         return LiveSource(s, stall_s=stall_s, state=state, t_floor=t_floor)
-    return FileSource(shift_video(Path(s)), speed, t_floor)
+    return FileSource(shift_video(Path(s)), speed, t_floor, drop_late)

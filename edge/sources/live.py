@@ -118,6 +118,7 @@ class LiveSource:
         self._cond = threading.Condition()
         self._latest: tuple[float, np.ndarray] | None = None
         self._delivered = 0
+        self.dropped = 0  # frames replaced by a newer one before the consumer took them
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"capture {self.shown}", daemon=True)
         self._thread.start()
@@ -155,6 +156,8 @@ class LiveSource:
             pos = cap.get(cv2.CAP_PROP_POS_MSEC)
             t = self._clock(pos / 1000.0 if pos and pos > 0 else now - t0, self.fps)
             with self._cond:
+                if self._latest is not None:
+                    self.dropped += 1
                 self._latest = (t, img)
                 self.last_frame_wall = now
                 self._cond.notify_all()

@@ -39,6 +39,7 @@ def system_info(hub: LiveHub, store, publisher, model: str, data_dir: Path, fps_
                      "fps": fps_of(name) if fps_of else (pipe.frames / elapsed if elapsed else 0.0),
                      "last_frame": f"t={f.t:.1f} s of the stream" if f else "none yet",
                      "reconnects": reconnects_of(name) if reconnects_of else (stats.reconnects if stats else 0),
+                     "dropped": (st or {}).get("dropped", 0),  # frames dropped while behind (never queued)
                      "detector_ms": f"{np.median(pipe.recent_detect_ms):.1f} ms" if pipe.recent_detect_ms else "-"})
     disk = shutil.disk_usage(data_dir)
     db_bytes = sum(p.stat().st_size for p in Path(data_dir).glob("traycheck.db*") if p.is_file())
