@@ -153,3 +153,59 @@ def test_camera_trouble_kind_is_deterministic_and_keeps_its_rules():
         assert len({t.order.id for t in trays}) == len(trays)
         cam = loaded.scenario.camera
         assert cam.noise > 0 and cam.flicker > 0  # only a freeze repeats a frame
+
+
+# ---- eval scores health: hand-made health change lists against the renderer's camera_truth.jsonl ----
+
+CHECKS = ("covered", "dark", "overexposed", "blurred", "moved", "frozen", "no_frames")
+
+
+def changes(*steps: tuple[float, str, str]) -> list[dict]:
+    """Health change lines of the interface from (t, check, new state) steps: every line lists every
+    check (its state carried over), ``state`` is the worst; the first line is the first state."""
+    now = dict.fromkeys(CHECKS, "ok")
+    out = [{"camera": "expo-1", "t": 0.0, "state": "ok",
+            "checks": {c: {"state": "ok", "reason": "", "since": 0.0} for c in CHECKS}}]
+    for t, check, state in steps:
+        now[check] = state
+        out.append({"camera": "expo-1", "t": t, "state": max(now.values(), key=("ok", "warning", "fault").index),
+                    "checks": {c: {"state": s, "reason": "", "since": t} for c, s in now.items()}})
+    return out
+
+
+def test_health_is_scored_per_fault_with_delays_and_false_alarms(fault_shift):
+    from edge.core import console
+    from edge.replay.eval_report import print_health
+    from edge.replay.health_eval import read_camera_truth, score_health, stream_seconds, summarize_health
+
+    log = changes(
+        (3.5, "covered", "fault"), (5.5, "dark", "fault"),  # cover 2-4 raised after 1.5 s; dark 5-7 after 0.5 s
+        (5.6, "covered", "ok"), (5.7, "covered", "fault"),  # cover cleared 1.6 s after its end; dark reads as covered
+        (8.0, "dark", "ok"), (8.0, "covered", "ok"),  # dark cleared 1.0 s after its end
+        (9.0, "blurred", "warning"), (10.5, "blurred", "ok"),  # blur 8-10: a warning is not a raise
+        (12.5, "moved", "fault"), (15.0, "frozen", "fault"),  # move 11-13 cleared 27 s late; freeze 14-17 never
+        (40.0, "moved", "ok"), (50.0, "moved", "fault"), (55.0, "moved", "ok"))  # moved again: a false alarm
+    truth = read_camera_truth(fault_shift)
+    stream = stream_seconds(fault_shift)
+    assert stream == pytest.approx(18.0)
+    scored = score_health("faults", truth, log, stream)
+    got = {f["kind"]: (f["detected"], f["detect_delay_s"], f["clear_delay_s"], f["in_time"]) for f in scored["faults"]}
+    assert got == {"cover": (True, 1.5, 1.6, True), "dark": (True, 0.5, 1.0, True),
+                   "blur": (False, None, None, False), "move": (True, 1.5, 27.0, False),
+                   "freeze": (True, 1.0, None, False)}
+    assert scored["faults"][1]["other_checks"] == ["covered"]
+    assert scored["false_alarms"] == [{"check": "moved", "t": 50.0, "cleared": 55.0}]
+    # a clean half hour with one alarm (and warnings, which are none): 2 per hour
+    clean = score_health("clean", [], changes((100.0, "dark", "warning"), (700.0, "dark", "fault"),
+                                              (712.0, "dark", "ok")), 1800.0)
+    report = {"health": summarize_health([scored, clean])}
+    h = report["health"]
+    assert h["faults"] == 5 and h["faults_in_time"] == 2 and h["false_alarms"] == 2
+    assert h["fault_free_stream_h"] == 0.5 and h["false_alarms_per_hour"] == 2.0
+    assert h["by_kind"]["cover"]["detect_delay_max_s"] == 1.5 and h["by_kind"]["blur"]["detected"] == 0
+    report["health_faults"] = [dict(f, shift="faults") for f in scored["faults"]]
+    with console.capture() as cap:
+        print_health(report)
+    out = cap.get()
+    assert "false health alarms: 2 (2.0 per hour over 30.0 min" in out and "blur 8.0-10.0 s: not raised" in out
+    assert read_camera_truth(fault_shift.parent) == []  # a shift without faults has no truth file
