@@ -50,7 +50,8 @@ def scene_fault(frame: np.ndarray, f: Fault) -> np.ndarray:
     h, w = frame.shape[:2]
     if f.kind == "move":
         m = cv2.getRotationMatrix2D((w / 2, h / 2), f.angle, 1.0)
-        m[:, 2] += f.shift
+        m[0, 2] += f.shift[0]
+        m[1, 2] += f.shift[1]
         return cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     if f.kind == "cover":
         out = frame.copy()

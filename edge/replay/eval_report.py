@@ -13,8 +13,8 @@ from detectors.synth.scenario import load_scenario
 from detectors.synth.shift import render_shift
 from edge.core import UserError, console
 from edge.replay.evaluate import score_shift, summarize
-from edge.replay.health_eval import read_camera_truth, read_changes, score_health, stream_seconds, summarize_health
 from edge.replay.fresh import check_renderable, fresh_seeds, render_fresh_one, spread
+from edge.replay.health_eval import read_camera_truth, read_changes, score_health, stream_seconds, summarize_health
 from edge.replay.runner import replay_folder
 from edge.sources.shift_files import read_jsonl
 from orders.menu import Menu, load_menu
