@@ -209,3 +209,18 @@ def test_health_is_scored_per_fault_with_delays_and_false_alarms(fault_shift):
     out = cap.get()
     assert "false health alarms: 2 (2.0 per hour over 30.0 min" in out and "blur 8.0-10.0 s: not raised" in out
     assert read_camera_truth(fault_shift.parent) == []  # a shift without faults has no truth file
+
+
+def test_the_bundled_fixtures_carry_the_health_truth_of_their_scenario():
+    """camera-trouble has each fault once with its truth; the other fixtures have neither."""
+    from conftest import SHIFTS
+    from detectors.synth.shift import camera_truth_records
+    from edge.replay.health_eval import read_camera_truth
+
+    kinds = {}
+    for shift in SHIFTS:
+        loaded = load_scenario(shift / "scenario.yaml")
+        assert read_camera_truth(shift) == camera_truth_records(loaded)
+        kinds[shift.name] = sorted(r["kind"] for r in read_camera_truth(shift))
+    assert kinds.pop("camera-trouble") == ["blur", "cover", "dark", "freeze", "move"]
+    assert all(k == [] for k in kinds.values()) and len(kinds) >= 3
