@@ -112,7 +112,6 @@ class Tray(_Strict):
         return self.leave_t + SLIDE_S
 
 
-FAULT_KINDS = ("cover", "dark", "blur", "move", "freeze")
 FAULT_CHECKS = {"cover": "covered", "dark": "dark", "blur": "blurred", "move": "moved", "freeze": "frozen"}
 
 

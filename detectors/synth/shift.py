@@ -48,6 +48,12 @@ def _hand_layer(rng: np.random.Generator, scale: float, from_below: bool) -> tup
     return Layer.of(sp, scale, 14, 0.35), sp.size[0], sp.size[1]
 
 
+def resolved_faults(loaded: LoadedScenario) -> list[Fault]:
+    """The scenario's camera events with their amounts and draws (stream ``[seed, 3, k]`` per event)."""
+    s = loaded.scenario
+    return [resolve(ev, s.video.width, np.random.default_rng([s.seed, 3, k])) for k, ev in enumerate(s.camera_events)]
+
+
 class ShiftRenderer:
     """Renders the frames of a loaded scenario, one at a time, in order or not."""
 
@@ -61,9 +67,8 @@ class ShiftRenderer:
         self.background = props.background(np.random.default_rng([s.seed, 0]), self.w, self.h)
         self._cache: dict[int, TrayRender] = {}
         # camera faults as frame ranges [first, end); each event draws from its own stream
-        self.faults = [(int(math.ceil(ev.at * self.fps - 1e-9)), int(math.ceil(ev.end * self.fps - 1e-9)),
-                        resolve(ev, self.w, np.random.default_rng([s.seed, 3, k])))
-                       for k, ev in enumerate(s.camera_events)]
+        self.faults = [(int(math.ceil(ev.at * self.fps - 1e-9)), int(math.ceil(ev.end * self.fps - 1e-9)), fault)
+                       for ev, fault in zip(s.camera_events, resolved_faults(loaded))]
         self._frozen: tuple[int, np.ndarray] | None = None
 
     def _tray(self, index: int) -> TrayRender:
@@ -215,10 +220,8 @@ def truth_records(loaded: LoadedScenario) -> list[dict]:
 def camera_truth_records(loaded: LoadedScenario) -> list[dict]:
     """One line per camera fault (extension ``camera_truth.jsonl``): its kind, the health check that
     must fire, its stream-time interval and its amount (the kind's default filled in)."""
-    renderer_w = loaded.scenario.video.width
     out = []
-    for k, ev in enumerate(loaded.scenario.camera_events):
-        fault = resolve(ev, renderer_w, np.random.default_rng([loaded.scenario.seed, 3, k]))
+    for ev, fault in zip(loaded.scenario.camera_events, resolved_faults(loaded)):
         out.append({"kind": ev.kind, "check": FAULT_CHECKS[ev.kind], "start": round(ev.at, 3),
                     "end": round(ev.end, 3), "amount": round(fault.amount, 3)})
     return out
