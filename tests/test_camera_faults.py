@@ -207,7 +207,8 @@ def test_health_is_scored_per_fault_with_delays_and_false_alarms(fault_shift):
     with console.capture() as cap:
         print_health(report)
     out = cap.get()
-    assert "false health alarms: 2 (2.0 per hour over 30.0 min" in out and "blur 8.0-10.0 s: not raised" in out
+    assert "false health alarms: 2 (2.0 per hour over 30.0 min" in out and "blur 8.0-10.0 s: blurred not raised" in out
+    assert "move 11.0-13.0 s: moved raised after 1.5 s, cleared 27.0 s after its end" in out
     assert read_camera_truth(fault_shift.parent) == []  # a shift without faults has no truth file
 
 

@@ -220,10 +220,12 @@ def print_health(report: dict) -> None:
                       _fmt(k["detect_delay_max_s"]), _fmt(k["clear_delay_max_s"]))
         console.print(t)
         for f in report["health_faults"]:
-            if not f["in_time"]:
-                console.print(f"  health: {f['shift']} {f['kind']} {f['start']}-{f['end']} s: "
-                              f"{'raised after ' + str(f['detect_delay_s']) + ' s' if f['detected'] else 'not raised'}"
-                              f", cleared {_fmt(f['clear_delay_s'])} s after its end")
+            if f["in_time"]:
+                continue
+            what = (f"{f['check']} raised after {f['detect_delay_s']} s, cleared {_fmt(f['clear_delay_s'])} s after "
+                    "its end" if f["detected"] else f"{f['check']} not raised")
+            also = f" (raised during it: {', '.join(f['other_checks'])})" if f["other_checks"] else ""
+            console.print(f"  health: {f['shift']} {f['kind']} {f['start']}-{f['end']} s: {what}{also}")
     rate = h["false_alarms_per_hour"]
     console.print(f"false health alarms: {h['false_alarms']} ({_fmt(rate)} per hour over "
                   f"{round(h['fault_free_stream_h'] * 60, 1)} min of stream without faults)")
