@@ -38,7 +38,18 @@ KINDS: dict[str, dict] = {
                   "duration": 320.0, "dwell": (2.5, 5.0), "gap": (0.0, 1.0), "mistakes": (1, 3),
                   "any_class": True, "never_ticket_any": True, "never_rate": 0.05, "late_max": 4.0,
                   "repeat": 0.2, "short_dwell": 0.3},
+    # Each camera fault once (random order, times and amounts), between normal trays; a noisy,
+    # slightly flickering camera so that no idle stretch but a freeze repeats a frame (see
+    # _camera_faults). Its trays are ordinary ones, scored as usual.
+    "camera-trouble": {"camera": {"noise": 0.03, "flicker": 0.04}, "duration": 0.0, "dwell": (2.5, 3.5),
+                       "gap": (0.5, 2.0), "faults": True},
 }
+FAULT_FIRST_S = 20.0  # the health checks learn their reference from the first seconds of idle stream
+FAULT_APART_S = 20.0  # from one fault's end to the next one's start (normal trays in between)
+FAULT_LONG_S = (20.0, 40.0)
+FAULT_MARGIN_S = 3.0  # no tray within this long of a fault (faults fall between trays)
+FAULT_AMOUNTS = {"cover": (0.75, 0.95), "dark": (0.06, 0.2), "blur": (0.6, 1.0), "move": (0.07, 0.12),
+                 "freeze": None}  # move: a fraction of the width (640 px)
 SWAPS = {"burger": "cheeseburger", "cheeseburger": "burger", "chicken_sandwich": "wrap", "wrap": "chicken_sandwich"}
 COMBOS = [  # typical orders: (sku, qty) lines
     [("BURGER_MEAL", 1)], [("CHEESEBURGER_MEAL", 1), ("SAUCE_BBQ", 1)], [("CHICKEN_MEAL", 1)],
@@ -113,7 +124,15 @@ def _sent(rng: np.random.Generator, spec: dict, dwell: float) -> float:
 
 def random_scenario(kind: str, seed: int, name: str | None = None, mistake_rate: float = 0.3,
                     duration: float | None = None) -> dict:
-    """A scenario dict (contract section 1) of the given kind (``duration``: a shorter or longer shift)."""
+    """A scenario dict (contract section 1) of the given kind (``duration``: a shorter or longer shift;
+    for a kind with faults, at least that long)."""
+    if KINDS[kind].get("faults"):
+        return _fault_scenario(kind, seed, name, mistake_rate, duration)
+    return _tray_scenario(kind, seed, name, mistake_rate, duration)
+
+
+def _tray_scenario(kind: str, seed: int, name: str | None, mistake_rate: float, duration: float | None) -> dict:
+    """Trays of the kind's timing and mistakes from 1.0 s until ``duration`` (or the kind's)."""
     spec = KINDS[kind] | ({"duration": duration} if duration else {})
     rng = np.random.default_rng([seed, zlib.crc32(kind.encode())])
     menu = Menu(DEFAULT_MENU)
@@ -158,6 +177,50 @@ def random_scenario(kind: str, seed: int, name: str | None = None, mistake_rate:
     if spec["camera"]:
         doc["camera"] = dict(spec["camera"])
     doc["trays"] = trays
+    return doc
+
+
+def _camera_faults(rng: np.random.Generator, duration: float | None) -> tuple[list[dict], list[tuple[float, float]]]:
+    """The five faults in a random order: the first at >= 20 s, each 20-40 s long, >= 20 s apart;
+    returned with the stretches (start, end) where trays may come. ``duration`` stretches the tail."""
+    kinds = [str(k) for k in rng.permutation(list(FAULT_AMOUNTS))]
+    events, free = [], []
+    t = 6.0  # 5 s of empty counter first: the checks' reference view
+    start = FAULT_FIRST_S + round(float(rng.uniform(0.0, 4.0)), 1)
+    for kind in kinds:
+        free.append((t, start - FAULT_MARGIN_S))
+        long = round(float(rng.uniform(*FAULT_LONG_S)), 1)
+        ev: dict = {"at": start, "kind": kind, "duration": long}
+        span = FAULT_AMOUNTS[kind]
+        if span is not None:
+            amount = float(rng.uniform(*span))
+            ev["amount"] = round(amount * 640, 1) if kind == "move" else round(amount, 2)
+        events.append(ev)
+        t = round(start + long + FAULT_MARGIN_S, 1)
+        start = round(start + long + FAULT_APART_S + float(rng.uniform(0.0, 6.0)), 1)
+    free.append((t, max(t + 15.0, duration or 0.0)))
+    return events, free
+
+
+def _fault_scenario(kind: str, seed: int, name: str | None, mistake_rate: float, duration: float | None) -> dict:
+    """A scenario of a kind with camera faults: trays of the kind's timing only in the stretches
+    between faults (a fault while a tray is checked is out of scope of the health truth)."""
+    spec = KINDS[kind]
+    rng = np.random.default_rng([seed, zlib.crc32(kind.encode())])
+    events, free = _camera_faults(rng, duration)
+    trays: list[dict] = []
+    for lo, hi in free:
+        sub = _tray_scenario(kind, int(rng.integers(0, 2**31)), None, mistake_rate, hi - lo)
+        for tray in sub["trays"]:
+            tray["at"] = round(tray["at"] - 1.0 + lo, 1)
+            trays.append(tray)
+    order_ids = set()
+    for tray in trays:  # stretches draw their order numbers apart: make them unique
+        while tray["order"]["id"] in order_ids:
+            tray["order"]["id"] = str(int(tray["order"]["id"]) + 1000)
+        order_ids.add(tray["order"]["id"])
+    doc = {"name": name or f"{kind}-{seed}", "seed": seed, "camera": dict(spec["camera"]), "trays": trays,
+           "camera_events": events}
     return doc
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -111,6 +112,24 @@ class Tray(_Strict):
         return self.leave_t + SLIDE_S
 
 
+FAULT_CHECKS = {"cover": "covered", "dark": "dark", "blur": "blurred", "move": "moved", "freeze": "frozen"}
+
+
+class CameraEvent(_Strict):
+    """A camera fault (extension): from ``at`` for ``duration`` seconds. ``amount`` (kind-specific,
+    omitted = the kind's default; see detectors/synth/camera.py) is validated per kind in
+    ``_check_semantics``."""
+
+    at: float = Field(ge=0.0)
+    kind: Literal["cover", "dark", "blur", "move", "freeze"]
+    duration: float = Field(gt=0.0, le=3600.0)
+    amount: float | None = None
+
+    @property
+    def end(self) -> float:
+        return self.at + self.duration
+
+
 class Scenario(_Strict):
     name: str
     seed: int
@@ -118,6 +137,7 @@ class Scenario(_Strict):
     camera: Camera = Camera()
     menu: str = "default"
     trays: list[Tray] = Field(default_factory=list)
+    camera_events: list[CameraEvent] = Field(default_factory=list)  # extension: camera faults
 
     @field_validator("name")
     @classmethod
@@ -128,8 +148,12 @@ class Scenario(_Strict):
 
     @property
     def duration(self) -> float:
-        """Seconds of video: until the last tray is gone, plus a short tail."""
-        return (self.trays[-1].gone_t + 1.0) if self.trays else 5.0
+        """Seconds of video: until the last tray is gone (and the last camera event is over), plus a
+        short tail."""
+        end = (self.trays[-1].gone_t + 1.0) if self.trays else 5.0
+        if self.camera_events:
+            end = max(end, max(e.end for e in self.camera_events) + 1.0)
+        return end
 
 
 class LoadedScenario:
@@ -204,6 +228,26 @@ def _check_semantics(s: Scenario, menu: Menu, root: yaml.Node | None, source: st
             fail(("trays", i, "order", "items"), f"the order puts {sum(placed.values())} items on one tray; "
                  f"at most {MAX_ITEMS_PER_TRAY} (give 'placed' explicitly or split the order)")
         prev_gone = tray.gone_t
+    _check_events(s, fail)
+
+
+AMOUNTS = {  # kind -> (low, high) of a valid amount
+    "cover": (0.05, 1.0), "dark": (0.0, 0.9), "blur": (0.05, 1.0), "move": (1.0, 2000.0), "freeze": (0.0, 0.0)}
+
+
+def _check_events(s: Scenario, fail: Callable[[tuple[str | int, ...], str], None]) -> None:
+    """Camera events: a valid amount for their kind, in order of ``at``, never overlapping."""
+    prev_end = None
+    for i, ev in enumerate(s.camera_events):
+        lo, hi = AMOUNTS[ev.kind]
+        if ev.amount is not None and ev.kind == "freeze":
+            fail(("camera_events", i, "amount"), "a freeze has no amount (the frame is repeated as it was)")
+        if ev.amount is not None and not lo <= ev.amount <= hi:
+            fail(("camera_events", i, "amount"), f"{ev.amount} is out of range for {ev.kind} ({lo}..{hi})")
+        if prev_end is not None and ev.at < prev_end:
+            fail(("camera_events", i, "at"), f"event starts at {ev.at}s while the previous one lasts until "
+                 f"{prev_end:.1f}s (camera events are in order and never overlap)")
+        prev_end = ev.end
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:

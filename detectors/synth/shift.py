@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from detectors.synth import props
-from detectors.synth.camera import degrade
+from detectors.synth.camera import Fault, degrade, resolve
 from detectors.synth.layout import TrayLayout, build_layout
-from detectors.synth.scenario import SLIDE_S, LoadedScenario, Tray
+from detectors.synth.scenario import FAULT_CHECKS, SLIDE_S, LoadedScenario, Tray
 from detectors.synth.scene import Layer, compose, smoothstep
 from detectors.synth.sprites import rotate
 from detectors.synth.video import VideoWriter
@@ -48,6 +48,12 @@ def _hand_layer(rng: np.random.Generator, scale: float, from_below: bool) -> tup
     return Layer.of(sp, scale, 14, 0.35), sp.size[0], sp.size[1]
 
 
+def resolved_faults(loaded: LoadedScenario) -> list[Fault]:
+    """The scenario's camera events with their amounts and draws (stream ``[seed, 3, k]`` per event)."""
+    s = loaded.scenario
+    return [resolve(ev, s.video.width, np.random.default_rng([s.seed, 3, k])) for k, ev in enumerate(s.camera_events)]
+
+
 class ShiftRenderer:
     """Renders the frames of a loaded scenario, one at a time, in order or not."""
 
@@ -60,6 +66,10 @@ class ShiftRenderer:
         self.n_frames = int(math.ceil(s.duration * self.fps))
         self.background = props.background(np.random.default_rng([s.seed, 0]), self.w, self.h)
         self._cache: dict[int, TrayRender] = {}
+        # camera faults as frame ranges [first, end); each event draws from its own stream
+        self.faults = [(int(math.ceil(ev.at * self.fps - 1e-9)), int(math.ceil(ev.end * self.fps - 1e-9)), fault)
+                       for ev, fault in zip(s.camera_events, resolved_faults(loaded))]
+        self._frozen: tuple[int, np.ndarray] | None = None
 
     def _tray(self, index: int) -> TrayRender:
         if index not in self._cache:
@@ -117,8 +127,25 @@ class ShiftRenderer:
             return int(round(x_rest + (self.w - x_rest) * p))
         return x_rest
 
+    def fault_at(self, i: int) -> tuple[int, Fault] | None:
+        """The camera fault of frame ``i`` and its first frame, if any."""
+        for first, end, fault in self.faults:
+            if first <= i < end:
+                return first, fault
+        return None
+
     def frame(self, i: int) -> np.ndarray:
-        """Frame ``i`` as uint8 BGR (what the camera delivers)."""
+        """Frame ``i`` as uint8 BGR (what the camera delivers). A freeze repeats its first frame
+        exactly, noise included."""
+        active = self.fault_at(i)
+        if active is not None and active[1].kind == "freeze":
+            first = active[0]
+            if self._frozen is None or self._frozen[0] != first:
+                self._frozen = (first, self._render(first, None))
+            return self._frozen[1].copy()
+        return self._render(i, active[1] if active else None)
+
+    def _render(self, i: int, fault: Fault | None) -> np.ndarray:
         t = i / self.fps
         placements: list[tuple[Layer, int, int]] = []
         idx = self.active(t)
@@ -136,7 +163,7 @@ class ShiftRenderer:
                 placements.append((layer, int(x + dx), int(y + dy + lift)))
         s = self.loaded.scenario
         noise_key = [s.seed, 2, i] if self.draw == 0 else [s.seed, 2, i, self.draw]
-        return degrade(compose(self.background, placements), s.camera, np.random.default_rng(noise_key))
+        return degrade(compose(self.background, placements), s.camera, np.random.default_rng(noise_key), fault)
 
     def frames(self) -> Iterator[np.ndarray]:
         for i in range(self.n_frames):
@@ -190,12 +217,23 @@ def truth_records(loaded: LoadedScenario) -> list[dict]:
     return out
 
 
+def camera_truth_records(loaded: LoadedScenario) -> list[dict]:
+    """One line per camera fault (extension ``camera_truth.jsonl``): its kind, the health check that
+    must fire, its stream-time interval and its amount (the kind's default filled in)."""
+    out = []
+    for ev, fault in zip(loaded.scenario.camera_events, resolved_faults(loaded)):
+        out.append({"kind": ev.kind, "check": FAULT_CHECKS[ev.kind], "start": round(ev.at, 3),
+                    "end": round(ev.end, 3), "amount": round(fault.amount, 3)})
+    return out
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def render_shift(loaded: LoadedScenario, out: Path, progress=None, draw: int = 0) -> Path:
-    """Write a recorded shift folder: scenario.yaml, video.mp4, pos.jsonl, truth.jsonl.
+    """Write a recorded shift folder: scenario.yaml, video.mp4, pos.jsonl, truth.jsonl (and
+    camera_truth.jsonl when the scenario has camera events).
     ``draw`` > 0 renders another draw of the camera noise (the same trays)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -210,6 +248,8 @@ def render_shift(loaded: LoadedScenario, out: Path, progress=None, draw: int = 0
             dst.write_text(src.read_text())
     write_jsonl(out / "pos.jsonl", pos_events(loaded))
     write_jsonl(out / "truth.jsonl", truth_records(loaded))
+    if s.camera_events:  # a shift without faults has no such file (and renders as before)
+        write_jsonl(out / "camera_truth.jsonl", camera_truth_records(loaded))
     with VideoWriter(out / "video.mp4", renderer.w, renderer.h, renderer.fps) as vw:
         for frame in renderer.frames():
             vw.write(frame)

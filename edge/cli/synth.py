@@ -29,8 +29,8 @@ def synth_shift(scenario: Path = typer.Argument(..., help="scenario YAML (contra
 
 
 @synth_app.command("scenario")
-def synth_scenario(kind: str = typer.Option("lunch-rush", help="lunch-rush, dim-evening, blurry-breakfast or "
-                                                                "rush-hard"),
+def synth_scenario(kind: str = typer.Option("lunch-rush", help="lunch-rush, dim-evening, blurry-breakfast, "
+                                                                "rush-hard or camera-trouble"),
                    seed: int = typer.Option(..., "--seed"),
                    out: Path = typer.Option(..., "-o", "--out", help="scenario YAML to write"),
                    name: Optional[str] = typer.Option(None, help="scenario name (default: KIND-SEED)")) -> None:

@@ -14,6 +14,7 @@ from detectors.synth.shift import render_shift
 from edge.core import UserError, console
 from edge.replay.evaluate import score_shift, summarize
 from edge.replay.fresh import check_renderable, fresh_seeds, render_fresh_one, spread
+from edge.replay.health_eval import read_camera_truth, read_changes, score_health, stream_seconds, summarize_health
 from edge.replay.runner import replay_folder
 from edge.sources.shift_files import read_jsonl
 from orders.menu import Menu, load_menu
@@ -64,8 +65,14 @@ class _Scorer:
 
     def __call__(self, folder: Path) -> dict:
         self.detector = self.detector or load_detector(self.req.model, self.req.variant, threads=self.req.threads)
-        records = replay_folder(folder, self.detector, None, progress=not self.req.quiet, menu=self.menu).verdicts
-        return score_shift(folder, records, self.menu)
+        with tempfile.TemporaryDirectory(prefix="traycheck-health-") as tmp:
+            health = Path(tmp) / "health.jsonl"
+            records = replay_folder(folder, self.detector, None, progress=not self.req.quiet, menu=self.menu,
+                                    health_log=health).verdicts
+            changes = read_changes(health)
+        scored = score_shift(folder, records, self.menu)
+        scored["health"] = score_health(folder.name, read_camera_truth(folder), changes, stream_seconds(folder))
+        return scored
 
 
 def _name(s: dict) -> str:
@@ -78,6 +85,10 @@ def _report(scored: list[dict]) -> dict:
     report["wrong_trays"] = [dict(r, shift=_name(s)) for s in scored for r in s["trays"]
                              if not (r["initial_right"] and r["final_right"])]
     report["undecidable"] = [dict(r, shift=_name(s)) for s in scored for r in s["trays"] if "undecidable" in r]
+    health = [s["health"] | {"shift": _name(s)} for s in scored if "health" in s]
+    if health:  # not with --verdicts: given records carry no health changes
+        report["health"] = summarize_health(health)
+        report["health_faults"] = [dict(f, shift=h["shift"]) for h in health for f in h["faults"]]
     return report
 
 
@@ -180,6 +191,8 @@ def print_report(report: dict) -> None:
     for key, s in report.get("spread", {}).items():
         console.print(f"spread over {len(report['repeats'])} noise draws: {key} {s['min']}..{s['max']} "
                       f"(mean {s['mean']})")
+    if "health" in report:
+        print_health(report)
     errors = ", ".join(f"{k} {v}" for k, v in report["count_errors"].items() if v)
     console.print(f"count errors per class (first verdict vs truth): {errors or 'none'}")
     console.print(f"content right but order wrong would have scored right before: accuracy on content only "
@@ -193,6 +206,31 @@ def print_report(report: dict) -> None:
         console.print(f"  wrong: {w['shift']} order {w['order_id']} at {w['rest_t']} s: truth "
                       f"{w['truth_initial']}->{w['truth_final']}, got {w['initial']}->{w['final']} for order "
                       f"{w['got_order']} ({w['association']})")
+
+
+def print_health(report: dict) -> None:
+    """Camera health: per fault kind, detected and in time, worst delays; false alarms."""
+    h = report["health"]
+    if h["by_kind"]:
+        t = Table(title="Camera health against camera_truth.jsonl (raise and clear within 15 s)")
+        for c in ("fault", "check", "faults", "detected", "in time", "detect delay max s", "clear delay max s"):
+            t.add_column(c, justify="left" if c in ("fault", "check") else "right")
+        for kind, k in h["by_kind"].items():
+            t.add_row(kind, k["check"], str(k["faults"]), str(k["detected"]), str(k["in_time"]),
+                      _fmt(k["detect_delay_max_s"]), _fmt(k["clear_delay_max_s"]))
+        console.print(t)
+        for f in report["health_faults"]:
+            if f["in_time"]:
+                continue
+            what = (f"{f['check']} raised after {f['detect_delay_s']} s, cleared {_fmt(f['clear_delay_s'])} s after "
+                    "its end" if f["detected"] else f"{f['check']} not raised")
+            also = f" (raised during it: {', '.join(f['other_checks'])})" if f["other_checks"] else ""
+            console.print(f"  health: {f['shift']} {f['kind']} {f['start']}-{f['end']} s: {what}{also}")
+    rate = h["false_alarms_per_hour"]
+    console.print(f"false health alarms: {h['false_alarms']} ({_fmt(rate)} per hour over "
+                  f"{round(h['fault_free_stream_h'] * 60, 1)} min of stream without faults)")
+    for a in h["false_alarm_list"]:
+        console.print(f"  false health alarm: {a['shift']} {a['check']} raised at {a['t']} s")
 
 
 def evaluate_path(path: Path, verdicts: Path | None, model: str | None, variant: str, threads: int,
