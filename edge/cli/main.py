@@ -188,13 +188,15 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
            video: Optional[Path] = typer.Option(None, help="write an annotated video (boxes, verdict banner) "
                                                            "here"),
            menu: Optional[Path] = typer.Option(None, help="menu YAML to use instead of the shift's "
-                                                          "(its classes must be the model's)")) -> None:
+                                                          "(its classes must be the model's)"),
+           health: Optional[Path] = typer.Option(None, help="write camera health changes (JSON lines) here")
+           ) -> None:
     """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
     if (mqtt or http) and data_dir is None:
         raise UserError("--mqtt and --http need --data-dir (everything is stored before it is sent or shown)")
     result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads,
                         data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera, http=http, video_out=video,
-                        menu_file=menu)
+                        menu_file=menu, health_log=health)
     kinds: dict[str, int] = {}
     for r in result.verdicts:
         kinds[r["verdict"]] = kinds.get(r["verdict"], 0) + 1
