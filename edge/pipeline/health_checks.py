@@ -84,34 +84,62 @@ _BF = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
 _WINDOW = cv2.createHanningWindow(HEALTH_SIZE, cv2.CV_32F)
 
 
-def _transform(grey: U8, ref: ReferenceView) -> npt.NDArray[np.float64] | None:
-    """The 2x3 similarity transform taking the reference onto ``grey``: from ORB matches when
-    there are enough, else a translation from phase correlation of the detail images."""
+def _orb_transform(grey: U8, ref: ReferenceView) -> npt.NDArray[np.float64] | None:
+    """The 2x3 similarity transform taking the reference onto ``grey`` from ORB matches, if enough agree."""
     pts, desc = keypoints(grey)
-    if len(ref.points) >= 8 and len(pts) >= 8:
-        matches = _BF.match(ref.descriptors, desc)
-        if len(matches) >= 8:
-            a = ref.points[[m.queryIdx for m in matches]]
-            b = pts[[m.trainIdx for m in matches]]
-            m, inliers = cv2.estimateAffinePartial2D(a, b, method=cv2.RANSAC, ransacReprojThreshold=2.0)
-            if m is not None and int(inliers.sum()) >= 8:
-                return np.asarray(m, np.float64)
-    (dx, dy), _ = cv2.phaseCorrelate(_detail(ref.grey), _detail(grey), _WINDOW)
-    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+    if len(ref.points) < 8 or len(pts) < 8:
+        return None
+    matches = _BF.match(ref.descriptors, desc)
+    if len(matches) < 8:
+        return None
+    a = ref.points[[m.queryIdx for m in matches]]
+    b = pts[[m.trainIdx for m in matches]]
+    m, inliers = cv2.estimateAffinePartial2D(a, b, method=cv2.RANSAC, ransacReprojThreshold=2.0)
+    if m is None or int(inliers.sum()) < 8:
+        return None
+    return np.asarray(m, np.float64)
+
+
+def _realigned(grey: U8, m: npt.NDArray[np.float64]) -> U8:
+    w, h = HEALTH_SIZE
+    return np.asarray(cv2.warpAffine(grey, cv2.invertAffineTransform(m), (w, h), borderMode=cv2.BORDER_REPLICATE),
+                      np.uint8)
+
+
+def _candidates(grey: U8, ref: ReferenceView) -> list[npt.NDArray[np.float64]]:
+    """Transforms that may take the reference onto ``grey``: the ORB matches' (when the scene has
+    enough keypoints), and for a low-texture counter a small search: turned by a few degrees each
+    way, the shift from phase correlation of the detail images."""
+    out = []
+    if (m := _orb_transform(grey, ref)) is not None:
+        out.append(m)
+    w, h = HEALTH_SIZE
+    ref_detail = _detail(ref.grey)
+    for angle in _ANGLES:
+        rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        turned = np.asarray(cv2.warpAffine(grey, cv2.invertAffineTransform(rot), (w, h),
+                                           borderMode=cv2.BORDER_REPLICATE), np.uint8)
+        (dx, dy), _ = cv2.phaseCorrelate(ref_detail, _detail(turned), _WINDOW)
+        m = rot.astype(np.float64)
+        m[:, 2] += m[:, :2] @ np.array([dx, dy])
+        out.append(m)
+    return out
+
+
+_ANGLES = (0.0, -2.5, 2.5, -5.0, 5.0, -8.0, 8.0)
 
 
 def _moved(grey: U8, ref: ReferenceView, corr: float, th: Thresholds) -> Reading:
     if corr >= th.unaligned:
         return Reading(0)
-    m = _transform(grey, ref)
-    if m is None:
-        return Reading(0)
-    w, h = HEALTH_SIZE
-    back = np.asarray(cv2.warpAffine(grey, cv2.invertAffineTransform(m), (w, h), borderMode=cv2.BORDER_REPLICATE),
-                      np.uint8)
-    if _corr(_detail(back), _detail(ref.grey)) < th.unaligned:
+    ref_detail = _detail(ref.grey)
+    best, m = max(((_corr(_detail(_realigned(grey, m)), ref_detail), m) for m in _candidates(grey, ref)),
+                  key=lambda c: c[0])
+    if best < th.unaligned:
         return Reading(0)  # no transform lines it up: something in view, not a moved camera
-    shift = float(np.hypot(m[0, 2], m[1, 2])) / w
+    w, h = HEALTH_SIZE
+    centre = m @ np.array([w / 2, h / 2, 1.0])  # where the view's centre went
+    shift = float(np.hypot(centre[0] - w / 2, centre[1] - h / 2)) / w
     angle = abs(float(np.degrees(np.arctan2(m[1, 0], m[0, 0]))))
     level = 2 if shift >= th.shift[1] or angle >= th.rotation[1] else \
         1 if shift >= th.shift[0] or angle >= th.rotation[0] else 0

@@ -42,13 +42,12 @@ def sharpness(grey: U8) -> float:
     return float(cv2.Laplacian(g, cv2.CV_32F).var())
 
 
-_ORB = cv2.ORB_create(  # type: ignore[attr-defined]  # (missing from OpenCV's stubs)
-    nfeatures=300, scaleFactor=1.2, nlevels=3, edgeThreshold=8, patchSize=15, fastThreshold=8)
-
-
 def keypoints(grey: U8) -> tuple[F32, U8]:
-    """ORB keypoints of the view: (N, 2) positions and (N, 32) descriptors (N may be 0)."""
-    kps, desc = _ORB.detectAndCompute(grey, None)
+    """ORB keypoints of the view: (N, 2) positions and (N, 32) descriptors (N may be 0). A detector
+    per call (cheap next to the detection): camera threads never share one."""
+    orb = cv2.ORB_create(  # type: ignore[attr-defined]  # (missing from OpenCV's stubs)
+        nfeatures=300, scaleFactor=1.2, nlevels=3, edgeThreshold=8, patchSize=15, fastThreshold=8)
+    kps, desc = orb.detectAndCompute(grey, None)
     if desc is None or not kps:
         return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
     return np.array([k.pt for k in kps], np.float32), np.asarray(desc, np.uint8)
