@@ -23,6 +23,7 @@ from edge.app.model_store import check_config_model
 from edge.app.orders_import import import_orders
 from edge.app.run import run_service
 from edge.bench.run import print_table, run_bench
+from edge.cli.camera import camera_app
 from edge.cli.data import data_app
 from edge.cli.model import model_app
 from edge.cli.synth import synth_app
@@ -118,6 +119,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(synth_app, name="synth")
 app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
+app.add_typer(camera_app, name="camera")
 
 
 @config_app.command("check")
