@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
+import health_helpers as hh
+from conftest import SHIFTS
 from edge.pipeline.camera_health import CameraHealth, HealthParams, HealthStates
 from edge.pipeline.health_checks import CHECKS, Reading, check_frozen, check_view, frame_change
 from edge.pipeline.reference_view import ReferenceView, reference_path, small_grey
-from tests import health_helpers as hh
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,7 @@ def test_the_reference_is_kept_and_a_broken_file_is_learned_again(tmp_path, refe
 
 def test_replay_health_log_has_the_first_state_and_every_change(tmp_path, cli):
     video = tmp_path / "shift"
-    from tests.health_helpers import write_fault_shift
+    from health_helpers import write_fault_shift
 
     write_fault_shift(video, cover_from=8.0, cover_to=24.0, end=32.0)
     out = tmp_path / "health.jsonl"
@@ -151,3 +152,14 @@ def test_replay_health_log_has_the_first_state_and_every_change(tmp_path, cli):
     assert lines[0]["t"] == 0.0 and set(lines[0]["checks"]) == set(CHECKS)
     assert lines[1]["checks"]["covered"]["state"] == "fault" and 8.0 <= lines[1]["t"] <= 8.0 + 15
     assert 24.0 <= lines[2]["t"] <= 24.0 + 15
+    assert f"camera health: covered fault at {lines[1]['t']:.1f} s" in r.stdout + r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shift", SHIFTS, ids=[s.name for s in SHIFTS])
+def test_every_bundled_fixture_replays_without_a_health_alarm(shift, tmp_path, cli):
+    out = tmp_path / "health.jsonl"
+    r = cli("replay", shift, "--speed", "max", "--health", out)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["state"] for x in lines] == ["ok"] and "camera health: no alarm" in r.stdout + r.stderr

@@ -83,3 +83,25 @@ def test_calibrate_stores_the_reference_and_names_an_unknown_camera(tmp_path, cl
     assert reference_path(tmp_path / "data", "expo-1").is_file() and "keypoints" in r.stdout + r.stderr
     r = cli("camera", "calibrate", "expo-9", "--config", cfg)
     assert r.returncode == 2 and "camera 'expo-9': not in" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_only_a_manager_with_the_csrf_token_refreshes_a_reference(tmp_path):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from test_security import build
+
+    app, store = build(tmp_path)
+    with TestClient(app, follow_redirects=False) as client:
+        assert client.post("/login", data={"name": "vera", "password": "viewer-pw"}).status_code == 303
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/alerts").text).group(1)
+        r = client.post("/system/cameras/expo-1/reference", data={"csrf": csrf})
+        assert r.status_code == 403 and "managers only" in r.text
+        client.post("/logout", data={"csrf": csrf})
+        assert client.post("/login", data={"name": "max", "password": "manager-pw"}).status_code == 303
+        assert client.post("/system/cameras/expo-1/reference").status_code == 403  # no CSRF token
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/alerts").text).group(1)
+        r = client.post("/system/cameras/expo-1/reference", data={"csrf": csrf})
+        assert r.status_code == 404 and "not running here" in r.text  # no camera in this process
+    store.close()

@@ -206,6 +206,9 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
                   f"detector on {result.detected_frames}); verdicts: "
                   + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none")
                   + (f"; {result.unchecked} trays left unchecked" if result.unchecked else ""))
+    alarms = [f"{name} {c['state']} at {ch['t']:.1f} s" for ch, prev in zip(result.health[1:], result.health)
+              for name, c in ch["checks"].items() if c["state"] != "ok" and prev["checks"][name]["state"] == "ok"]
+    console.print("camera health: " + ("; ".join(alarms) if alarms else "no alarm"), highlight=False, soft_wrap=True)
 
 
 @app.command("eval")

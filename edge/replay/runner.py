@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -45,6 +45,7 @@ class ReplayResult:
     unchecked: int
     seconds: float
     frame_ms: list[float]  # pipeline time per frame (decoding not included)
+    health: list[dict] = field(default_factory=list)  # camera health changes, the first state included
 
 
 def shift_menu(folder: Path) -> Menu:
@@ -88,12 +89,14 @@ class HealthLog:
     interface's change object), written as it happens so a long replay can be watched."""
 
     def __init__(self, path: Path | None):
+        self.changes: list[dict] = []
         self.file = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.file = path.open("w")
 
     def __call__(self, change: dict) -> None:
+        self.changes.append(change)
         if self.file is not None:
             self.file.write(json.dumps(change) + "\n")
             self.file.flush()
@@ -178,7 +181,7 @@ def replay_folder(folder: Path, detector: ModelDetector, speed: float | None = N
     if video is not None:
         video.close()
     return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
-                        frame_ms)
+                        frame_ms, health.changes)
 
 
 def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, model: str | None = None,
@@ -292,4 +295,4 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
     if worker.failed_frames:
         raise RuntimeError(f"replay: {worker.failed_frames} frames failed in the pipeline (see the log above)")
     return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
-                        frame_ms)
+                        frame_ms, health.changes)
