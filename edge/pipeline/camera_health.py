@@ -123,8 +123,9 @@ class CameraHealth:
 
     def relearn(self) -> None:
         """Forget the reference: the next idle seconds are learned as the new one (the system page)."""
-        self.reference = None
-        self._learning = []
+        with self._lock:
+            self.reference = None
+            self._learning = []
 
     def observe(self, t: float, image: U8, previous: U8 | None, idle: bool) -> None:
         """One frame; ``previous``: the frame before it; ``idle``: nothing recognised in the zone."""
