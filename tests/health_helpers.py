@@ -74,13 +74,16 @@ def shifted(img: np.ndarray, dx: float = 0.1, dy: float = 0.05, angle: float = 0
     return cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
 
 
-def write_fault_shift(folder: Path, cover_from: float, cover_to: float, end: float) -> Path:
-    """A shift folder (H.264 video, no orders) of the empty station with the view covered
-    between ``cover_from`` and ``cover_to`` seconds; every frame has its own noise."""
+def write_fault_shift(folder: Path, cover_from: float, cover_to: float, end: float, kind: str = "cover") -> Path:
+    """A shift folder (H.264 video, no orders) of the empty station with the view covered (``kind``
+    cover) or the picture frozen (freeze: one frame repeated) between ``cover_from`` and
+    ``cover_to`` seconds; every other frame has its own noise."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pos.jsonl").write_text("")
     with VideoWriter(folder / "video.mp4", 640, 480, FPS) as vw:
         for i in range(int(end * FPS)):
             f = idle(i % 100)
-            vw.write(covered(f, 0.9, seed=i) if cover_from <= i / FPS < cover_to else f)
+            if cover_from <= i / FPS < cover_to:
+                f = covered(f, 0.9, seed=i) if kind == "cover" else idle(7)
+            vw.write(f)
     return folder

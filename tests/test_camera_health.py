@@ -155,6 +155,21 @@ def test_replay_health_log_has_the_first_state_and_every_change(tmp_path, cli):
     assert f"camera health: covered fault at {lines[1]['t']:.1f} s" in r.stdout + r.stderr
 
 
+def test_a_frozen_picture_through_h264_is_raised_and_cleared(tmp_path):
+    from detectors.loader import load_detector
+    from edge.replay.runner import replay_folder
+    from health_helpers import write_fault_shift
+
+    shift = write_fault_shift(tmp_path / "frozen", 8.0, 28.0, end=36.0, kind="freeze")
+    out = tmp_path / "health.jsonl"
+    replay_folder(shift, load_detector(None, "fp32", threads=1), None, progress=False, health_log=out)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["state"] for x in lines] == ["ok", "fault", "ok"], lines
+    assert lines[1]["checks"]["frozen"]["state"] == "fault" and 8.0 <= lines[1]["t"] <= 8.0 + 15
+    assert [n for n, c in lines[1]["checks"].items() if c["state"] != "ok"] == ["frozen"]
+    assert 28.0 <= lines[2]["t"] <= 28.0 + 15
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("shift", SHIFTS, ids=[s.name for s in SHIFTS])
 def test_every_bundled_fixture_replays_without_a_health_alarm(shift, tmp_path, cli):

@@ -61,7 +61,8 @@ class Thresholds:
     blurred: tuple[float, float] = (0.6, 0.4)  # sharpness / reference below: warning, fault
     shift: tuple[float, float] = (0.025, 0.04)  # shift as a share of the frame width: warning, fault
     rotation: tuple[float, float] = (2.0, 3.0)  # degrees: warning, fault
-    frozen_change: float = 0.02  # mean |change| (grey levels) between consecutive frames: identical
+    frozen_change: float = 0.04  # mean |change| (grey levels) between consecutive frames: identical (a
+    # repeated picture through H.264 still changes by up to ~0.03; the noisy fixtures never below 0.065)
 
 
 def _detail(grey: U8) -> F32:
