@@ -178,3 +178,17 @@ def test_every_bundled_fixture_replays_without_a_health_alarm(shift, tmp_path, c
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["state"] for x in lines] == ["ok"] and "camera health: no alarm" in r.stdout + r.stderr
+
+
+def test_no_frames_follows_the_capture_layer():
+    from edge.app.station_health import no_frames
+
+    changes = []
+    health = CameraHealth("expo-1", on_change=changes.append)
+    health.set_no_frames(*no_frames({"state": "ok", "reason": None}))
+    assert changes == []  # ok to ok: nothing to say
+    health.set_no_frames(*no_frames({"state": "reconnecting", "reason": "stream did not answer"}))
+    health.set_no_frames(*no_frames({"state": "failed", "reason": "stream did not answer"}))
+    health.set_no_frames(*no_frames({"state": "ok", "reason": None}))
+    assert [(c["state"], c["checks"]["no_frames"]["reason"]) for c in changes] == [
+        ("warning", "stream did not answer"), ("fault", "stream did not answer"), ("ok", "")]
