@@ -21,8 +21,10 @@ def test_camera_health_is_retained_on_mqtt_and_the_latest_state_wins(tmp_path, b
     # at 4x real time each state stays a few seconds; a state only the broker missed would be
     # replaced by the next one (retained state: the latest wins), so the start may already be ok
     r = cli("replay", shift, "--speed", "4", "--data-dir", tmp_path / "data", "--site", "s1",
-            "--mqtt", f"mqtt://127.0.0.1:{broker.port}")
+            "--mqtt", f"mqtt://127.0.0.1:{broker.port}", "--health", tmp_path / "health.jsonl")
     assert r.returncode == 0, r.stderr
+    logged = [json.loads(x) for x in (tmp_path / "health.jsonl").read_text().splitlines()]
+    assert [x["state"] for x in logged] == ["ok", "fault", "ok"]  # the stored replay writes --health too
     assert wait_until(lambda: json.loads(sub.messages[-1][1])["t"] > 24.0 if sub.messages else False, 30)
     got = [json.loads(m) for _, m in sub.messages]
     states = [g["state"] for g in got]
