@@ -127,18 +127,19 @@ def _candidates(grey: U8, ref: ReferenceView) -> list[npt.NDArray[np.float64]]:
     return out
 
 
-_ANGLES = (0.0, -2.5, 2.5, -5.0, 5.0, -8.0, 8.0)
+_ANGLES = (0.0, -1.5, 1.5, -3.0, 3.0, -4.5, 4.5, -6.0, 6.0, -8.0, 8.0)
 
 
 def _moved(grey: U8, ref: ReferenceView, corr: float, th: Thresholds) -> Reading:
-    if corr >= th.unaligned:
-        return Reading(0)
+    w, h = HEALTH_SIZE
     ref_detail = _detail(ref.grey)
+    (dx, dy), _ = cv2.phaseCorrelate(ref_detail, _detail(grey), _WINDOW)
+    if corr >= th.unaligned and float(np.hypot(dx, dy)) < th.shift[0] * w:
+        return Reading(0)  # lines up, not shifted (a shift along the counter's streaks keeps much of the detail)
     best, m = max(((_corr(_detail(_realigned(grey, m)), ref_detail), m) for m in _candidates(grey, ref)),
                   key=lambda c: c[0])
-    if best < th.unaligned:
-        return Reading(0)  # no transform lines it up: something in view, not a moved camera
-    w, h = HEALTH_SIZE
+    if best < th.unaligned or best < corr + 0.05:
+        return Reading(0)  # no transform lines it up better: something in view, not a moved camera
     centre = m @ np.array([w / 2, h / 2, 1.0])  # where the view's centre went
     shift = float(np.hypot(centre[0] - w / 2, centre[1] - h / 2)) / w
     angle = abs(float(np.degrees(np.arctan2(m[1, 0], m[0, 0]))))

@@ -25,10 +25,8 @@ F32 = npt.NDArray[np.float32]
 
 def small_grey(image: npt.NDArray[np.uint8]) -> U8:
     """A camera frame (BGR or grey) as the checks' low-resolution grey image."""
-    small = cv2.resize(image, HEALTH_SIZE, interpolation=cv2.INTER_AREA)
-    if small.ndim == 3:
-        small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    return np.asarray(small, np.uint8)
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image  # (grey first: cheaper)
+    return np.asarray(cv2.resize(grey, HEALTH_SIZE, interpolation=cv2.INTER_AREA), np.uint8)
 
 
 def brightness(grey: U8) -> float:
