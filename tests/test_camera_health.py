@@ -44,6 +44,7 @@ def test_a_tray_and_hands_passing_through_the_view_raise_nothing(reference):
     (lambda f: hh.shifted(f, 0.1, 0.05), "moved", 2),
     (lambda f: hh.shifted(f, 0.0, 0.0, 5.0), "moved", 2),
     (lambda f: hh.shifted(f, 0.03, 0.0), "moved", 1),
+    (lambda f: hh.shifted(f, 0.05, 0.0), "moved", 2),  # along the streaks of the counter
 ])
 def test_each_fault_reads_as_its_check_and_only_that(reference, make, check, level):
     got = check_view(small_grey(make(hh.idle(90))), reference)
