@@ -16,6 +16,7 @@ from rich.table import Table
 from edge.app.config import Config
 from edge.app.config_files import data_dir_problems, secret_problems
 from edge.app.model_store import active_model, config_menu, load_active
+from edge.app.station_health import reference_row
 from edge.core import UserError, console
 from edge.sources.camera_state import CameraState
 from edge.sources.capture import FileSource, LiveSource, is_live, open_source
@@ -183,8 +184,9 @@ def run_doctor(cfg: Config, camera_timeout: float = 15.0) -> bool:
     checks: list[tuple[str, tuple[bool, str]]] = [
         ("model", _model(cfg)), ("broker", _broker(cfg)), ("database", _database(cfg)),
         ("disk", _disk(cfg)), ("clock", _clock())]
+    views = [(f"view {cam.name}", reference_row(Path(cfg.data_dir), cam.name)) for cam in cfg.cameras]
     checks = [("files", (not files, "; ".join(files) or "secret files readable, data dir writable"))] + \
-        [(name, check.result()) for name, check in cams] + checks
+        [(name, check.result()) for name, check in cams] + views + checks
     t = Table(title=f"traycheck doctor ({socket.gethostname()})")
     t.add_column("check")
     t.add_column("result")

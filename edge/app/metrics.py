@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from edge.pipeline.health_checks import STATES as HEALTH_LEVELS
 from edge.sources.camera_state import STATES
 
 
@@ -51,6 +52,8 @@ class ServiceCollector(Collector):
         cam_state = GaugeMetricFamily("traycheck_camera_state", "1 for the camera's current state",
                                       labels=["camera", "state"])
         verdicts = CounterMetricFamily("traycheck_verdicts", "Verdicts emitted", labels=["camera", "verdict"])
+        health = GaugeMetricFamily("traycheck_camera_health", "Camera health check: 0 ok, 1 warning, 2 fault",
+                                   labels=["camera", "check"])
         for w in self.svc.workers:
             p = w.pipeline
             frames.add_metric([w.name], p.frames)
@@ -65,7 +68,9 @@ class ServiceCollector(Collector):
                 cam_state.add_metric([w.name, st], int(now == st))
             for kind, n in sorted(p.verdict_counts.items()):
                 verdicts.add_metric([w.name, kind], n)
-        yield from (frames, det, skipped, fps, rec, dropped, up, cam_state, verdicts)
+            for check, c in p.health.current["checks"].items():
+                health.add_metric([w.name, check], HEALTH_LEVELS.index(c["state"]))
+        yield from (frames, det, skipped, fps, rec, dropped, up, cam_state, verdicts, health)
         store = self.svc.store
         yield GaugeMetricFamily("traycheck_outbox_length", "MQTT messages waiting for the broker",
                                 value=store.outbox_len())

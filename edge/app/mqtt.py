@@ -15,6 +15,7 @@ Topics (``<site>`` and ``<camera>`` from the config):
 
 * ``traycheck/<site>/status``           retained ``online`` / ``offline``
 * ``traycheck/<site>/health``           retained JSON health state (``publish_health``), not via the outbox
+* ``traycheck/<site>/<camera>/health``  retained JSON camera health (``publish_camera_health``), not via the outbox
 * ``traycheck/<site>/<camera>/verdict`` every verdict record
 * ``traycheck/<site>/<camera>/alert``   mismatches and their resolution
 """
@@ -37,7 +38,7 @@ from edge.store.store import Store
 
 log = logging.getLogger("traycheck.mqtt")
 
-_HEALTH = object()  # the AckBook key of the health message (outbox keys are msg_id strings)
+_STATE = "state"  # AckBook keys of retained states are (_STATE, topic) (outbox keys are msg_id strings)
 STUCK_S = 60  # connected this long and still no PUBACK: hand the message to paho again
 
 
@@ -96,8 +97,8 @@ class Publisher:
         self._acks = AckBook()  # drain thread only, except its on_ack
         self._undeleted: list[str] = []  # acknowledged, delete failed: retried, never sent again meanwhile
         self._skipped: set[str] = set()  # rows paho cannot take (bad topic): logged once, kept in the outbox
-        self._health: str | None = None  # latest health payload (JSON)
-        self._health_dirty = False  # the latest one still has to go out
+        self._states: dict[str, str] = {}  # retained state topic -> its latest payload (JSON)
+        self._dirty: set[str] = set()  # state topics whose latest payload still has to go out
         self._last_error = ""
         self._refused_logged = False
         self._connected_at = time.monotonic()
@@ -159,9 +160,18 @@ class Publisher:
 
         State, not an event: it skips the outbox (storage may be the very problem), only the latest
         payload counts, and it goes out again after every reconnect. Never blocks."""
+        self._publish_state(self.s.health_topic, payload)
+
+    def publish_camera_health(self, camera: str, payload: dict) -> None:
+        """Publish a camera's health to ``traycheck/<site>/<camera>/health``: retained, latest only,
+        like ``publish_health``."""
+        self._publish_state(f"traycheck/{self.s.site}/{camera}/health", payload)
+
+    def _publish_state(self, topic: str, payload: dict) -> None:
         body = json.dumps(payload, sort_keys=True)
         with self._lock:
-            self._health, self._health_dirty = body, True
+            self._states[topic] = body
+            self._dirty.add(topic)
         self._wake.set()
 
     @property
@@ -182,7 +192,7 @@ class Publisher:
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
         with self._lock:
-            self._health_dirty = self._health is not None  # the broker may have lost it
+            self._dirty = set(self._states)  # the broker may have lost them
         self._connected_at = time.monotonic()
         # what paho held unacknowledged it sends again itself, right after this callback
         self.connected.set()
@@ -240,7 +250,7 @@ class Publisher:
     def _settle(self) -> None:
         """Delete the rows the broker acknowledged, in one transaction per batch."""
         for key in self._acks.collect():
-            if key is _HEALTH:
+            if isinstance(key, tuple):
                 self._wake.set()  # a newer health payload may be waiting for this one
             else:
                 self._undeleted.append(key)  # type: ignore[arg-type]
@@ -250,16 +260,16 @@ class Publisher:
             self.delete_batches += 1
 
     def _send_health(self) -> None:
-        with self._lock:
-            if not self._health_dirty or self._acks.holds(_HEALTH):
-                return  # one at a time, so a late resend never overwrites a newer retained state
-            body, self._health_dirty = self._health, False
-        info = self.client.publish(self.s.health_topic, body, qos=1, retain=True)
-        if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: paho keeps it for the reconnect
-            self._acks.hand(_HEALTH, info)
-        else:
-            with self._lock:
-                self._health_dirty = True
+        with self._lock:  # one at a time per topic, so a late resend never overwrites a newer retained state
+            due = [(t, self._states[t]) for t in sorted(self._dirty) if not self._acks.holds((_STATE, t))]
+            self._dirty.difference_update(t for t, _ in due)
+        for topic, body in due:
+            info = self.client.publish(topic, body, qos=1, retain=True)
+            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: paho keeps it for the reconnect
+                self._acks.hand((_STATE, topic), info)
+            else:
+                with self._lock:
+                    self._dirty.add(topic)
 
     def _send_outbox(self) -> None:
         if time.monotonic() - self._connected_at > STUCK_S:  # a safety net: paho resends what it holds

@@ -23,13 +23,14 @@ from detectors.zone import Zone
 from edge.app.active_model import ActiveModel
 from edge.app.camera_worker import CameraWorker
 from edge.app.config import CameraConfig, Config, load_config
-from edge.app.health import Health
+from edge.app.health import Health, utcnow_iso
 from edge.app.metrics import make_registry
 from edge.app.model_store import config_menu
 from edge.app.mqtt import MqttSettings, Publisher
 from edge.app.notify import notify, watchdog_interval
 from edge.app.order_intake import CurrentMenu, take_mqtt_order
 from edge.app.recorder import Recorder
+from edge.app.station_health import camera_health, no_frames
 from edge.core import UserError
 from edge.pipeline.camera import CameraPipeline
 from edge.store.snapshots import SnapshotWriter
@@ -50,10 +51,11 @@ log = logging.getLogger("traycheck.service")
 class Service:
     def __init__(self, cfg: Config, config_path: Path | None = None, *, run_id: str | None = None,
                  detector: ModelDetector | None = None, menu: Menu | None = None, serve_http: bool = True,
-                 restore_orders: bool = True, once: bool = False):
+                 restore_orders: bool = True, once: bool = False, stored_reference: bool = True):
         """``detector``/``menu``: already loaded and checked (replay); ``serve_http=False``: no HTTP
         server; ``restore_orders=False``: pending orders of earlier runs stay in the database only
-        (a replay's POS script is the whole truth); ``once``: file cameras end at end of file."""
+        (a replay's POS script is the whole truth); ``once``: file cameras end at end of file;
+        ``stored_reference=False``: camera health reference views are learned afresh and not kept (replay)."""
         self.cfg = cfg
         self.config_path = config_path
         self._reload = threading.Event()
@@ -64,6 +66,8 @@ class Service:
         self.model = ActiveModel.load(cfg) if detector is None else ActiveModel.given(detector, cfg)
         self.menu = menu if menu is not None else config_menu(cfg, self.detector, config_path)
         self.verdict_listeners: list = []  # more callables (verdict, pipeline) after storage (replay's record)
+        self.health_listeners: list = []  # more callables (camera health change) (replay's --health)
+        self.stored_reference = stored_reference
         self._open_storage_and_mqtt()
         self.orders = OrderRegistry(cfg.orders.expire_minutes * 60, on_closed=self._on_closed)
         if restore_orders:
@@ -96,7 +100,9 @@ class Service:
 
     def _camera(self, cam: CameraConfig, once: bool) -> CameraWorker[CameraPipeline]:
         pipe = CameraPipeline(cam.name, self.detector, self.menu, self.orders.station(cam.name),
-                              self._on_verdict, Zone(cam.zone), params=cam.params(), run=self.run_id)
+                              self._on_verdict, Zone(cam.zone), params=cam.params(), run=self.run_id,
+                              health=camera_health(cam.name, self.data_dir if self.stored_reference else None,
+                                                   self._on_camera_health))
         self.hub.attach(pipe)
         return CameraWorker(cam.name, cam.source, cam.speed, pipe, once=once)
 
@@ -142,6 +148,13 @@ class Service:
     def _reconnects(self, camera: str) -> int:
         w = next((w for w in self.workers if w.name == camera), None)
         return w.reconnects if w else 0
+
+    def _on_camera_health(self, change: dict) -> None:
+        """A camera's health changed (its thread): retained on MQTT, and to the listeners."""
+        if self.publisher is not None:
+            self.publisher.publish_camera_health(change["camera"], dict(change, schema=1, at=utcnow_iso()))
+        for listener in self.health_listeners:
+            listener(change)
 
     def _camera_state(self, camera: str) -> dict | None:
         return next((w.state() for w in self.workers if w.name == camera), None)
@@ -192,6 +205,7 @@ class Service:
         cams = {name: st["state"] == "ok" for name, st in states.items()}
         storage = self.recorder.problem  # verdicts that cannot be stored: not ready, whatever the cameras do
         return {"ready": all(cams.values()) and storage is None, "cameras": cams, "camera_state": states,
+                "camera_health": {w.name: w.pipeline.health.current for w in self.workers},
                 "model": str(getattr(self.detector, "path", "")), "storage": storage or "ok",
                 "verdicts_unstored": self.recorder.pending}
 
@@ -211,6 +225,8 @@ class Service:
                 next_purge = time.monotonic() + every
             self.orders.expire()  # (also checked whenever a station looks for an order)
             self.health.publish()
+            for w in self.workers:  # the capture layer's word on frames, for the camera's health
+                w.pipeline.health.set_no_frames(*no_frames(w.state()))
             if ping and self.healthy():
                 notify("WATCHDOG=1")
             if self._reload.is_set():

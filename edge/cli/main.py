@@ -23,6 +23,7 @@ from edge.app.model_store import check_config_model
 from edge.app.orders_import import import_orders
 from edge.app.run import run_service
 from edge.bench.run import camera_counts, print_table, run_bench
+from edge.cli.camera import camera_app
 from edge.cli.data import data_app
 from edge.cli.model import model_app
 from edge.cli.synth import synth_app
@@ -118,6 +119,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(synth_app, name="synth")
 app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
+app.add_typer(camera_app, name="camera")
 
 
 @config_app.command("check")
@@ -188,13 +190,15 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
            video: Optional[Path] = typer.Option(None, help="write an annotated video (boxes, verdict banner) "
                                                            "here"),
            menu: Optional[Path] = typer.Option(None, help="menu YAML to use instead of the shift's "
-                                                          "(its classes must be the model's)")) -> None:
+                                                          "(its classes must be the model's)"),
+           health: Optional[Path] = typer.Option(None, help="write camera health changes (JSON lines) here")
+           ) -> None:
     """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
     if (mqtt or http) and data_dir is None:
         raise UserError("--mqtt and --http need --data-dir (everything is stored before it is sent or shown)")
     result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads,
                         data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera, http=http, video_out=video,
-                        menu_file=menu)
+                        menu_file=menu, health_log=health)
     kinds: dict[str, int] = {}
     for r in result.verdicts:
         kinds[r["verdict"]] = kinds.get(r["verdict"], 0) + 1
@@ -202,6 +206,9 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
                   f"detector on {result.detected_frames}); verdicts: "
                   + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none")
                   + (f"; {result.unchecked} trays left unchecked" if result.unchecked else ""))
+    alarms = [f"{name} {c['state']} at {ch['t']:.1f} s" for ch, prev in zip(result.health[1:], result.health)
+              for name, c in ch["checks"].items() if c["state"] != "ok" and prev["checks"][name]["state"] == "ok"]
+    console.print("camera health: " + ("; ".join(alarms) if alarms else "no alarm"), highlight=False, soft_wrap=True)
 
 
 @app.command("eval")

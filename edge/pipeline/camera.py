@@ -18,6 +18,7 @@ import numpy as np
 from detectors.detections import Detections, Detector, drop_merged
 from detectors.tickets import TicketReader
 from detectors.zone import Zone
+from edge.pipeline.camera_health import CameraHealth
 from edge.pipeline.checked_tray import CheckedTray
 from edge.pipeline.fifo import fifo_candidate, settle_identical
 from edge.pipeline.gate import Gate
@@ -36,7 +37,8 @@ log = logging.getLogger("traycheck.pipeline")
 class CameraPipeline:
     def __init__(self, camera: str, detector: Detector, menu: Menu, queue: StationOrders,
                  on_verdict: Callable[[Verdict, "CameraPipeline"], None], zone: Zone | None = None,
-                 params: PipelineParams = PipelineParams(), run: str = ""):
+                 params: PipelineParams = PipelineParams(), run: str = "", health: CameraHealth | None = None):
+        """``health``: the camera's health checks (with its stored reference); default: learned afresh."""
         self.camera = camera
         self.run = run
         self.detector = detector
@@ -64,6 +66,7 @@ class CameraPipeline:
         self._switch_lock = threading.Lock()
         self.view = LiveView()  # what the dashboard shows: replaced (never changed) once per frame
         self._evidence: deque[tuple[Frame, Detections, np.ndarray]] = deque(maxlen=8)  # recent detected frames
+        self.health = health if health is not None else CameraHealth(camera)
 
     # -- model switch (SIGHUP) -------------------------------------------------
     def switch_model(self, detector: Detector, menu: Menu) -> None:
@@ -101,7 +104,7 @@ class CameraPipeline:
         img = frame.image
         h, w = img.shape[:2]
         self.frames += 1
-        self.last_frame = frame
+        previous, self.last_frame = self.last_frame, frame
         reading = self.gate.update(img, station_empty=self.tracker.state is State.EMPTY)
         counts, conf = None, 0.0
         run = self.tracker.busy or reading.active(self.params.tray.still_motion, self.params.tray.presence_on)
@@ -140,6 +143,9 @@ class CameraPipeline:
         if tray is not None and tray.hold_until is not None and frame.t >= tray.hold_until:
             tray.hold_until = None
             self._decide(frame.t, confirmed=True)
+        if frame.t >= self.health.due:  # (once a second: the view is judged while nothing is recognised in the zone)
+            idle = not len(self.last_detections) and (self.tray is None or not self.tray.counts)
+            self.health.observe(frame.t, img, previous.image if previous is not None else None, idle)
         self._publish_view(frame)
 
     def evidence(self) -> tuple[Frame | None, Detections]:

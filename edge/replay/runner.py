@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -25,6 +25,7 @@ from edge.app.mqtt import MqttSettings
 from edge.app.service import Service
 from edge.core import UserError, console, progress_bar
 from edge.pipeline.camera import CameraPipeline
+from edge.pipeline.camera_health import CameraHealth
 from edge.pipeline.loop import FrameLoop
 from edge.pipeline.verdicts import Verdict
 from edge.replay.video import ReplayVideo
@@ -44,6 +45,7 @@ class ReplayResult:
     unchecked: int
     seconds: float
     frame_ms: list[float]  # pipeline time per frame (decoding not included)
+    health: list[dict] = field(default_factory=list)  # camera health changes, the first state included
 
 
 def shift_menu(folder: Path) -> Menu:
@@ -82,6 +84,28 @@ def checked_menu(folder: Path, detector: Detector, menu: Menu | None = None) -> 
     return menu
 
 
+class HealthLog:
+    """The ``--health FILE.jsonl`` of a replay: one line per change of a camera's health (the
+    interface's change object), written as it happens so a long replay can be watched."""
+
+    def __init__(self, path: Path | None):
+        self.changes: list[dict] = []
+        self.file = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = path.open("w")
+
+    def __call__(self, change: dict) -> None:
+        self.changes.append(change)
+        if self.file is not None:
+            self.file.write(json.dumps(change) + "\n")
+            self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
 class PosScript:
     """A recorded shift's POS: hands each order over when the stream reaches its time (the
     ``before`` hook of the frame loop)."""
@@ -115,7 +139,8 @@ def replay_folder(folder: Path, detector: ModelDetector, speed: float | None = N
                   on_order: Callable[[PosEvent], None] | None = None,
                   queue: OrderQueue | None = None, video_out: Path | None = None,
                   on_start: Callable[[CameraPipeline], None] | None = None,
-                  menu: Menu | None = None) -> ReplayResult:
+                  menu: Menu | None = None, *, health_log: Path | None = None) -> ReplayResult:
+    """``health_log``: a JSON line per camera health change (the first state included) is written there."""
     import time
 
     events, menu = shift_pos(folder, detector, menu)
@@ -128,7 +153,10 @@ def replay_folder(folder: Path, detector: ModelDetector, speed: float | None = N
         if on_verdict:
             on_verdict(v, pipe)
 
-    pipe = CameraPipeline(camera, detector, menu, queue, collect, run=run or f"replay:{folder.name}")
+    health = HealthLog(health_log)
+    pipe = CameraPipeline(camera, detector, menu, queue, collect, run=run or f"replay:{folder.name}",
+                          health=CameraHealth(camera, on_change=health))
+    health(pipe.health.current)
     if on_start is not None:
         on_start(pipe)
     video = None
@@ -145,18 +173,22 @@ def replay_folder(folder: Path, detector: ModelDetector, speed: float | None = N
     with progress_bar(f"Replaying {folder.name}", source.video.frame_count if progress else None) as advance:
         loop = FrameLoop(pipe, camera, before=PosScript(events, hand_over),
                          after=replay_after(frame_ms, video, pipe, advance if progress else None))
-        loop.run(source.frames())
+        try:
+            loop.run(source.frames())
+        finally:
+            health.close()
     pipe.finish(loop.last_t or 0.0)
     if video is not None:
         video.close()
     return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
-                        frame_ms)
+                        frame_ms, health.changes)
 
 
 def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, model: str | None = None,
                variant: str = "fp32", threads: int = 2, data_dir: Path | None = None, mqtt_url: str | None = None,
                site: str = "site", camera: str = "expo-1", http: str | None = None,
-               video_out: Path | None = None, menu_file: Path | None = None) -> ReplayResult:
+               video_out: Path | None = None, menu_file: Path | None = None,
+               health_log: Path | None = None) -> ReplayResult:
     """Replay a shift; with ``data_dir`` store everything, with ``mqtt_url`` also publish (store-and-forward)."""
     settings = MqttSettings.from_url(mqtt_url, site) if mqtt_url else None  # bad URL: fail before any work
     listen = parse_listen(http) if http else None
@@ -166,10 +198,11 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
         folder = prepare(source, Path(tmp))
         menu = checked_menu(folder, detector, menu)  # before a database or a server is opened
         if data_dir is None:
-            result = replay_folder(folder, detector, speed, camera=camera, video_out=video_out, menu=menu)
+            result = replay_folder(folder, detector, speed, camera=camera, video_out=video_out, menu=menu,
+                                   health_log=health_log)
         else:
             result = _replay_stored(folder, detector, speed, Path(data_dir), settings, site, camera, listen,
-                                    video_out, menu)
+                                    video_out, menu, health_log)
     if verdicts_path is not None:
         verdicts_path.parent.mkdir(parents=True, exist_ok=True)
         verdicts_path.write_text("".join(json.dumps(r) + "\n" for r in result.verdicts))
@@ -214,7 +247,8 @@ def _say_if_unsent(svc: Service, settings: MqttSettings | None, data_dir: Path) 
 
 def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, data_dir: Path,
                    settings, site: str, camera: str, listen: tuple[str, int] | None,
-                   video_out: Path | None = None, menu: Menu | None = None) -> ReplayResult:
+                   video_out: Path | None = None, menu: Menu | None = None,
+                   health_log: Path | None = None) -> ReplayResult:
     """The shift through the appliance's one wiring (``edge.app.service.Service``): the same store,
     recorder, MQTT, order registry, metrics and HTTP endpoints as ``traycheck run``, with the
     shift's video as the camera and its ``pos.jsonl`` as the POS, at the shift's stream times."""
@@ -223,9 +257,12 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
     events, menu = shift_pos(folder, detector, menu)
     cfg = replay_config(folder, speed, data_dir, settings, site, camera, listen)
     svc = Service(cfg, run_id=f"replay:{folder.name}", detector=detector, menu=menu, serve_http=listen is not None,
-                  restore_orders=False, once=True)
+                  restore_orders=False, once=True, stored_reference=False)
     worker = svc.workers[0]
     pipe = worker.pipeline
+    health = HealthLog(health_log)
+    health(pipe.health.current)
+    svc.health_listeners.append(health)
     records: list[dict] = []
     frame_ms: list[float] = []
     svc.verdict_listeners.append(lambda v, _pipe: records.append(v.record()))
@@ -250,6 +287,7 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
         pipe.finish(worker.last_t or 0.0)
         svc.recorder.flush(60.0)  # a fast replay may be ahead of the disk: every verdict stored before stop
     finally:
+        health.close()
         if video is not None:
             video.close()
         _say_if_unsent(svc, settings, data_dir)
@@ -257,4 +295,4 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
     if worker.failed_frames:
         raise RuntimeError(f"replay: {worker.failed_frames} frames failed in the pipeline (see the log above)")
     return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
-                        frame_ms)
+                        frame_ms, health.changes)

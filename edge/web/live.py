@@ -42,6 +42,26 @@ class CameraStats:
     reconnects: int = 0
 
 
+class CameraHealthView(Protocol):
+    """A camera's health checks as the dashboard reads them (``edge.pipeline.camera_health``)."""
+
+    @property
+    def current(self) -> dict: ...
+
+    def relearn(self) -> None: ...
+
+
+def health_text(current: dict) -> str | None:
+    """None while every check is ok, else what the banner says: the camera cannot see, and why."""
+    bad = [(name, c) for name, c in current["checks"].items() if c["state"] != "ok"]
+    if not bad:
+        return None
+    bad.sort(key=lambda nc: nc[1]["state"] != "fault")
+    what = "; ".join(f"{name.replace('_', ' ')}" + (f" ({c['reason']})" if c["reason"] else "") for name, c in bad)
+    lead = "cannot check trays" if current["state"] == "fault" else "may not see well"
+    return f"Camera {current['camera']} {lead}: {what}"
+
+
 class Station(Protocol):
     """What the dashboard reads of a camera pipeline (``edge.pipeline.camera.Station``)."""
 
@@ -65,6 +85,9 @@ class Station(Protocol):
 
     @property
     def recent_detect_ms(self) -> Sequence[float]: ...
+
+    @property
+    def health(self) -> CameraHealthView: ...
 
 
 class LiveHub:
@@ -128,8 +151,10 @@ class LiveHub:
         if pipe is None:
             return {"camera": camera, "known": False}
         view = pipe.view  # one frame's picture, whole
+        health = pipe.health.current
         out: dict = {"camera": camera, "known": True, "state": view.state,
-                     "frame_t": view.frame.t if view.frame else None, "tray": None}
+                     "frame_t": view.frame.t if view.frame else None, "tray": None,
+                     "health": {"state": health["state"], "text": health_text(health)}}
         if view.tray_seq is not None:
             expected = {}
             if view.order is not None:

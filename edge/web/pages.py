@@ -201,6 +201,23 @@ def system(request: Request, session: Session = Depends(page_session)) -> HTMLRe
                   this_session=session.nonce)
 
 
+@router.post("/system/cameras/{camera}/reference", include_in_schema=False)
+async def refresh_reference(request: Request, camera: Annotated[str, PathParam(max_length=100)],
+                            session: Session = Depends(page_session)) -> Response:
+    """A manager has the camera learn its reference view again (the station was re-aimed or
+    re-lit on purpose): the next idle seconds become the view the health checks compare with."""
+    await require_csrf(request, session)
+    require_manager(session)
+    pipe = request.app.state.hub.pipelines.get(camera)
+    if pipe is None:
+        raise HTTPException(404, f"camera {camera!r}: not running here")
+    pipe.health.relearn()
+    await run_in_threadpool(request.app.state.store.audit, session.user, "refreshed the reference view", camera, {})
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"camera": camera, "reference": "learning"})
+    return RedirectResponse("/system", status_code=303)
+
+
 @router.get("/docs", response_class=HTMLResponse, include_in_schema=False)
 def docs(request: Request, session: Session = Depends(page_session)) -> HTMLResponse:
     require_manager(session)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.web.live import LiveHub
+from edge.web.live import LiveHub, health_text
 
 
 def storage_state(recorder) -> str:
@@ -35,7 +35,9 @@ def system_info(hub: LiveHub, store, publisher, model: str, data_dir: Path, fps_
         f = pipe.last_frame
         elapsed = time.monotonic() - stats.started if stats else 0.0
         st = state_of(name) if state_of else None
-        cams.append({"name": name, "state": _state_text(st),
+        health = pipe.health.current
+        cams.append({"name": name, "state": _state_text(st), "health": health["state"],
+                     "health_text": health_text(health) or "all checks ok",
                      "fps": fps_of(name) if fps_of else (pipe.frames / elapsed if elapsed else 0.0),
                      "last_frame": f"t={f.t:.1f} s of the stream" if f else "none yet",
                      "reconnects": reconnects_of(name) if reconnects_of else (stats.reconnects if stats else 0),

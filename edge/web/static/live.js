@@ -57,6 +57,12 @@
         .then(function (s) {
           if (!s) return;
           el.querySelector("[data-role=state]").textContent = s.state;
+          const health = el.querySelector("[data-role=health]");
+          if (health && s.health) {  // the camera cannot see: said above everything else, until it can again
+            health.hidden = !s.health.text;
+            health.textContent = s.health.text || "";
+            health.className = "camera-health " + s.health.state;
+          }
           const banner = el.querySelector("[data-role=banner]");
           if (!s.tray) {
             if (banner.className.indexOf("idle") < 0 && s.state === "empty") {
