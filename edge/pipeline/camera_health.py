@@ -33,6 +33,8 @@ class HealthParams:
     interval_s: float = 1.0  # at most one sample per second of stream
     raise_s: float = 8.0  # a condition must hold this long before it is raised
     clear_s: float = 4.0  # ...and be gone this long before it clears
+    gap_s: float = 2.0  # a streak survives good readings this long (one frame that happens to line up,
+    # an encoder key frame in a frozen picture): a real fault seldom reads bad on every single sample
     learn_s: float = 5.0  # idle stream learned as the reference when none is stored
     thresholds: Thresholds = Thresholds()
 
@@ -51,17 +53,22 @@ class HealthStates:
         self.p = params
         self.checks = {name: CheckState(since=t0) for name in CHECKS}
         self._bad_since: dict[str, list[float | None]] = {name: [None, None, None] for name in CHECKS}
+        self._bad_last: dict[str, list[float | None]] = {name: [None, None, None] for name in CHECKS}
         self._good_since: dict[str, float | None] = {name: None for name in CHECKS}
 
     def update(self, t: float, readings: dict[str, Reading]) -> bool:
         """Feed one sample's readings; True when any check changed state."""
         changed = False
         for name, r in readings.items():
-            bad = self._bad_since[name]
+            bad, last = self._bad_since[name], self._bad_last[name]
             for lvl in (1, 2):
-                bad[lvl] = (bad[lvl] if bad[lvl] is not None else t) if r.level >= lvl else None
-            held = max((lvl for lvl in (1, 2) if (s := bad[lvl]) is not None and t - s >= self.p.raise_s),
-                       default=0)
+                if r.level >= lvl:
+                    bad[lvl] = bad[lvl] if bad[lvl] is not None else t
+                    last[lvl] = t
+                elif (s := last[lvl]) is not None and t - s > self.p.gap_s:
+                    bad[lvl] = None  # good for longer than a reading's dropout: the streak has ended
+            held = max((lvl for lvl in (1, 2)
+                        if r.level >= lvl and (s := bad[lvl]) is not None and t - s >= self.p.raise_s), default=0)
             cs = self.checks[name]
             cur = STATES.index(cs.state)
             new = cur

@@ -22,8 +22,9 @@ What each check looks at (all on the 160x120 grey frame):
 * frozen (``frame_change``): mean absolute change between two consecutive full frames,
   sampled on every 4th pixel of one channel.
 
-A check that an earlier one explains is not judged (a covered view is also dark and
-blurred): covered, then dark/overexposed, then blurred, then moved.
+A check that an earlier one explains is not judged: a view whose coarse layout still
+lines up is judged dark/overexposed, then blurred; one whose layout is gone is covered
+(a covered view is also dark and soft); a sharp, well-lit view is judged moved.
 """
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ class Reading:
 class Thresholds:
     covered: tuple[float, float] = (0.5, 0.7)  # share of the view without its detail: warning, fault
     unaligned: float = 0.6  # structure correlation below this: the view does not line up
+    layout: float = 0.8  # coarse (40x30) correlation at or above this: the scene is still there
     dark: tuple[float, float] = (0.65, 0.5)  # brightness / reference below: warning, fault
     bright: tuple[float, float] = (1.3, 1.6)  # brightness / reference above: warning, fault
     clipped: tuple[float, float] = (0.2, 0.4)  # extra share of clipped (>= 250) pixels: warning, fault
@@ -83,6 +85,13 @@ def _corr(a: F32, b: F32) -> float:
 
 _BF = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
 _WINDOW = cv2.createHanningWindow(HEALTH_SIZE, cv2.CV_32F)
+
+
+def _phase_shift(a: F32, b: F32) -> tuple[float, float]:
+    """Shift of ``b`` against ``a`` by phase correlation. On copies: with a window, OpenCV
+    multiplies its inputs in place, which silently spoiled every later use of the reference."""
+    (dx, dy), _ = cv2.phaseCorrelate(a.copy(), b.copy(), _WINDOW)
+    return float(dx), float(dy)
 
 
 def _orb_transform(grey: U8, ref: ReferenceView) -> npt.NDArray[np.float64] | None:
@@ -120,7 +129,7 @@ def _candidates(grey: U8, ref: ReferenceView) -> list[npt.NDArray[np.float64]]:
         rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         turned = np.asarray(cv2.warpAffine(grey, cv2.invertAffineTransform(rot), (w, h),
                                            borderMode=cv2.BORDER_REPLICATE), np.uint8)
-        (dx, dy), _ = cv2.phaseCorrelate(ref_detail, _detail(turned), _WINDOW)
+        dx, dy = _phase_shift(ref_detail, _detail(turned))
         m = rot.astype(np.float64)
         m[:, 2] += m[:, :2] @ np.array([dx, dy])
         out.append(m)
@@ -133,7 +142,7 @@ _ANGLES = (0.0, -1.5, 1.5, -3.0, 3.0, -4.5, 4.5, -6.0, 6.0, -8.0, 8.0)
 def _moved(grey: U8, ref: ReferenceView, corr: float, th: Thresholds) -> Reading:
     w, h = HEALTH_SIZE
     ref_detail = _detail(ref.grey)
-    (dx, dy), _ = cv2.phaseCorrelate(ref_detail, _detail(grey), _WINDOW)
+    dx, dy = _phase_shift(ref_detail, _detail(grey))
     if corr >= th.unaligned and float(np.hypot(dx, dy)) < th.shift[0] * w:
         return Reading(0)  # lines up, not shifted (a shift along the counter's streaks keeps much of the detail)
     best, m = max(((_corr(_detail(_realigned(grey, m)), ref_detail), m) for m in _candidates(grey, ref)),
@@ -148,27 +157,43 @@ def _moved(grey: U8, ref: ReferenceView, corr: float, th: Thresholds) -> Reading
     return Reading(level, f"the view is shifted by {shift * 100:.0f} % of its width and turned by {angle:.1f}°")
 
 
+def _coarse(grey: U8) -> F32:
+    return np.asarray(cv2.resize(grey, (HEALTH_SIZE[0] // 4, HEALTH_SIZE[1] // 4), interpolation=cv2.INTER_AREA),
+                      np.float32)
+
+
 def check_view(grey: U8, ref: ReferenceView, th: Thresholds = Thresholds()) -> dict[str, Reading]:
-    """Readings of covered, dark, overexposed, blurred and moved for one idle frame."""
+    """Readings of covered, dark, overexposed, blurred and moved for one idle frame.
+
+    A dark, washed-out or soft view has lost its fine detail too, but its coarse layout
+    (the counter, the zone's edges, the floor at 40x30) still lines up with the reference:
+    those are judged first, and only a view whose layout is gone as well is ``covered``.
+    """
     out = {name: Reading(0) for name in ("covered", "dark", "overexposed", "blurred", "moved")}
-    detail, ref_detail = _detail(grey), _detail(ref.grey)
-    corr = _corr(detail, ref_detail)
-    ref_blocks = _block_std(ref_detail)
-    lost = float((_block_std(detail) < 0.5 * ref_blocks).mean())
-    if corr < th.unaligned and lost >= th.covered[0]:
-        out["covered"] = Reading(2 if lost >= th.covered[1] else 1, f"{lost * 100:.0f} % of the view is uniform")
-        return out
+    layout = _corr(_coarse(grey), _coarse(ref.grey)) >= th.layout
     ratio = brightness(grey) / max(ref.brightness, 1.0)
-    clipped = float((grey >= 250).mean()) - float((ref.grey >= 250).mean())
-    if ratio < th.dark[0]:
+    if layout and ratio < th.dark[0]:
         out["dark"] = Reading(2 if ratio < th.dark[1] else 1, f"brightness {ratio * 100:.0f} % of the reference")
         return out
-    if ratio > th.bright[0] or clipped > th.clipped[0]:
+    clipped = float((grey >= 250).mean()) - float((ref.grey >= 250).mean())
+    if layout and (ratio > th.bright[0] or clipped > th.clipped[0]):
         level = 2 if ratio > th.bright[1] or clipped > th.clipped[1] else 1
         out["overexposed"] = Reading(level, f"brightness {ratio * 100:.0f} % of the reference, "
                                             f"{max(clipped, 0.0) * 100:.0f} % more of the view white")
         return out
     sharp = sharpness(grey) / max(ref.sharpness, 1e-6)
+    if layout and sharp < th.blurred[0]:
+        out["blurred"] = Reading(2 if sharp < th.blurred[1] else 1, f"sharpness {sharp * 100:.0f} % of the reference")
+        return out
+    detail, ref_detail = _detail(grey), _detail(ref.grey)
+    corr = _corr(detail, ref_detail)
+    lost = float((_block_std(detail) < 0.5 * _block_std(ref_detail)).mean())
+    if corr < th.unaligned and lost >= th.covered[0]:
+        out["covered"] = Reading(2 if lost >= th.covered[1] else 1, f"{lost * 100:.0f} % of the view is uniform")
+        return out
+    if ratio < th.dark[0]:  # dark and its layout gone too (a dark cloth over the lens reads as covered above)
+        out["dark"] = Reading(2 if ratio < th.dark[1] else 1, f"brightness {ratio * 100:.0f} % of the reference")
+        return out
     if sharp < th.blurred[0]:
         out["blurred"] = Reading(2 if sharp < th.blurred[1] else 1, f"sharpness {sharp * 100:.0f} % of the reference")
         return out
