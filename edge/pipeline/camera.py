@@ -211,9 +211,12 @@ class CameraPipeline:
             waited = t - tray.rest_t
             if waited < self.params.ticket_wait_s and tray.ticket_tries < self.params.ticket_tries:
                 return
-            p = self._fifo_candidate(tray.counts or {})
-            if p is None:
+            found = self._fifo_candidate(tray.counts or {})
+            if found is None:
                 return
+            p, n = found
+            if n and waited < self.params.fifo_exact_wait_s:
+                return  # not an exact fit: its own order may still be on its way (POS messages come late)
             tray.association = Association.FIFO
             self._fifo_taken[p.order.id] = p
             while len(self._fifo_taken) > 20:
@@ -233,10 +236,10 @@ class CameraPipeline:
             log.info("%s: order %s counts as served by the earlier tray (identical to %s)", self.camera,
                      taken.order.id, reclaimed.order.id)
 
-    def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
+    def _fifo_candidate(self, seen: dict[str, int]) -> tuple[PendingOrder, int] | None:
         """The pending order this tray most plausibly belongs to (``fifo_candidate``)."""
         pending = [p for p in self.queue.pending()[: self.params.fifo_window] if self._on_menu(p)]
-        return fifo_candidate(pending, self.menu, seen, self.params.plausible_errors)
+        return fifo_candidate(pending, self.menu, seen, self.params.plausible_errors, self.params.clear_errors)
 
     def _on_menu(self, p: PendingOrder) -> bool:
         """Whether the menu knows every SKU of ``p``; if not, it is set aside (logged once), so an

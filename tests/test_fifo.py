@@ -1,0 +1,94 @@
+"""FIFO association of trays without a readable ticket (edge.pipeline.fifo and the camera
+pipeline's use of it): the cases `rush-hard` showed wrong, each on its own, driven by tray
+events so that only the association logic is under test."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.loader import load_detector
+from edge.pipeline.fifo import fifo_candidate
+from edge.pipeline.tray import TrayEvent
+from orders.menu import Menu, load_menu
+from orders.models import Order
+from orders.queue import OrderQueue
+from orders.registry import PendingOrder
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return load_detector(None, "fp32", threads=1)
+
+
+def pending(*orders: tuple[str, list[tuple[str, int]]]) -> list[PendingOrder]:
+    return [PendingOrder(Order(id=oid, items=[{"sku": s, "qty": q} for s, q in lines]), float(i))
+            for i, (oid, lines) in enumerate(orders)]
+
+
+def test_a_tray_three_mistakes_from_the_one_clearly_nearest_order_gets_it():
+    """Three kitchen mistakes on one tray happen in a rush: when no other pending order is as
+    near, the tray is that order's (a mismatch), not `no_order` (which left the order pending
+    for a later tray with the same content: a cascade)."""
+    menu = Menu()
+    seen = {"fries": 2}  # BURGER_MEAL: burger and drink missing, one fries extra = 3 mistakes
+    orders = pending(("1", [("SALAD", 1), ("DRINK", 1)]), ("2", [("BURGER_MEAL", 1)]))
+    found = fifo_candidate(orders, menu, seen, plausible_errors=2, clear_errors=3)
+    assert found is not None and (found[0].order.id, found[1]) == ("2", 3)
+    assert fifo_candidate(orders, menu, seen, plausible_errors=2) is None  # the old rule: no order
+    # Another order as near: not clear which one, so no order (a stranger's would be a guess)
+    tied = pending(("1", [("BURGER_MEAL", 1)]), ("2", [("CHICKEN_MEAL", 1)]))
+    assert fifo_candidate(tied, menu, seen, plausible_errors=2, clear_errors=3) is None
+    # Four mistakes stay too many even from the only order
+    assert fifo_candidate(pending(("3", [("NUGGET_MEAL", 1)])), menu, {"salad": 1}, 2, 3) is None
+
+
+def test_within_plausible_errors_the_nearest_wins_and_the_older_on_a_tie():
+    menu = Menu()
+    orders = pending(("1", [("BURGER_MEAL", 1)]), ("2", [("CHEESEBURGER_MEAL", 1)]),
+                     ("3", [("CHEESEBURGER_MEAL", 1)]))
+    found = fifo_candidate(orders, menu, {"cheeseburger": 1, "fries": 1, "drink": 1}, 2, 3)
+    assert found is not None and (found[0].order.id, found[1]) == ("2", 0)
+    found = fifo_candidate(orders, menu, {"cheeseburger": 1, "fries": 1}, 2, 3)
+    assert found is not None and (found[0].order.id, found[1]) == ("2", 1)
+
+
+def _ticketless_tray(detector, queue: OrderQueue, seen: dict[str, int], out: list):
+    from edge.pipeline.camera import CameraPipeline
+
+    pipe = CameraPipeline("expo-1", detector, load_menu(None), queue, lambda v, p: out.append(v))
+    counts = np.zeros(len(detector.classes), dtype=int)
+    for cls, n in seen.items():
+        counts[detector.classes.index(cls)] = n
+    for ev in (TrayEvent("arrived", 1.0), TrayEvent("rest", 2.0), TrayEvent("counts", 2.2, counts, 0.9)):
+        pipe._on_event(ev, None)
+    return pipe
+
+
+def test_fifo_waits_for_an_exact_fit_before_guessing_a_mismatch(detector):
+    """POS messages come late: a ticketless tray showing a cheeseburger meal, with only a burger
+    meal pending, waits (``fifo_exact_wait_s``) for its own order rather than calling the burger
+    meal's tray wrong; the burger meal stays for its own tray."""
+    queue = OrderQueue()
+    queue.add(Order(id="60", items=[{"sku": "BURGER_MEAL", "qty": 1}]), 0.0)
+    out: list = []
+    pipe = _ticketless_tray(detector, queue, {"cheeseburger": 1, "fries": 1, "drink": 1}, out)
+    for t in (2.3, 2.6, 2.7):  # ticket wait (0.6 s) over, no exact fit yet
+        pipe._associate(t)
+    assert out == [] and pipe.tray.order is None
+    queue.add(Order(id="61", items=[{"sku": "CHEESEBURGER_MEAL", "qty": 1}]), 2.75)
+    pipe._associate(2.8)
+    assert [(v.verdict, v.order_id, v.association) for v in out] == [("ok", "61", "fifo")]
+    assert "60" in queue
+
+
+def test_without_an_exact_fit_fifo_still_guesses_after_the_wait(detector):
+    queue = OrderQueue()
+    queue.add(Order(id="60", items=[{"sku": "BURGER_MEAL", "qty": 1}]), 0.0)
+    out: list = []
+    pipe = _ticketless_tray(detector, queue, {"cheeseburger": 1, "fries": 1, "drink": 1}, out)
+    for t in (2.6, 2.8):
+        pipe._associate(t)
+    assert out == []
+    pipe._associate(2.05 + pipe.params.fifo_exact_wait_s)
+    assert [(v.verdict, v.order_id, v.missing, v.extra) for v in out] == \
+        [("mismatch", "60", {"burger": 1}, {"cheeseburger": 1})]
