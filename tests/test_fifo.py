@@ -92,3 +92,37 @@ def test_without_an_exact_fit_fifo_still_guesses_after_the_wait(detector):
     pipe._associate(2.05 + pipe.params.fifo_exact_wait_s)
     assert [(v.verdict, v.order_id, v.missing, v.extra) for v in out] == \
         [("mismatch", "60", {"burger": 1}, {"cheeseburger": 1})]
+
+
+def test_fifo_leaves_a_passed_over_order_to_its_ticket(detector):
+    """An order that six orders sent after it were served past is stale: its tray most likely went
+    by unmatched. A ticketless tray showing its content gets the fresh identical order instead (the
+    stale one handed to it made a cascade of wrong verdicts on rush-hard); a ticket still claims
+    the stale one."""
+    from edge.pipeline.camera import CameraPipeline
+
+    queue = OrderQueue()
+    queue.add(Order(id="50", items=[{"sku": "BURGER_MEAL", "qty": 1}]), 0.0)
+    out: list = []
+    pipe = CameraPipeline("expo-1", detector, load_menu(None), queue, lambda v, p: out.append(v))
+    nuggets = np.zeros(len(detector.classes), dtype=int)
+    nuggets[detector.classes.index("nuggets")] = 1
+
+    def tray(t: float, counts: np.ndarray, ticket: str | None) -> None:
+        for ev in (TrayEvent("arrived", t), TrayEvent("rest", t + 1), TrayEvent("counts", t + 1.2, counts, 0.9)):
+            pipe._on_event(ev, None)
+        pipe.tray.ticket = ticket
+        for dt in (1.3, 2.0, 2.5):
+            pipe._associate(t + dt)
+        pipe._on_event(TrayEvent("left", t + 3), None)
+
+    for k in range(pipe.params.fifo_stale_after):  # served by their tickets, all sent after "50"
+        queue.add(Order(id=f"5{k + 1}", items=[{"sku": "NUGGETS", "qty": 1}]), 1.0 + k)
+        tray(10.0 + 5 * k, nuggets, f"5{k + 1}")
+    queue.add(Order(id="58", items=[{"sku": "BURGER_MEAL", "qty": 1}]), 40.0)
+    meal = np.zeros(len(detector.classes), dtype=int)
+    for cls in ("burger", "fries", "drink"):
+        meal[detector.classes.index(cls)] = 1
+    tray(41.0, meal, None)
+    tray(46.0, meal, "50")
+    assert [(v.order_id, v.verdict, v.association) for v in out[-2:]] == [("58", "ok", "fifo"), ("50", "ok", "qr")]

@@ -51,6 +51,7 @@ class CameraPipeline:
         self.reader = TicketReader()
         self.tray: CheckedTray | None = None
         self._fifo_taken: dict[str, PendingOrder] = {}  # orders given to trays without a ticket, newest last
+        self._served: deque[float] = deque(maxlen=64)  # when the orders served here reached the box (staleness)
         self.seq = 0
         self.unchecked = 0  # trays that left before they could be checked
         self.frames = 0
@@ -226,20 +227,29 @@ class CameraPipeline:
             tray.association = None
             self._fifo_taken.pop(p.order.id, None)
             return
+        self._served.append(tray.order.received_t)
         self._decide(t)
 
     def _settle_identical(self, reclaimed: PendingOrder) -> None:
         pending = [q for q in self.queue.pending()[: self.params.fifo_window] if self._on_menu(q)]
         taken = settle_identical(self.queue, self.menu, reclaimed, pending)
         if taken is not None:
+            self._served.append(taken.received_t)
             self._fifo_taken[taken.order.id] = taken  # its own ticket may still claim it
             log.info("%s: order %s counts as served by the earlier tray (identical to %s)", self.camera,
                      taken.order.id, reclaimed.order.id)
 
     def _fifo_candidate(self, seen: dict[str, int]) -> tuple[PendingOrder, int] | None:
         """The pending order this tray most plausibly belongs to (``fifo_candidate``)."""
-        pending = [p for p in self.queue.pending()[: self.params.fifo_window] if self._on_menu(p)]
-        return fifo_candidate(pending, self.menu, seen, self.params.plausible_errors, self.params.clear_errors)
+        pending = [p for p in self.queue.pending() if self._on_menu(p) and not self._stale(p)]
+        return fifo_candidate(pending[: self.params.fifo_window], self.menu, seen, self.params.plausible_errors,
+                              self.params.clear_errors)
+
+    def _stale(self, p: PendingOrder) -> bool:
+        """Whether ``p`` was passed over: ``fifo_stale_after`` orders sent after it were served here
+        since. Its tray most likely went by unmatched (a `no_order`, a wrong guess); FIFO leaves it
+        alone (its ticket may still claim it), else it fills the window and goes to a stranger."""
+        return sum(r > p.received_t for r in self._served) >= self.params.fifo_stale_after
 
     def _on_menu(self, p: PendingOrder) -> bool:
         """Whether the menu knows every SKU of ``p``; if not, it is set aside (logged once), so an

@@ -26,5 +26,6 @@ class PipelineParams:
     plausible_errors: int = 2  # FIFO only takes an order within this many kitchen mistakes
     clear_errors: int = 3  # ... or within this many when that order is clearly the nearest (no other as near)
     fifo_window: int = 6  # FIFO looks at this many of the oldest pending orders
+    fifo_stale_after: int = 6  # ... that are not stale: this many orders sent after one were served since
     mismatch_confirm_s: float = 0.5  # a first mismatch waits this long after rest (a hand may hide an item)
     tray: TrayParams = TrayParams()
