@@ -138,6 +138,8 @@ class CameraPipeline:
             tray.ticket = self.reader.read(img, self.zone.bbox(w, h))
         if tray is not None and tray.counts is not None and tray.order is None:
             self._associate(frame.t)
+        elif tray is not None and tray.guess_mistakes and self.tracker.state is State.RESTING:
+            self._better_guess(frame.t)
         if tray is not None and tray.hold_until is not None and frame.t >= tray.hold_until:
             tray.hold_until = None
             self._decide(frame.t, confirmed=True)
@@ -219,6 +221,7 @@ class CameraPipeline:
             if n and waited < self.params.fifo_exact_wait_s:
                 return  # not an exact fit: its own order may still be on its way (POS messages come late)
             tray.association = Association.FIFO
+            tray.guess_mistakes = n
             self._fifo_taken[p.order.id] = p
             while len(self._fifo_taken) > 20:
                 self._fifo_taken.pop(next(iter(self._fifo_taken)))
@@ -228,6 +231,30 @@ class CameraPipeline:
             self._fifo_taken.pop(p.order.id, None)
             return
         self._served.append(tray.order.received_t)
+        self._decide(t)
+
+    def _better_guess(self, t: float) -> None:
+        """A FIFO guess with mistakes, while the tray rests: an order that fits it exactly and came
+        later (POS messages come late) is its own; the guessed order goes back to the queue for its
+        own tray, and the tray is checked again against the new one."""
+        tray = self.tray
+        assert tray is not None and tray.order is not None
+        found = self._fifo_candidate(tray.counts or {})
+        if found is None or found[1] != 0:
+            return
+        new = self.queue.take(found[0].order.id)
+        if new is None:
+            return
+        old = tray.order
+        self.queue.give_back(old)
+        if old.received_t in self._served:
+            self._served.remove(old.received_t)
+        self._served.append(new.received_t)
+        self._fifo_taken.pop(old.order.id, None)
+        self._fifo_taken[new.order.id] = new
+        log.info("%s: tray %d is order %s (an exact fit that came later), not %s", self.camera, tray.seq,
+                 new.order.id, old.order.id)
+        tray.order, tray.guess_mistakes, tray.last_verdict, tray.hold_until = new, 0, None, None
         self._decide(t)
 
     def _settle_identical(self, reclaimed: PendingOrder) -> None:
