@@ -146,3 +146,18 @@ def test_a_guess_with_mistakes_gives_way_to_a_late_exact_fit(detector):
     assert [p.order.id for p in queue.pending()] == ["60", "62"]
     pipe._better_guess(4.7)  # an exact fit is final
     assert len(out) == 2
+
+
+def test_a_tray_far_from_every_order_waits_longer_for_its_own(detector):
+    """Three mistakes from the only pending order is more often a tray whose order is still on its
+    way than a kitchen's three mistakes: FIFO waits ``fifo_far_wait_s`` before such a guess."""
+    queue = OrderQueue()
+    queue.add(Order(id="70", items=[{"sku": "BURGER_MEAL", "qty": 1}]), 0.0)
+    out: list = []
+    pipe = _ticketless_tray(detector, queue, {"fries": 2}, out)  # 3 mistakes from a burger meal
+    for t in (2.6, 3.0, 3.4):  # past fifo_exact_wait_s, before fifo_far_wait_s
+        pipe._associate(t)
+    assert out == []
+    queue.add(Order(id="71", items=[{"sku": "FRIES", "qty": 2}]), 3.45)
+    pipe._associate(3.5)
+    assert [(v.verdict, v.order_id) for v in out] == [("ok", "71")]

@@ -218,7 +218,8 @@ class CameraPipeline:
             if found is None:
                 return
             p, n = found
-            if n and waited < self.params.fifo_exact_wait_s:
+            if n and waited < (self.params.fifo_exact_wait_s if n <= self.params.plausible_errors
+                               else self.params.fifo_far_wait_s):
                 return  # not an exact fit: its own order may still be on its way (POS messages come late)
             tray.association = Association.FIFO
             tray.guess_mistakes = n

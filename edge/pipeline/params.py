@@ -25,6 +25,7 @@ class PipelineParams:
     # on its way: POS messages come late; a guess 2 mistakes away then took another tray's order)
     plausible_errors: int = 2  # FIFO only takes an order within this many kitchen mistakes
     clear_errors: int = 3  # ... or within this many when that order is clearly the nearest (no other as near)
+    fifo_far_wait_s: float = 2.0  # after rest: FIFO takes an order more than plausible_errors away only after this
     fifo_window: int = 6  # FIFO looks at this many of the oldest pending orders
     fifo_stale_after: int = 6  # ... that are not stale: this many orders sent after one were served since
     mismatch_confirm_s: float = 0.5  # a first mismatch waits this long after rest (a hand may hide an item)
