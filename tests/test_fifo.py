@@ -130,8 +130,9 @@ def test_fifo_leaves_a_passed_over_order_to_its_ticket(detector):
 
 def test_a_guess_with_mistakes_gives_way_to_a_late_exact_fit(detector):
     """Its own order came after the guess (POS messages come up to 3 s after rest): the tray is
-    checked again against it, and the guessed order goes back to the queue, in its place, for its
-    own tray (else that tray would take another one: a cascade)."""
+    checked again against it (`resolved`, for the new order: the alert closes), and the guessed
+    order goes back to the queue, in its place, for its own tray (else that tray would take another
+    one: a cascade)."""
     queue = OrderQueue()
     queue.add(Order(id="60", items=[{"sku": "BURGER_MEAL", "qty": 1}]), 0.0)
     queue.add(Order(id="62", items=[{"sku": "SALAD", "qty": 1}]), 0.5)
@@ -142,7 +143,7 @@ def test_a_guess_with_mistakes_gives_way_to_a_late_exact_fit(detector):
     assert [(v.verdict, v.order_id) for v in out] == [("mismatch", "60")] and "60" not in queue
     queue.add(Order(id="61", items=[{"sku": "CHEESEBURGER_MEAL", "qty": 1}]), 4.5)
     pipe._better_guess(4.6)
-    assert [(v.verdict, v.order_id) for v in out] == [("mismatch", "60"), ("ok", "61")]
+    assert [(v.verdict, v.order_id) for v in out] == [("mismatch", "60"), ("resolved", "61")]
     assert [p.order.id for p in queue.pending()] == ["60", "62"]
     pipe._better_guess(4.7)  # an exact fit is final
     assert len(out) == 2

@@ -235,11 +235,14 @@ class CameraPipeline:
         self._decide(t)
 
     def _better_guess(self, t: float) -> None:
-        """A FIFO guess with mistakes, while the tray rests: an order that fits it exactly and came
-        later (POS messages come late) is its own; the guessed order goes back to the queue for its
-        own tray, and the tray is checked again against the new one."""
+        """A FIFO guess that the tray contradicts (a mismatch), while the tray rests: an order that
+        fits it exactly and came later (POS messages come late) is its own. The tray gets it (a
+        `resolved` for the new order closes the alert) and the guessed order goes back to the queue,
+        in its place, for its own tray (else that tray takes another: a cascade)."""
         tray = self.tray
         assert tray is not None and tray.order is not None
+        if tray.last_verdict is not VerdictKind.MISMATCH:
+            return
         found = self._fifo_candidate(tray.counts or {})
         if found is None or found[1] != 0:
             return
@@ -255,7 +258,7 @@ class CameraPipeline:
         self._fifo_taken[new.order.id] = new
         log.info("%s: tray %d is order %s (an exact fit that came later), not %s", self.camera, tray.seq,
                  new.order.id, old.order.id)
-        tray.order, tray.guess_mistakes, tray.last_verdict, tray.hold_until = new, 0, None, None
+        tray.order, tray.guess_mistakes = new, 0
         self._decide(t)
 
     def _settle_identical(self, reclaimed: PendingOrder) -> None:
