@@ -50,6 +50,21 @@ def test_verdict_alert_and_outbox_in_one_go(tmp_path):
     assert [m.msg_id for m in s.outbox()] == [msgs[2].msg_id, msgs[3].msg_id]
 
 
+def test_a_revised_guess_gives_its_order_back_to_the_pending_list(tmp_path):
+    """The pipeline revised a tray's FIFO guess (mismatch for 60, then resolved for 61): order 60
+    is pending again, in the database too, so a restart still has it for its own tray."""
+    s = Store(tmp_path / "t.db")
+    for oid in ("60", "61"):
+        s.put_order(Order(id=oid, items=[{"sku": "BURGER", "qty": 1}]))
+    assert s.record_verdict(verdict("g1", "mismatch", order_id="60"), run="r1")
+    assert [p.id for p in s.pending_orders()] == ["61"]
+    assert s.record_verdict(verdict("g2", "resolved", order_id="61", t=6.0), run="r1")
+    assert [p.id for p in s.pending_orders()] == ["60"]
+    assert s.db.execute("SELECT status FROM orders WHERE id='61'").fetchone()[0] == "served"
+    s.db.close()
+    assert [p.id for p in Store(tmp_path / "t.db").pending_orders()] == ["60"]  # after a restart too
+
+
 def test_orders_are_idempotent_and_updatable(tmp_path):
     s = Store(tmp_path / "t.db")
     o = Order(id="7", items=[{"sku": "WRAP", "qty": 1}])

@@ -113,6 +113,8 @@ class Store:
         with self._lock, self.db.atomic():
             if self.db.execute("SELECT 1 FROM verdicts WHERE id = ?", [record["id"]]).fetchone():
                 return False
+            before = self.db.execute("SELECT order_id FROM trays WHERE camera = ? AND run = ? AND seq = ?",
+                                     [cam, run, record.get("tray", 0)]).fetchone()
             self.db.execute(
                 "INSERT INTO trays (camera, run, seq, order_id, rest_t, verdict, seen, expected, snapshot, boxes, "
                 "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
@@ -134,6 +136,11 @@ class Store:
             if record.get("order_id"):
                 self.db.execute("UPDATE orders SET status = 'served', updated_at = ? WHERE id = ? "
                                 "AND status = 'pending'", [now, record["order_id"]])
+            if before and before[0] and before[0] != record.get("order_id"):
+                # the pipeline revised a FIFO guess: the order it gave back waits for its own tray again,
+                # and must still be pending after a restart
+                self.db.execute("UPDATE orders SET status = 'pending', updated_at = ? WHERE id = ? "
+                                "AND status = 'served'", [now, before[0]])
             base = f"traycheck/{self.site}/{cam}"
             self._enqueue(f"{record['id']}:verdict", f"{base}/verdict", payload, now)
             alert = self._alert_change(tray_id, record, now)
