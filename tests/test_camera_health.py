@@ -73,9 +73,9 @@ def test_a_fault_persists_before_it_is_raised_and_clears_by_itself():
 
 
 def test_a_passing_blip_never_raises_and_a_bad_sample_restarts_the_clearing():
-    st = HealthStates(HealthParams(raise_s=8.0, clear_s=4.0))
-    for t in range(0, 40):  # 5 s bad, 1 s good, repeated: never 8 s in a row
-        assert not st.update(float(t), {"dark": Reading(2 if t % 6 else 0, "dark")})
+    st = HealthStates(HealthParams(raise_s=8.0, clear_s=4.0, gap_s=2.0))
+    for t in range(0, 40):  # 5 s bad, 3 s good (longer than a dropout), repeated: never 8 s in a row
+        assert not st.update(float(t), {"dark": Reading(2 if t % 8 < 5 else 0, "dark")})
     for t in range(40, 49):
         st.update(float(t), {"dark": Reading(2, "dark")})
     assert st.checks["dark"].state == "fault"
@@ -83,6 +83,14 @@ def test_a_passing_blip_never_raises_and_a_bad_sample_restarts_the_clearing():
         st.update(float(t), {"dark": Reading(lvl)})
     assert st.checks["dark"].state == "fault"  # the bad sample at 52 s restarted the 4 s
     assert st.update(57.0, {"dark": Reading(0)}) and st.checks["dark"].state == "ok"
+
+
+def test_a_fault_that_reads_good_on_a_single_sample_is_still_raised():
+    """A knocked camera's frame that happens to line up, a key frame inside a frozen picture:
+    a dropout shorter than ``gap_s`` does not restart the 8 s."""
+    st = HealthStates(HealthParams(raise_s=8.0, clear_s=4.0, gap_s=2.0))
+    raised_at = [t for t in range(0, 12) if st.update(float(t), {"moved": Reading(0 if t in (3, 6) else 2, "moved")})]
+    assert raised_at == [8] and st.checks["moved"].since == 0.0
 
 
 def test_a_warning_that_turns_into_a_fault_and_back():

@@ -162,6 +162,19 @@ def _coarse(grey: U8) -> F32:
                       np.float32)
 
 
+def _light_or_soft(ratio: float, clipped: float, sharp: float, th: Thresholds) -> tuple[str, Reading] | None:
+    """dark, overexposed or blurred, in that order, from brightness, clipping and sharpness."""
+    if ratio < th.dark[0]:
+        return "dark", Reading(2 if ratio < th.dark[1] else 1, f"brightness {ratio * 100:.0f} % of the reference")
+    if ratio > th.bright[0] or clipped > th.clipped[0]:
+        level = 2 if ratio > th.bright[1] or clipped > th.clipped[1] else 1
+        return "overexposed", Reading(level, f"brightness {ratio * 100:.0f} % of the reference, "
+                                             f"{max(clipped, 0.0) * 100:.0f} % more of the view white")
+    if sharp < th.blurred[0]:
+        return "blurred", Reading(2 if sharp < th.blurred[1] else 1, f"sharpness {sharp * 100:.0f} % of the reference")
+    return None
+
+
 def check_view(grey: U8, ref: ReferenceView, th: Thresholds = Thresholds()) -> dict[str, Reading]:
     """Readings of covered, dark, overexposed, blurred and moved for one idle frame.
 
@@ -170,20 +183,12 @@ def check_view(grey: U8, ref: ReferenceView, th: Thresholds = Thresholds()) -> d
     those are judged first, and only a view whose layout is gone as well is ``covered``.
     """
     out = {name: Reading(0) for name in ("covered", "dark", "overexposed", "blurred", "moved")}
-    layout = _corr(_coarse(grey), _coarse(ref.grey)) >= th.layout
     ratio = brightness(grey) / max(ref.brightness, 1.0)
-    if layout and ratio < th.dark[0]:
-        out["dark"] = Reading(2 if ratio < th.dark[1] else 1, f"brightness {ratio * 100:.0f} % of the reference")
-        return out
     clipped = float((grey >= 250).mean()) - float((ref.grey >= 250).mean())
-    if layout and (ratio > th.bright[0] or clipped > th.clipped[0]):
-        level = 2 if ratio > th.bright[1] or clipped > th.clipped[1] else 1
-        out["overexposed"] = Reading(level, f"brightness {ratio * 100:.0f} % of the reference, "
-                                            f"{max(clipped, 0.0) * 100:.0f} % more of the view white")
-        return out
     sharp = sharpness(grey) / max(ref.sharpness, 1e-6)
-    if layout and sharp < th.blurred[0]:
-        out["blurred"] = Reading(2 if sharp < th.blurred[1] else 1, f"sharpness {sharp * 100:.0f} % of the reference")
+    light = _light_or_soft(ratio, clipped, sharp, th)
+    if light is not None and _corr(_coarse(grey), _coarse(ref.grey)) >= th.layout:
+        out[light[0]] = light[1]
         return out
     detail, ref_detail = _detail(grey), _detail(ref.grey)
     corr = _corr(detail, ref_detail)
@@ -191,11 +196,8 @@ def check_view(grey: U8, ref: ReferenceView, th: Thresholds = Thresholds()) -> d
     if corr < th.unaligned and lost >= th.covered[0]:
         out["covered"] = Reading(2 if lost >= th.covered[1] else 1, f"{lost * 100:.0f} % of the view is uniform")
         return out
-    if ratio < th.dark[0]:  # dark and its layout gone too (a dark cloth over the lens reads as covered above)
-        out["dark"] = Reading(2 if ratio < th.dark[1] else 1, f"brightness {ratio * 100:.0f} % of the reference")
-        return out
-    if sharp < th.blurred[0]:
-        out["blurred"] = Reading(2 if sharp < th.blurred[1] else 1, f"sharpness {sharp * 100:.0f} % of the reference")
+    if light is not None:  # its layout gone too, but not covered (a dark cloth over the lens reads as covered)
+        out[light[0]] = light[1]
         return out
     out["moved"] = _moved(grey, ref, corr, th)
     return out
