@@ -91,6 +91,8 @@ def test_a_fault_that_reads_good_on_a_single_sample_is_still_raised():
     st = HealthStates(HealthParams(raise_s=8.0, clear_s=4.0, gap_s=2.0))
     raised_at = [t for t in range(0, 12) if st.update(float(t), {"moved": Reading(0 if t in (3, 6) else 2, "moved")})]
     assert raised_at == [8] and st.checks["moved"].since == 0.0
+    frozen = [t for t in range(0, 12) if st.update(float(t), {"frozen": Reading(0 if t in (3, 6) else 2, "same")})]
+    assert frozen == []  # a repeated frame is exact: a changed one ends the streak (noise-free scenes)
 
 
 def test_a_warning_that_turns_into_a_fault_and_back():

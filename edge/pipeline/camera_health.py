@@ -33,8 +33,8 @@ class HealthParams:
     interval_s: float = 1.0  # at most one sample per second of stream
     raise_s: float = 8.0  # a condition must hold this long before it is raised
     clear_s: float = 4.0  # ...and be gone this long before it clears
-    gap_s: float = 2.0  # a streak survives good readings this long (one frame that happens to line up,
-    # an encoder key frame in a frozen picture): a real fault seldom reads bad on every single sample
+    gap_s: float = 2.0  # a view check's streak survives good readings this long (a frame of a knocked
+    # camera that happens to line up): a real fault seldom reads bad on every single sample
     learn_s: float = 5.0  # idle stream learned as the reference when none is stored
     thresholds: Thresholds = Thresholds()
 
@@ -61,11 +61,14 @@ class HealthStates:
         changed = False
         for name, r in readings.items():
             bad, last = self._bad_since[name], self._bad_last[name]
+            # frozen reads an exact fact (a repeated frame): no dropout to bridge, and bridging would
+            # join the still stretches of a noise-free scene into one
+            gap = 0.0 if name == "frozen" else self.p.gap_s
             for lvl in (1, 2):
                 if r.level >= lvl:
                     bad[lvl] = bad[lvl] if bad[lvl] is not None else t
                     last[lvl] = t
-                elif (s := last[lvl]) is not None and t - s > self.p.gap_s:
+                elif (s := last[lvl]) is not None and t - s > gap:
                     bad[lvl] = None  # good for longer than a reading's dropout: the streak has ended
             held = max((lvl for lvl in (1, 2)
                         if r.level >= lvl and (s := bad[lvl]) is not None and t - s >= self.p.raise_s), default=0)
