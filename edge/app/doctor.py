@@ -18,7 +18,7 @@ from edge.app.config_files import data_dir_problems, secret_problems
 from edge.app.model_store import active_model, config_menu, load_active
 from edge.app.station_health import reference_row
 from edge.core import UserError, console
-from edge.sources.camera_state import CameraState
+from edge.sources.camera_state import NOT_OPENED, CameraState
 from edge.sources.capture import FileSource, LiveSource, is_live, open_source
 from edge.sources.live import why_not_open
 from edge.store.db import open_db, schema_version
@@ -74,9 +74,9 @@ class _CameraCheck:
         if self._outcome is not None:
             return self._outcome
         reason = self.state.snapshot()["reason"]
-        if (not reason or reason == "not opened yet") and self.live:
+        if (not reason or reason == NOT_OPENED) and self.live:
             reason = why_not_open(self.source, timeout_s=0.5)
-        if reason and reason != "not opened yet":
+        if reason and reason != NOT_OPENED:
             return False, f"{reason} (no frame within {self.timeout:.0f} s)"
         return False, f"no frame within {self.timeout:.0f} s"
 

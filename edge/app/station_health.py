@@ -13,7 +13,7 @@ from edge.core import UserError
 from edge.pipeline.camera_health import CameraHealth
 from edge.pipeline.health_checks import FAULT, OK, WARNING
 from edge.pipeline.reference_view import ReferenceView, reference_path, small_grey
-from edge.sources.camera_state import FAILED
+from edge.sources.camera_state import FAILED, NOT_OPENED
 from edge.sources.camera_state import OK as CAMERA_OK
 
 log = logging.getLogger("traycheck.health")
@@ -40,6 +40,8 @@ def no_frames(state: dict[str, Any]) -> tuple[str, str | None]:
     """A camera worker's state (ok / reconnecting / failed) as the ``no_frames`` check."""
     if state["state"] == CAMERA_OK:
         return OK, None
+    if state.get("reason") == NOT_OPENED and state["state"] != FAILED:
+        return OK, None  # starting: no frame yet is no news (one that never opens turns failed: a fault)
     return (FAULT if state["state"] == FAILED else WARNING), state.get("reason") or state["state"]
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 log = logging.getLogger("traycheck.camera")
 
 OK, RECONNECTING, FAILED = "ok", "reconnecting", "failed"
+NOT_OPENED = "not opened yet"  # the reason of a camera that has not delivered its first frame
 STATES = (OK, RECONNECTING, FAILED)
 
 
@@ -43,7 +44,7 @@ class CameraState:
         self.fail_after_s = fail_after_s
         self._lock = threading.Lock()
         self._state = RECONNECTING
-        self._reason: str | None = "not opened yet"
+        self._reason: str | None = NOT_OPENED
         self._since = time.monotonic()
         self._since_wall = time.time()
         self._failed_logged = False
