@@ -57,6 +57,8 @@ class Thresholds:
     covered: tuple[float, float] = (0.5, 0.7)  # share of the view without its detail: warning, fault
     unaligned: float = 0.6  # structure correlation below this: the view does not line up
     layout: float = 0.8  # coarse (40x30) correlation at or above this: the scene is still there
+    realigned: float = 0.45  # a moved view lines up at least this well once moved back (warping and noise
+    realign_gain: float = 0.3  # cost some: 0.5-0.65 for a knocked camera) and at least this much better
     dark: tuple[float, float] = (0.65, 0.5)  # brightness / reference below: warning, fault
     bright: tuple[float, float] = (1.3, 1.6)  # brightness / reference above: warning, fault
     clipped: tuple[float, float] = (0.2, 0.4)  # extra share of clipped (>= 250) pixels: warning, fault
@@ -147,8 +149,8 @@ def _moved(grey: U8, ref: ReferenceView, corr: float, th: Thresholds) -> Reading
         return Reading(0)  # lines up, not shifted (a shift along the counter's streaks keeps much of the detail)
     best, m = max(((_corr(_detail(_realigned(grey, m)), ref_detail), m) for m in _candidates(grey, ref)),
                   key=lambda c: c[0])
-    if best < th.unaligned or best < corr + 0.05:
-        return Reading(0)  # no transform lines it up better: something in view, not a moved camera
+    if best < th.realigned or best < corr + th.realign_gain:
+        return Reading(0)  # no transform lines it up clearly better: something in view, not a moved camera
     centre = m @ np.array([w / 2, h / 2, 1.0])  # where the view's centre went
     shift = float(np.hypot(centre[0] - w / 2, centre[1] - h / 2)) / w
     angle = abs(float(np.degrees(np.arctan2(m[1, 0], m[0, 0]))))
