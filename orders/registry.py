@@ -93,14 +93,6 @@ class OrderRegistry:
                 self._done.popitem(last=False)
             return p
 
-    def give_back(self, p: PendingOrder) -> None:
-        """Return a taken order to the pending ones, in its place (a FIFO guess that proved wrong)."""
-        with self._lock:
-            self._done.pop(p.order.id, None)
-            self._pending[p.order.id] = p
-            for order_id in sorted(self._pending, key=lambda i: self._pending[i].added):
-                self._pending.move_to_end(order_id)
-
     def pending(self, camera: str | None = None) -> list[PendingOrder]:
         """Orders station ``camera`` may serve, oldest first (expired ones leave first)."""
         self.expire()
@@ -168,9 +160,6 @@ class StationOrders:
 
     def take(self, order_id: str) -> PendingOrder | None:
         return self.registry.take(order_id, self.camera)
-
-    def give_back(self, p: PendingOrder) -> None:
-        self.registry.give_back(p)
 
     def pending(self) -> list[PendingOrder]:
         return self.registry.pending(self.camera)

@@ -53,7 +53,6 @@ class CameraPipeline:
         self.reader = TicketReader()
         self.tray: CheckedTray | None = None
         self._fifo_taken: dict[str, PendingOrder] = {}  # orders given to trays without a ticket, newest last
-        self._served: deque[float] = deque(maxlen=64)  # when the orders served here reached the box (staleness)
         self.seq = 0
         self.unchecked = 0  # trays that left before they could be checked
         self.frames = 0
@@ -141,8 +140,6 @@ class CameraPipeline:
             tray.ticket = self.reader.read(img, self.zone.bbox(w, h))
         if tray is not None and tray.counts is not None and tray.order is None:
             self._associate(frame.t)
-        elif tray is not None and tray.guess_mistakes and self.tracker.state is State.RESTING:
-            self._better_guess(frame.t)
         if tray is not None and tray.hold_until is not None and frame.t >= tray.hold_until:
             tray.hold_until = None
             self._decide(frame.t, confirmed=True)
@@ -220,15 +217,10 @@ class CameraPipeline:
             waited = t - tray.rest_t
             if waited < self.params.ticket_wait_s and tray.ticket_tries < self.params.ticket_tries:
                 return
-            found = self._fifo_candidate(tray.counts or {})
-            if found is None:
+            p = self._fifo_candidate(tray.counts or {})
+            if p is None:
                 return
-            p, n = found
-            if n and waited < (self.params.fifo_exact_wait_s if n <= self.params.plausible_errors
-                               else self.params.fifo_far_wait_s):
-                return  # not an exact fit: its own order may still be on its way (POS messages come late)
             tray.association = Association.FIFO
-            tray.guess_mistakes = n
             self._fifo_taken[p.order.id] = p
             while len(self._fifo_taken) > 20:
                 self._fifo_taken.pop(next(iter(self._fifo_taken)))
@@ -237,56 +229,20 @@ class CameraPipeline:
             tray.association = None
             self._fifo_taken.pop(p.order.id, None)
             return
-        self._served.append(tray.order.received_t)
-        self._decide(t)
-
-    def _better_guess(self, t: float) -> None:
-        """A FIFO guess that the tray contradicts (a mismatch), while the tray rests: an order that
-        fits it exactly and came later (POS messages come late) is its own. The tray gets it (a
-        `resolved` for the new order closes the alert) and the guessed order goes back to the queue,
-        in its place, for its own tray (else that tray takes another: a cascade)."""
-        tray = self.tray
-        assert tray is not None and tray.order is not None
-        if tray.last_verdict is not VerdictKind.MISMATCH:
-            return
-        found = self._fifo_candidate(tray.counts or {})
-        if found is None or found[1] != 0:
-            return
-        new = self.queue.take(found[0].order.id)
-        if new is None:
-            return
-        old = tray.order
-        self.queue.give_back(old)
-        if old.received_t in self._served:
-            self._served.remove(old.received_t)
-        self._served.append(new.received_t)
-        self._fifo_taken.pop(old.order.id, None)
-        self._fifo_taken[new.order.id] = new
-        log.info("%s: tray %d is order %s (an exact fit that came later), not %s", self.camera, tray.seq,
-                 new.order.id, old.order.id)
-        tray.order, tray.guess_mistakes = new, 0
         self._decide(t)
 
     def _settle_identical(self, reclaimed: PendingOrder) -> None:
         pending = [q for q in self.queue.pending()[: self.params.fifo_window] if self._on_menu(q)]
         taken = settle_identical(self.queue, self.menu, reclaimed, pending)
         if taken is not None:
-            self._served.append(taken.received_t)
             self._fifo_taken[taken.order.id] = taken  # its own ticket may still claim it
             log.info("%s: order %s counts as served by the earlier tray (identical to %s)", self.camera,
                      taken.order.id, reclaimed.order.id)
 
-    def _fifo_candidate(self, seen: dict[str, int]) -> tuple[PendingOrder, int] | None:
+    def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
         """The pending order this tray most plausibly belongs to (``fifo_candidate``)."""
-        pending = [p for p in self.queue.pending() if self._on_menu(p) and not self._stale(p)]
-        return fifo_candidate(pending[: self.params.fifo_window], self.menu, seen, self.params.plausible_errors,
-                              self.params.clear_errors)
-
-    def _stale(self, p: PendingOrder) -> bool:
-        """Whether ``p`` was passed over: ``fifo_stale_after`` orders sent after it were served here
-        since. Its tray most likely went by unmatched (a `no_order`, a wrong guess); FIFO leaves it
-        alone (its ticket may still claim it), else it fills the window and goes to a stranger."""
-        return sum(r > p.received_t for r in self._served) >= self.params.fifo_stale_after
+        pending = [p for p in self.queue.pending()[: self.params.fifo_window] if self._on_menu(p)]
+        return fifo_candidate(pending, self.menu, seen, self.params.plausible_errors)
 
     def _on_menu(self, p: PendingOrder) -> bool:
         """Whether the menu knows every SKU of ``p``; if not, it is set aside (logged once), so an

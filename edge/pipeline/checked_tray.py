@@ -21,4 +21,3 @@ class CheckedTray:
     last_verdict: VerdictKind | None = None
     verdicts: list[Verdict] = field(default_factory=list)
     hold_until: float | None = None  # a first mismatch waiting for confirmation
-    guess_mistakes: int = 0  # a FIFO guess: how many kitchen mistakes from its order (not 0: it may change)

@@ -6,10 +6,9 @@ from orders.menu import Menu
 from orders.registry import PendingOrder, StationOrders
 
 
-def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int], plausible_errors: int,
-                   clear_errors: int | None = None) -> tuple[PendingOrder, int] | None:
-    """The pending order a tray showing ``seen`` most plausibly belongs to, and how many
-    kitchen mistakes away it is.
+def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int],
+                   plausible_errors: int) -> PendingOrder | None:
+    """The pending order a tray showing ``seen`` most plausibly belongs to.
 
     ``pending`` are the oldest pending orders, oldest first (orders can be sent well
     before their trays are made, so the oldest is not always the next one). The one
@@ -17,21 +16,14 @@ def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int]
     fit is zero mistakes (two trays served swapped). A tray more than
     ``plausible_errors`` mistakes from every candidate gets no order rather than a
     stranger's: its own order was probably never sent, and the stranger's order stays
-    for its own tray. Up to ``clear_errors`` mistakes are accepted from the one order
-    clearly nearest (every other candidate further away): in a rush a kitchen does
-    get three things wrong on one tray, and turning that tray away as "no order"
-    left its order pending for a later tray with the same content to take (a cascade
-    of wrong verdicts).
+    for its own tray.
     """
-    scored = sorted(((mistakes(match(menu.expected(p.order.lines()), seen)), i, p) for i, p in enumerate(pending)),
-                    key=lambda s: (s[0], s[1]))  # fewest mistakes, then oldest
-    if not scored:
-        return None
-    n, _, best = scored[0]
-    clear = len(scored) == 1 or scored[1][0] > n
-    if n <= plausible_errors or (clear_errors is not None and n <= clear_errors and clear):
-        return best, n
-    return None
+    best: tuple[int, PendingOrder] | None = None
+    for p in pending:  # oldest first: ties keep the older
+        n = mistakes(match(menu.expected(p.order.lines()), seen))
+        if n <= plausible_errors and (best is None or n < best[0]):
+            best = (n, p)
+    return best[1] if best else None
 
 
 def settle_identical(queue: StationOrders, menu: Menu, reclaimed: PendingOrder,

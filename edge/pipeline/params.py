@@ -21,12 +21,7 @@ class PipelineParams:
     ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
     no_order_after_s: float = 3.5  # after rest: say "no order" if none could be associated by then (POS
     # messages come up to 4 s after the tray arrives, 3 s after rest: saying "no order" before would be wrong)
-    fifo_exact_wait_s: float = 0.9  # after rest: FIFO takes only an exact fit before this (its own order may be
-    # on its way: POS messages come late; a guess 2 mistakes away then took another tray's order)
     plausible_errors: int = 2  # FIFO only takes an order within this many kitchen mistakes
-    clear_errors: int = 3  # ... or within this many when that order is clearly the nearest (no other as near)
-    fifo_far_wait_s: float = 2.0  # after rest: FIFO takes an order more than plausible_errors away only after this
     fifo_window: int = 6  # FIFO looks at this many of the oldest pending orders
-    fifo_stale_after: int = 6  # ... that are not stale: this many orders sent after one were served since
     mismatch_confirm_s: float = 0.5  # a first mismatch waits this long after rest (a hand may hide an item)
     tray: TrayParams = TrayParams()
