@@ -4,16 +4,12 @@ the live view and the system page, and both clear by themselves when the view is
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from dashboard_helpers import start_replay_http
 from health_helpers import write_fault_shift
-from mqtt_helpers import free_port
 from test_dashboard_browser import VIEWPORTS, browser, shoot, watch_console  # noqa: F401 - (browser: a fixture)
 
 pytestmark = pytest.mark.slow
@@ -26,21 +22,8 @@ def covered_replay(tmp_path_factory):
     """`traycheck replay SHIFT --http` of the covered station; yields (url, manager password, started)."""
     tmp = tmp_path_factory.mktemp("health")
     shift = write_fault_shift(tmp / "covered", *COVER, end=75.0)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "replay", str(shift), "--speed", str(SPEED),
-                             "--data-dir", str(tmp / "data"), "--http", f"127.0.0.1:{port}"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    password, lines = None, []
-    end = time.monotonic() + 60
-    while time.monotonic() < end:
-        line = proc.stdout.readline()
-        lines.append(line)
-        m = re.search(r"user 'manager'; its password is in (\S+)", line)
-        password = password or (Path(m.group(1)).read_text().strip() if m else None)
-        if "dashboard and HTTP API on" in line:
-            break
-    assert password, "".join(lines)
-    yield f"http://127.0.0.1:{port}", password, time.monotonic()
+    proc, url, password = start_replay_http(shift, tmp / "data", str(SPEED))
+    yield url, password, time.monotonic()
     proc.terminate()
     proc.wait(timeout=20)
 

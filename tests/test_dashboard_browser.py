@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import FIXTURES, ROOT
-from mqtt_helpers import free_port
+from dashboard_helpers import start_replay_http
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "out" / "test-artifacts" / "dashboard"
@@ -27,22 +25,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory):
     """`traycheck replay lunch-rush --http` at twice real time; yields (url, manager password)."""
-    data = tmp_path_factory.mktemp("dash")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "replay", str(FIXTURES / "lunch-rush"), "--speed", "2",
-                             "--data-dir", str(data), "--http", f"127.0.0.1:{port}"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    password, lines = None, []
-    end = time.monotonic() + 60
-    while time.monotonic() < end:
-        line = proc.stdout.readline()
-        lines.append(line)
-        m = re.search(r"user 'manager'; its password is in (\S+)", line)
-        password = password or (Path(m.group(1)).read_text().strip() if m else None)
-        if "dashboard and HTTP API on" in line:
-            break
-    assert password, "".join(lines)
-    yield f"http://127.0.0.1:{port}", password
+    proc, url, password = start_replay_http(FIXTURES / "lunch-rush", tmp_path_factory.mktemp("dash"), "2")
+    yield url, password
     proc.terminate()
     proc.wait(timeout=20)
 
