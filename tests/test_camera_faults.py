@@ -12,7 +12,7 @@ import pytest
 from detectors.synth.generate import random_scenario, scenario_yaml
 from detectors.synth.scenario import load_scenario, parse_scenario
 from detectors.synth.shift import ShiftRenderer, render_shift
-from edge.core import UserError
+from test_scenario import assert_refused
 
 FAULTS = """\
 name: camera-faults
@@ -64,12 +64,7 @@ BAD_EVENTS = [
 def test_bad_camera_events_name_key_and_line(tmp_path, events, fragments):
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"name: bad\nseed: 1\ncamera_events:\n{events}\n")
-    with pytest.raises(UserError) as err:
-        load_scenario(bad)
-    msg = str(err.value)
-    assert "\n" not in msg and str(bad) in msg
-    for frag in fragments:
-        assert frag in msg, (frag, msg)
+    assert_refused(bad, fragments)
 
 
 def test_the_cli_refuses_a_bad_event_in_one_line(tmp_path, cli):

@@ -59,12 +59,7 @@ def test_errors_name_key_and_line(small_scenario, old, new, fragments):
     assert old in text
     bad = small_scenario.with_name("bad.yaml")
     bad.write_text(text.replace(old, new, 1))
-    with pytest.raises(UserError) as err:
-        load_scenario(bad)
-    msg = str(err.value)
-    assert "\n" not in msg and str(bad) in msg
-    for frag in fragments:
-        assert frag in msg, (frag, msg)
+    assert_refused(bad, fragments)
 
 
 def test_unreadable_scenarios(tmp_path):
@@ -126,3 +121,13 @@ def test_the_bundled_fixtures_are_still_what_their_kind_and_seed_give():
     for shift in SHIFTS:
         doc = yaml.safe_load((shift / "scenario.yaml").read_text())
         assert random_scenario(shift.name, doc["seed"], doc["name"]) == doc
+
+
+def assert_refused(bad, fragments) -> None:
+    """``load_scenario(bad)`` refuses it in one line that names the file and every fragment."""
+    with pytest.raises(UserError) as err:
+        load_scenario(bad)
+    msg = str(err.value)
+    assert "\n" not in msg and str(bad) in msg
+    for frag in fragments:
+        assert frag in msg, (frag, msg)
