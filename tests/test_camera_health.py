@@ -12,6 +12,7 @@ from conftest import SHIFTS
 from edge.pipeline.camera_health import CameraHealth, HealthParams, HealthStates
 from edge.pipeline.health_checks import CHECKS, Reading, check_frozen, check_view, frame_change
 from edge.pipeline.reference_view import ReferenceView, reference_path, small_grey
+from edge.replay.health_eval import read_camera_truth
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +189,7 @@ def test_every_bundled_fixture_replays_without_a_health_alarm(shift, tmp_path, c
     r = cli("replay", shift, "--speed", "max", "--health", out)
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in out.read_text().splitlines()]
-    faults = [json.loads(x) for x in (shift / "camera_truth.jsonl").read_text().splitlines()] \
-        if (shift / "camera_truth.jsonl").exists() else []
+    faults = read_camera_truth(shift)
     if not faults:
         assert [x["state"] for x in lines] == ["ok"] and "camera health: no alarm" in r.stdout + r.stderr
         return

@@ -118,7 +118,7 @@ def _realigned(grey: U8, m: npt.NDArray[np.float64]) -> U8:
                       np.uint8)
 
 
-def _candidates(grey: U8, ref: ReferenceView) -> list[npt.NDArray[np.float64]]:
+def _candidates(grey: U8, ref: ReferenceView, ref_detail: F32) -> list[npt.NDArray[np.float64]]:
     """Transforms that may take the reference onto ``grey``: the ORB matches' (when the scene has
     enough keypoints), and for a low-texture counter a small search: turned by a few degrees each
     way, the shift from phase correlation of the detail images."""
@@ -126,7 +126,6 @@ def _candidates(grey: U8, ref: ReferenceView) -> list[npt.NDArray[np.float64]]:
     if (m := _orb_transform(grey, ref)) is not None:
         out.append(m)
     w, h = HEALTH_SIZE
-    ref_detail = _detail(ref.grey)
     for angle in _ANGLES:
         rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         turned = np.asarray(cv2.warpAffine(grey, cv2.invertAffineTransform(rot), (w, h),
@@ -141,14 +140,13 @@ def _candidates(grey: U8, ref: ReferenceView) -> list[npt.NDArray[np.float64]]:
 _ANGLES = (0.0, -1.5, 1.5, -3.0, 3.0, -4.5, 4.5, -6.0, 6.0, -8.0, 8.0)
 
 
-def _moved(grey: U8, ref: ReferenceView, corr: float, th: Thresholds) -> Reading:
+def _moved(grey: U8, ref: ReferenceView, ref_detail: F32, corr: float, th: Thresholds) -> Reading:
     w, h = HEALTH_SIZE
-    ref_detail = _detail(ref.grey)
     dx, dy = _phase_shift(ref_detail, _detail(grey))
     if corr >= th.unaligned and float(np.hypot(dx, dy)) < th.shift[0] * w:
         return Reading(0)  # lines up, not shifted (a shift along the counter's streaks keeps much of the detail)
-    best, m = max(((_corr(_detail(_realigned(grey, m)), ref_detail), m) for m in _candidates(grey, ref)),
-                  key=lambda c: c[0])
+    best, m = max(((_corr(_detail(_realigned(grey, m)), ref_detail), m)
+                   for m in _candidates(grey, ref, ref_detail)), key=lambda c: c[0])
     if best < th.realigned or best < corr + th.realign_gain:
         return Reading(0)  # no transform lines it up clearly better: something in view, not a moved camera
     centre = m @ np.array([w / 2, h / 2, 1.0])  # where the view's centre went
@@ -201,7 +199,7 @@ def check_view(grey: U8, ref: ReferenceView, th: Thresholds = Thresholds()) -> d
     if light is not None:  # its layout gone too, but not covered (a dark cloth over the lens reads as covered)
         out[light[0]] = light[1]
         return out
-    out["moved"] = _moved(grey, ref, corr, th)
+    out["moved"] = _moved(grey, ref, ref_detail, corr, th)
     return out
 
 
