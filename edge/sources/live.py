@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 from edge.sources.camera_state import CameraState, redact  # noqa: E402
 from edge.sources.frame import Frame  # noqa: E402
+from edge.sources.video_file import ONE_DECODE_THREAD  # noqa: E402
 
 log = logging.getLogger("traycheck.capture")
 # OpenCV's own warnings ("Stream timeout triggered", "can't be used to capture by name") would
@@ -46,8 +47,8 @@ def open_capture(url: str, timeout_s: float = 5.0) -> cv2.VideoCapture:
     # GStreamer's RTSP server: open 1.5 s by default, 0.5 s so). Read at each open by OpenCV.
     os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|analyzeduration;500000")
     ms = int(timeout_s * 1000)
-    return cv2.VideoCapture(url, cv2.CAP_FFMPEG,
-                            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+    return cv2.VideoCapture(url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
+                                                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms, *ONE_DECODE_THREAD])
 
 
 def why_not_open(url: str, timeout_s: float = 1.0) -> str:
