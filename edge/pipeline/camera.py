@@ -21,7 +21,7 @@ from detectors.zone import Zone
 from edge.pipeline.camera_health import CameraHealth
 from edge.pipeline.checked_tray import CheckedTray
 from edge.pipeline.fifo import fifo_candidate, settle_identical
-from edge.pipeline.gate import Gate
+from edge.pipeline.gate import Gate, GateReading
 from edge.pipeline.params import DEFAULT_MIN_CONFIDENCE, PipelineParams
 from edge.pipeline.tray import State, TrayEvent, TrayEventKind, TrayTracker
 from edge.pipeline.verdicts import Association, Verdict, VerdictKind
@@ -107,10 +107,7 @@ class CameraPipeline:
         previous, self.last_frame = self.last_frame, frame
         reading = self.gate.update(img, station_empty=self.tracker.state is State.EMPTY)
         counts, conf = None, 0.0
-        run = self.tracker.busy or reading.active(self.params.tray.still_motion, self.params.tray.presence_on)
-        if run and self.tracker.state is State.RESTING and self.tracker.settled \
-                and reading.motion < self.params.tray.still_motion and self.frames % self.params.settled_stride:
-            run = False  # nothing moves on a checked tray: a change shows up as motion first
+        run = self._detector_needed(reading)
         if run:
             t0 = time.perf_counter()
             dets = self.detector.detect(img)
@@ -135,18 +132,35 @@ class CameraPipeline:
             self._on_event(ev, frame)
         tray = self.tray
         if tray is not None and self.tracker.state in (State.ARRIVING, State.RESTING) and tray.ticket is None \
-                and tray.ticket_tries < self.params.ticket_tries and self.tracker._still > 0:
+                and tray.ticket_tries < self.params.ticket_tries and self.tracker._still > 0 \
+                and self.frames % self.params.ticket_stride == 0:
             tray.ticket_tries += 1
-            tray.ticket = self.reader.read(img, self.zone.bbox(w, h))
+            last = tray.ticket_tries == self.params.ticket_tries
+            tray.ticket = self.reader.read(img, self.zone.bbox(w, h), rescue=tray.ticket_tries % 2 == 0 or last)
         if tray is not None and tray.counts is not None and tray.order is None:
             self._associate(frame.t)
         if tray is not None and tray.hold_until is not None and frame.t >= tray.hold_until:
             tray.hold_until = None
             self._decide(frame.t, confirmed=True)
         if frame.t >= self.health.due:  # (once a second: the view is judged while nothing is recognised in the zone)
-            idle = not len(self.last_detections) and (self.tray is None or not self.tray.counts)
+            idle = not len(self.last_detections) and (self.tray is None or not self.tray.counts) \
+                and (run or not self.tracker.busy)  # (a tray moving unseen is not an idle view)
             self.health.observe(frame.t, img, previous.image if previous is not None else None, idle)
         self._publish_view(frame)
+
+    def _detector_needed(self, reading: GateReading) -> bool:
+        """Whether this frame's boxes would be used: the detector is most of a camera's cost, and
+        with eight busy stations on two cores every call skipped is a frame not dropped."""
+        tp = self.params.tray
+        if not self.tracker.busy:
+            return reading.active(tp.still_motion, tp.presence_on)  # an empty station: only an arrival
+        moving = reading.motion >= tp.still_motion
+        if moving and reading.presence >= tp.presence_off:
+            return False  # moving frames never vote, and the tray is plainly there: only "left?" needs boxes
+        if not moving and self.tracker.state is State.RESTING and self.tracker.settled \
+                and self.frames % self.params.settled_stride:
+            return False  # nothing moves on a checked tray: a change shows up as motion first
+        return True
 
     def evidence(self) -> tuple[Frame | None, Detections]:
         """The frame and boxes that show what the tray's verdict counted: the newest recent frame
