@@ -31,14 +31,12 @@ def _row(name: str, frames: int, seconds: float, frame_ms: list[float]) -> dict:
 
 
 def bench_pipeline(frames: list[np.ndarray], model: str | None, variant: str, threads: int) -> dict:
-    """The detector rows' frames (15 fps stream times) through a camera pipeline with a warm
-    detector. ``overhead_ms``: the pipeline's time per detected frame beyond the detector's own
+    """The detector rows' frames (a stretch of 15 fps stream) through a camera pipeline with a warm
+    detector, loaded as the service loads it (one shared model). ``overhead_ms``: the pipeline's time per detected frame beyond the detector's own
     (gate, tracker, tickets, association, verdicts; the frames the gate skips included);
     ``overhead_fraction``: that over the detector's median latency in the same run. ``ticket_ms``:
-    the part of the overhead spent reading QR tickets, per detected frame (``ticket_reads`` reads):
-    these frames lie about a second apart, so every frame of a resting tray whose ticket is unread
-    is a try, where a 15 fps stream spreads a tray's few tries over dozens of frames."""
-    det = load_detector(model, variant, threads=threads)
+    the part of the overhead spent reading QR tickets, per detected frame (``ticket_reads`` reads)."""
+    det = load_detector(model, variant, threads=threads, shared=True)
     for f in frames[:WARMUP]:
         det.detect(f)
     pipe = CameraPipeline("bench", det, Menu(), OrderQueue(), lambda v, p: None)

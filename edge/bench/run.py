@@ -33,7 +33,7 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
     N of the cameras-N rows (empty: none). The pipeline and camera rows run the file the service
     would (``int8: auto``)."""
     source = fixture or default_fixture()
-    frames = load_frames(source, n)
+    frames = load_frames(source, n, stream=True)
     n_frames, frame_size = len(frames), list(frames[0].shape[1::-1])
     plan = [("ultralytics", "pt", "ultralytics", model)] if ultralytics else []
     plan += [("onnx-fp32", "fp32", "onnx", model), ("onnx-int8", "int8", "onnx", model)]
