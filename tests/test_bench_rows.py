@@ -12,7 +12,7 @@ CAMERA_KEYS = {"keeps_up", "dropped_fraction", "lag_start_s", "lag_end_s", "late
 
 @pytest.fixture(scope="module")
 def result():
-    return run_bench(None, 10, 2, None, quiet=True, cameras=[1, 2], cameras_seconds=6.0, shared_seconds=1.5,
+    return run_bench(None, 40, 2, None, quiet=True, cameras=[1, 2], cameras_seconds=6.0, shared_seconds=1.5,
                      ultralytics=False, idle_seconds=3.0)
 
 
@@ -37,7 +37,7 @@ def test_speedup_is_only_between_rows_that_measure_the_same_thing(result):
 
 def test_the_pipeline_row_reports_its_own_overhead(result):
     p = next(r for r in result["rows"] if r["name"] == "pipeline")
-    assert p["model"] == "int8" and 0 < p["detector_frames"] <= 10
+    assert p["model"] == "int8" and 0 < p["detector_frames"] < 40  # (the first frames: an empty counter)
     assert p["overhead_ms"] > 0  # gate, tracker, tickets: never free
     assert p["overhead_fraction"] == pytest.approx(p["overhead_ms"] / p["detector_p50_ms"], rel=0.02, abs=0.002)
     assert p["ticket_reads"] >= 0 and 0 <= p["ticket_ms"] <= p["overhead_ms"]  # a part of the overhead

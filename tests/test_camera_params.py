@@ -42,6 +42,7 @@ def _config(tmp_path: Path, old: str = "", new: str = "") -> Path:
     ("min_confidence: 0.999", "min_confidence: 1.5", "cameras.0.pipeline.min_confidence: Input should be less"),
     ("mismatch_confirm_s: 1.5", "tray: {vote_frames: 3}", "cameras.0.pipeline.tray: Extra inputs are not permitted"),
     ("mismatch_confirm_s: 1.5", "ticket_tries: 2.5", "cameras.0.pipeline.ticket_tries: Input should be a valid integer"),
+    ("mismatch_confirm_s: 1.5", "ticket_stride: 0", "cameras.0.pipeline.ticket_stride: Input should be greater than"),
 ])
 def test_a_bad_override_is_one_line_naming_its_key_path(tmp_path, old, new, expect):
     p = _config(tmp_path, old, new)
@@ -58,7 +59,7 @@ def test_an_override_reaches_its_cameras_pipeline_and_not_the_others(tmp_path):
         strict, plain = (w.pipeline for w in svc.workers)
         assert (strict.camera, plain.camera) == ("strict", "plain")
         assert strict.params.min_confidence == 0.999 and strict.params.mismatch_confirm_s == 1.5
-        assert strict.tracker.p.vote_frames == 7 and strict.params.ticket_tries == 8  # the rest: defaults
+        assert strict.tracker.p.vote_frames == 7 and strict.params.ticket_tries == 5  # the rest: defaults
         assert plain.params.min_confidence is None and plain.params.mismatch_confirm_s == 0.5
         assert plain.tracker.p.vote_frames == 5
         # and it acts: the same frames through both, the 0.999 floor (which beats the model's own

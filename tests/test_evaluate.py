@@ -14,6 +14,7 @@ from detectors.synth.scenario import load_scenario, parse_scenario
 from detectors.synth.shift import render_shift, truth_records
 from edge.replay.truth import diff, scenario_truth
 from edge.replay.evaluate import assign, score_shift, summarize
+from edge.sources.video_file import VideoFile
 from orders.matching import match
 from orders.menu import Menu
 
@@ -144,3 +145,22 @@ def test_fixture_truth_files_agree_with_the_evaluations_truth(shift):
 
     truth, notes = shift_truth(shift, Menu())
     assert notes == [] and len(truth) >= 10
+
+
+def test_eval_on_several_cameras_at_once_scores_every_camera(identical_shift, cli):
+    """``--cameras N``: the shift on N cameras at once in real time, one shared model; every camera
+    sees the whole video (frames seen + dropped) and is scored as a shift of its own."""
+    r = cli("eval", identical_shift, "--cameras", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    cams = report["cameras"]
+    assert cams["cameras"] == 3 and [c["camera"] for c in cams["per_camera"]] == ["expo-1", "expo-2", "expo-3"]
+    assert [s["shift"] for s in report["per_shift"]] == [f"identical on expo-{k}" for k in (1, 2, 3)]
+    assert all(s["trays"] == 3 for s in report["per_shift"]) and report["trays"] == 9
+    frames = len(list(VideoFile(identical_shift / "video.mp4")))
+    assert all(c["frames"] + c["dropped"] == frames for c in cams["per_camera"])
+    assert cams["dropped"] == sum(c["dropped"] for c in cams["per_camera"])
+    for args, msg in [(("--cameras", "2", "--fresh", "1"), "--cameras"),
+                      (("--cameras", "2", "--verdicts", identical_shift / "truth.jsonl"), "--cameras")]:
+        r = cli("eval", identical_shift, *args)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr

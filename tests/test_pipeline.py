@@ -88,6 +88,55 @@ def test_qr_fifo_late_and_never_sent_orders(association_shift, detector):
     assert report["initial_accuracy"] == 100.0 and report["final_accuracy"] == 100.0
 
 
+class _Marked:
+    """The real detector, marking the frames it ran on."""
+
+    def __init__(self, inner, frames: list[dict]):
+        self.inner, self.frames = inner, frames
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def detect(self, image):
+        self.frames[-1]["detected"] = True
+        return self.inner.detect(image)
+
+
+def test_the_detector_and_the_ticket_reader_run_only_where_they_are_used(association_shift, detector):
+    """Moving frames of a tray plainly there never vote: no detector call (the cost of eight
+    busy stations); QR tries go to every other frame, the ArUco rescue to every other try."""
+    frames: list[dict] = []
+    tries: list[tuple[int, int, bool]] = []  # (frame, tray, rescue)
+
+    def watch(pipe) -> None:
+        update, read, tp = pipe.gate.update, pipe.reader.read, pipe.params.tray
+
+        def gate(image, station_empty):
+            r = update(image, station_empty)
+            frames.append({"busy": pipe.tracker.busy, "moving": r.motion >= tp.still_motion,
+                           "present": r.presence >= tp.presence_off, "detected": False})
+            return r
+
+        def ticket(image, box, rescue=True):
+            tries.append((len(frames), pipe.seq, rescue))
+            return read(image, box, rescue)
+        pipe.gate.update, pipe.reader.read = gate, ticket
+
+    result = replay_folder(association_shift, _Marked(detector, frames), progress=False, on_start=watch)
+    assert [v["order_id"] for v in result.verdicts if v["association"] != "qr-unknown"][:2] == ["501", "502"]
+    moving = [f for f in frames if f["busy"] and f["moving"] and f["present"]]
+    still = [f for f in frames if f["busy"] and not f["moving"]]
+    assert len(moving) > 10 and not any(f["detected"] for f in moving)
+    assert sum(f["detected"] for f in still) > len(still) / 3  # (a checked tray: every 3rd frame)
+    by_tray: dict[int, list[tuple[int, bool]]] = {}
+    for frame, tray, rescue in tries:
+        by_tray.setdefault(tray, []).append((frame, rescue))
+    damaged = by_tray[2]  # order 502's ticket cannot be read: every try is made
+    assert len(damaged) == 5 and [r for _, r in damaged] == [False, True, False, True, True]  # (the last: rescue)
+    assert all(b - a >= 2 for (a, _), (b, _) in zip(damaged, damaged[1:]))
+    assert len(by_tray[1]) == 1  # 501's ticket: read on the first try
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("shift", SHIFTS, ids=[s.name for s in SHIFTS])
 def test_fixture_replays_to_its_truth(shift, detector):

@@ -19,8 +19,8 @@ from edge.pipeline.tray import TrayParams
 _FRACTIONS = {"min_confidence", "merged_overlap", "cross_class_iou", "presence_on", "presence_off",
               "still_motion", "touch_motion"}
 # counts that divide or size a window: 0 would stop the pipeline
-_AT_LEAST_ONE = {"settled_stride", "fifo_window", "rest_frames", "vote_frames", "quick_frames", "change_frames",
-                 "touch_frames", "leave_frames"}
+_AT_LEAST_ONE = {"settled_stride", "ticket_stride", "fifo_window", "rest_frames", "vote_frames", "quick_frames",
+                 "change_frames", "touch_frames", "leave_frames"}
 
 
 def _overrides_model(params: type, name: str) -> type[BaseModel]:

@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from detectors.model_info import MODELS_DIR
+from detectors.model_info import MODELS_DIR, int8_choice
 from detectors.synth.dataset import write_dataset
 from edge.app.config import load_config
 from edge.app.config_files import file_problems
@@ -230,11 +230,17 @@ def eval_cmd(path: Optional[Path] = typer.Argument(None, help="a recorded shift 
              keep: Optional[Path] = typer.Option(None, "--keep", help="keep the shifts rendered by --fresh or "
                                                                       "--repeats in this folder"),
              jobs: int = typer.Option(1, "--jobs", min=1, help="render and score this many shifts at once "
-                                                               "(processes)")) -> None:
+                                                               "(processes)"),
+             cameras: int = typer.Option(0, "--cameras", min=0, max=64,
+                                         help="replay the shifts on N cameras at once in real time, sharing one "
+                                              "model as `run` does (camera i: shift i mod the count; the model "
+                                              "file the service would run)")) -> None:
     """Score verdicts against the truth: accuracy with order ids checked, mismatch recall, false alerts,
-    latency; on recorded shifts, fresh scenarios (--fresh) or several noise draws (--repeats)."""
-    req = EvalRequest(path, verdicts, model, "int8" if int8 else "fp32", threads, json_out, menu, fresh,
-                      [k.strip() for k in kinds.split(",") if k.strip()], seed, repeats, keep, jobs)
+    latency; on recorded shifts, fresh scenarios (--fresh), several noise draws (--repeats) or N cameras
+    at once (--cameras)."""
+    variant = "int8" if int8 or (cameras and int8_choice(model)[0]) else "fp32"
+    req = EvalRequest(path, verdicts, model, variant, threads, json_out, menu, fresh,
+                      [k.strip() for k in kinds.split(",") if k.strip()], seed, repeats, keep, jobs, cameras)
     report = evaluate(req)
     if json_out:
         sys.stdout.write(json.dumps(report) + "\n")

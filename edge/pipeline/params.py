@@ -17,9 +17,10 @@ class PipelineParams:
     merged_overlap: float = 0.8  # a box this much over a stronger same-class box is a duplicate
     cross_class_iou: float = 0.7  # a box this close to a stronger box of another class is the same item
     settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
-    ticket_tries: int = 8  # frames tried for a QR code per tray
-    ticket_stride: int = 2  # ...every n-th frame: a try costs 20-50 ms, one every frame (67 ms at 15 fps)
-    # made a camera with a ticketless tray fall behind when eight stations shared two cores
+    ticket_tries: int = 5  # frames tried for a QR code per tray...
+    ticket_stride: int = 2  # ...every n-th frame: a try costs 20-50 ms, and 8 tries in a row (67 ms a frame at
+    # 15 fps) made a camera with a ticketless tray fall behind when eight stations shared two cores. 5 tries 2
+    # frames apart end about when 8 in a row did, so a ticketless tray goes to FIFO as early as before
     ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
     no_order_after_s: float = 3.5  # after rest: say "no order" if none could be associated by then (POS
     # messages come up to 4 s after the tray arrives, 3 s after rest: saying "no order" before would be wrong)

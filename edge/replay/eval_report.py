@@ -12,6 +12,7 @@ from detectors.loader import load_detector
 from detectors.synth.scenario import load_scenario
 from detectors.synth.shift import render_shift
 from edge.core import UserError, console
+from edge.replay.eval_cameras import score_on_cameras
 from edge.replay.evaluate import score_shift, summarize
 from edge.replay.fresh import check_renderable, fresh_seeds, render_fresh_one, spread
 from edge.replay.health_eval import read_camera_truth, read_changes, score_health, stream_seconds, summarize_health
@@ -48,6 +49,7 @@ class EvalRequest:
     repeats: int = 0
     keep: Path | None = None
     jobs: int = 1
+    cameras: int = 0  # > 0: the shifts on this many cameras at once, in real time (``eval_cameras``)
 
 
 def _say(req: EvalRequest, msg: str) -> None:
@@ -122,6 +124,8 @@ def evaluate(req: EvalRequest) -> dict:
     """The report of ``traycheck eval`` (JSON-ready)."""
     if req.path is None and not req.fresh:
         raise UserError("give a shift folder (or a folder of shifts), or --fresh N")
+    if req.cameras and req.verdicts is not None:
+        raise UserError("--verdicts scores given records; it does not go with --cameras (which replays)")
     if req.verdicts is not None and (req.fresh or req.repeats):
         raise UserError("--verdicts scores given records; it does not go with --fresh or --repeats")
     with tempfile.TemporaryDirectory(prefix="traycheck-eval-") as tmp:
@@ -134,6 +138,14 @@ def evaluate(req: EvalRequest) -> dict:
                 raise UserError(f"{req.verdicts}: not found")
             return _report([score_shift(folders[0], read_jsonl(req.verdicts))])
         extra: dict = {}
+        if req.cameras:
+            if req.fresh or req.repeats or req.jobs > 1:
+                raise UserError("--cameras replays the given shifts at once in one process; it does not go "
+                                "with --fresh, --repeats or --jobs")
+            _say(req, f"{req.cameras} cameras at once, in real time, sharing one model")
+            scored, cameras = score_on_cameras(folders, req.cameras, req.model, req.variant, req.threads,
+                                               load_menu(req.menu_file) if req.menu_file else None, req.quiet)
+            return _report(scored) | {"cameras": cameras}
         tasks: list[tuple] = []
         if req.fresh:
             master, pairs = fresh_seeds(req.kinds, req.fresh, req.seed)
@@ -186,6 +198,10 @@ def print_report(report: dict) -> None:
     for method, r in report["by_association"].items():
         a.add_row(method, str(r["trays"]), _fmt(r["initial_accuracy"]), _fmt(r["order_matched"]))
     console.print(a)
+    if "cameras" in report:
+        c = report["cameras"]
+        console.print(f"{c['cameras']} cameras at once in real time: {c['frames']} frames seen, {c['dropped']} dropped "
+                      f"({100 * c['dropped_fraction']:.2f} %)")
     if "fresh" in report:
         console.print(f"fresh scenarios (--seed {report['fresh']['seed']}): {', '.join(report['fresh']['scenarios'])}")
     for key, s in report.get("spread", {}).items():

@@ -46,6 +46,7 @@ class ReplayResult:
     seconds: float
     frame_ms: list[float]  # pipeline time per frame (decoding not included)
     health: list[dict] = field(default_factory=list)  # camera health changes, the first state included
+    dropped: int = 0  # late frames skipped (``drop_late``)
 
 
 def shift_menu(folder: Path) -> Menu:
@@ -139,12 +140,14 @@ def replay_folder(folder: Path, detector: ModelDetector, speed: float | None = N
                   on_order: Callable[[PosEvent], None] | None = None,
                   queue: OrderQueue | None = None, video_out: Path | None = None,
                   on_start: Callable[[CameraPipeline], None] | None = None,
-                  menu: Menu | None = None, *, health_log: Path | None = None) -> ReplayResult:
-    """``health_log``: a JSON line per camera health change (the first state included) is written there."""
+                  menu: Menu | None = None, *, health_log: Path | None = None,
+                  drop_late: bool = False) -> ReplayResult:
+    """``health_log``: a JSON line per camera health change (the first state included) is written there.
+    ``drop_late`` (with a ``speed``): frames that come too late are skipped, as a live camera's are."""
     import time
 
     events, menu = shift_pos(folder, detector, menu)
-    source = FileSource(shift_video(folder), speed)
+    source = FileSource(shift_video(folder), speed, drop_late=drop_late)
     queue = queue if queue is not None else OrderQueue()
     records: list[dict] = []
 
@@ -181,7 +184,7 @@ def replay_folder(folder: Path, detector: ModelDetector, speed: float | None = N
     if video is not None:
         video.close()
     return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
-                        frame_ms, health.changes)
+                        frame_ms, health.changes, source.dropped)
 
 
 def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, model: str | None = None,
@@ -295,4 +298,4 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
     if worker.failed_frames:
         raise RuntimeError(f"replay: {worker.failed_frames} frames failed in the pipeline (see the log above)")
     return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
-                        frame_ms, health.changes)
+                        frame_ms, health.changes, source.dropped)
