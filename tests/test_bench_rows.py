@@ -41,6 +41,8 @@ def test_the_pipeline_row_reports_its_own_overhead(result):
     assert p["overhead_ms"] > 0  # gate, tracker, tickets: never free
     assert p["overhead_fraction"] == pytest.approx(p["overhead_ms"] / p["detector_p50_ms"], rel=0.02, abs=0.002)
     assert p["ticket_reads"] >= 0 and 0 <= p["ticket_ms"] <= p["overhead_ms"]  # a part of the overhead
+    # the same time over all 40 frames, of which the detector ran on detector_frames
+    assert p["overhead_ms_per_frame"] * 40 == pytest.approx(p["overhead_ms"] * p["detector_frames"], rel=0.02, abs=0.5)
 
 
 def test_camera_rows_say_whether_every_camera_keeps_up(result):

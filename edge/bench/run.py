@@ -107,7 +107,8 @@ def print_table(result: dict) -> None:
         notes = []
         if r.get("overhead_fraction") is not None:
             notes.append(f"overhead {r['overhead_ms']:.2f} ms per detected frame = "
-                         f"{100 * r['overhead_fraction']:.0f} % of the detector's {r['detector_p50_ms']:.1f} ms")
+                         f"{100 * r['overhead_fraction']:.0f} % of the detector's {r['detector_p50_ms']:.1f} ms "
+                         f"({r['overhead_ms_per_frame']:.2f} ms a frame)")
         if "cpu_percent" in r:
             notes.append(f"{r['cpu_percent']:.1f} % of one core")
         if "speedup_2_vs_1" in r:

@@ -298,4 +298,4 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
     if worker.failed_frames:
         raise RuntimeError(f"replay: {worker.failed_frames} frames failed in the pipeline (see the log above)")
     return ReplayResult(records, pipe.frames, pipe.detected_frames, pipe.unchecked, time.perf_counter() - t0,
-                        frame_ms, health.changes, source.dropped)
+                        frame_ms, health.changes)
