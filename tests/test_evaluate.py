@@ -1,13 +1,14 @@
 """``traycheck eval``: independent truth, trays by identity, order ids scored, fresh and repeated shifts."""
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import SHIFTS
+from conftest import ROOT, SHIFTS
 from detectors.classes import CLASSES
 from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
 from detectors.synth.scenario import load_scenario, parse_scenario
@@ -164,3 +165,14 @@ def test_eval_on_several_cameras_at_once_scores_every_camera(identical_shift, cl
                       (("--cameras", "2", "--verdicts", identical_shift / "truth.jsonl"), "--cameras")]:
         r = cli("eval", identical_shift, *args)
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_the_fifo_ceiling_script_finds_the_undecidable_and_the_never_sent_tray(identical_shift):
+    """scripts/fifo_ceiling.py (how docs/pipeline.md counted what content can tell): 601 has no
+    ticket and an identical older order (602) pending; 600's order was never sent."""
+    spec = importlib.util.spec_from_file_location("fifo_ceiling", ROOT / "scripts" / "fifo_ceiling.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.classify(identical_shift, 3.5, Menu())
+    assert out["identical order pending and older: undecidable"] == 1
+    assert sum(n for line, n in out.items() if line.startswith("never sent")) == 1 and sum(out.values()) == 2
