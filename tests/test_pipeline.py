@@ -112,6 +112,8 @@ def test_the_detector_and_the_ticket_reader_run_only_where_they_are_used(associa
         update, read, tp = pipe.gate.update, pipe.reader.read, pipe.params.tray
 
         def gate(image, station_empty):
+            if frames:
+                frames[-1]["boxes"] = len(pipe.last_detections)  # what the live view showed for it
             r = update(image, station_empty)
             frames.append({"busy": pipe.tracker.busy, "moving": r.motion >= tp.still_motion,
                            "present": r.presence >= tp.presence_off, "detected": False})
@@ -127,6 +129,7 @@ def test_the_detector_and_the_ticket_reader_run_only_where_they_are_used(associa
     moving = [f for f in frames if f["busy"] and f["moving"] and f["present"]]
     still = [f for f in frames if f["busy"] and not f["moving"]]
     assert len(moving) > 10 and not any(f["detected"] for f in moving)
+    assert not any(f.get("boxes") for f in moving)  # no boxes where the tray was a frame ago
     assert sum(f["detected"] for f in still) > len(still) / 3  # (a checked tray: every 3rd frame)
     by_tray: dict[int, list[tuple[int, bool]]] = {}
     for frame, tray, rescue in tries:

@@ -126,8 +126,10 @@ class CameraPipeline:
             counts = dets.counts(len(self.classes))
             self._evidence.append((frame, dets, counts))
             conf = float(dets.confidence.mean()) if len(dets) else 1.0
-        elif not self.tracker.busy:
-            self.last_detections = Detections.empty()  # (a skipped frame of a still tray keeps its boxes)
+        elif not self.tracker.busy or reading.motion >= self.params.tray.still_motion:
+            # nothing there, or it moves unseen: the last boxes would be in the wrong place (a skipped
+            # frame of a still tray keeps its boxes)
+            self.last_detections = Detections.empty()
         for ev in self.tracker.update(frame.t, reading, counts, conf):
             self._on_event(ev, frame)
         tray = self.tray
