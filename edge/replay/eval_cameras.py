@@ -9,7 +9,6 @@ is one the pipeline never saw: the report counts them per camera.
 """
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -17,22 +16,17 @@ from pathlib import Path
 from detectors.detections import ModelDetector
 from detectors.loader import load_detector
 from edge.core import UserError, progress_bar
-from edge.replay.evaluate import score_shift
-from edge.replay.health_eval import read_camera_truth, read_changes, score_health, stream_seconds
-from edge.replay.runner import replay_folder
+from edge.replay.health_eval import stream_seconds
+from edge.replay.replay_score import replay_and_score
 from orders.menu import Menu
 
 
-def _camera(i: int, folder: Path, detector: ModelDetector, menu: Menu | None, tmp: Path, out: dict[int, dict],
+def _camera(i: int, folder: Path, detector: ModelDetector, menu: Menu | None, out: dict[int, dict],
             errors: list[str]) -> None:
     name = f"expo-{i + 1}"
-    health = tmp / f"{name}.jsonl"
     try:
-        r = replay_folder(folder, detector, speed=1.0, camera=name, progress=False, menu=menu,
-                          health_log=health, drop_late=True, run=f"eval-cameras:{name}")
-        scored = score_shift(folder, r.verdicts, menu)
-        scored["health"] = score_health(folder.name, read_camera_truth(folder), read_changes(health),
-                                        stream_seconds(folder))
+        scored, r = replay_and_score(folder, detector, menu, speed=1.0, camera=name, progress=False,
+                                     drop_late=True, run=f"eval-cameras:{name}")
         out[i] = scored | {"shift": f"{folder.name} on {name}", "camera": name, "frames": r.frames,
                            "dropped": r.dropped}
     except UserError as exc:
@@ -50,21 +44,20 @@ def score_on_cameras(folders: list[Path], n: int, model: str | None, variant: st
     longest = max(stream_seconds(f) for f in set(plan))
     out: dict[int, dict] = {}
     errors: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="traycheck-cameras-") as tmp:
-        workers = [threading.Thread(target=_camera, args=(i, f, detector, menu, Path(tmp), out, errors),
-                                    daemon=True, name=f"eval camera {i + 1}") for i, f in enumerate(plan)]
-        t0 = time.monotonic()
-        with progress_bar(f"{n} cameras in real time (s)", int(longest) + 1 if not quiet else None) as advance:
-            for w in workers:
-                w.start()
-            shown = 0
-            for w in workers:
-                while w.is_alive():
-                    w.join(timeout=0.5)
-                    now = min(int(time.monotonic() - t0), int(longest) + 1)
-                    if now > shown and not quiet:
-                        advance(now - shown)
-                        shown = now
+    workers = [threading.Thread(target=_camera, args=(i, f, detector, menu, out, errors),
+                                daemon=True, name=f"eval camera {i + 1}") for i, f in enumerate(plan)]
+    t0 = time.monotonic()
+    with progress_bar(f"{n} cameras in real time (s)", int(longest) + 1 if not quiet else None) as advance:
+        for w in workers:
+            w.start()
+        shown = 0
+        for w in workers:
+            while w.is_alive():
+                w.join(timeout=0.5)
+                now = min(int(time.monotonic() - t0), int(longest) + 1)
+                if now > shown and not quiet:
+                    advance(now - shown)
+                    shown = now
     if errors:
         raise UserError("--cameras: " + "; ".join(errors))
     scored = [out[i] for i in range(n)]

@@ -15,8 +15,8 @@ from edge.core import UserError, console
 from edge.replay.eval_cameras import score_on_cameras
 from edge.replay.evaluate import score_shift, summarize
 from edge.replay.fresh import check_renderable, fresh_seeds, render_fresh_one, spread
-from edge.replay.health_eval import read_camera_truth, read_changes, score_health, stream_seconds, summarize_health
-from edge.replay.runner import replay_folder
+from edge.replay.health_eval import summarize_health
+from edge.replay.replay_score import replay_and_score
 from edge.sources.shift_files import read_jsonl
 from orders.menu import Menu, load_menu
 
@@ -67,14 +67,7 @@ class _Scorer:
 
     def __call__(self, folder: Path) -> dict:
         self.detector = self.detector or load_detector(self.req.model, self.req.variant, threads=self.req.threads)
-        with tempfile.TemporaryDirectory(prefix="traycheck-health-") as tmp:
-            health = Path(tmp) / "health.jsonl"
-            records = replay_folder(folder, self.detector, None, progress=not self.req.quiet, menu=self.menu,
-                                    health_log=health).verdicts
-            changes = read_changes(health)
-        scored = score_shift(folder, records, self.menu)
-        scored["health"] = score_health(folder.name, read_camera_truth(folder), changes, stream_seconds(folder))
-        return scored
+        return replay_and_score(folder, self.detector, self.menu, progress=not self.req.quiet)[0]
 
 
 def _name(s: dict) -> str:
@@ -126,6 +119,9 @@ def evaluate(req: EvalRequest) -> dict:
         raise UserError("give a shift folder (or a folder of shifts), or --fresh N")
     if req.cameras and req.verdicts is not None:
         raise UserError("--verdicts scores given records; it does not go with --cameras (which replays)")
+    if req.cameras and (req.fresh or req.repeats or req.jobs > 1):
+        raise UserError("--cameras replays the given shifts at once in one process; it does not go "
+                        "with --fresh, --repeats or --jobs")
     if req.verdicts is not None and (req.fresh or req.repeats):
         raise UserError("--verdicts scores given records; it does not go with --fresh or --repeats")
     with tempfile.TemporaryDirectory(prefix="traycheck-eval-") as tmp:
@@ -139,9 +135,6 @@ def evaluate(req: EvalRequest) -> dict:
             return _report([score_shift(folders[0], read_jsonl(req.verdicts))])
         extra: dict = {}
         if req.cameras:
-            if req.fresh or req.repeats or req.jobs > 1:
-                raise UserError("--cameras replays the given shifts at once in one process; it does not go "
-                                "with --fresh, --repeats or --jobs")
             _say(req, f"{req.cameras} cameras at once, in real time, sharing one model")
             scored, cameras = score_on_cameras(folders, req.cameras, req.model, req.variant, req.threads,
                                                load_menu(req.menu_file) if req.menu_file else None, req.quiet)
