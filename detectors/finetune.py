@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,10 @@ import yaml
 from detectors.classes import CLASSES
 from detectors.datasets.copy_paste import write_copy_paste
 from detectors.datasets.importer import load_manifest
+from detectors.datasets.unlabelled import UnlabelledSplit, find_photos, leave_out_val_trays
 from detectors.model_info import resolve_model
 from detectors.synth.dataset import render_sample, yolo_label_lines
-from detectors.train import DEFAULT_MODEL_YAML, require_ultralytics
+from detectors.train import require_ultralytics
 from edge.core import UserError, console, progress_bar
 
 
@@ -42,6 +44,11 @@ class FinetuneSettings:
     synthetic: int = 0
     workers: int = 2
     patience: int = 1000
+    unlabelled: list[str] = field(default_factory=list)  # folders of unlabelled photos: teacher -> student
+    teacher_share: float = 0.4  # of --hours, for the teacher when there are unlabelled photos
+
+
+RESERVE_S = 90.0  # of the budget, kept for the student's final validation and the files after it
 
 
 def read_dataset(data: Path) -> tuple[Path, dict, list[str]]:
@@ -64,13 +71,6 @@ def split_images(yml: Path, d: dict, split: str) -> list[Path]:
     base = base if base.is_absolute() and base.is_dir() else yml.parent
     folder = base / str(d.get(split, f"images/{split}"))
     return sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp"))
-
-
-def _model_yaml(nc: int, out: Path) -> Path:
-    text = DEFAULT_MODEL_YAML.read_text()
-    lines = [f"nc: {nc}" if ln.startswith("nc:") else ln for ln in text.splitlines()]
-    out.write_text("\n".join(lines) + "\n")
-    return out
 
 
 def _synthetic(n: int, classes: list[str], out_dir: Path, seed: int) -> list[Path]:
@@ -113,36 +113,130 @@ def _use_all_cores(model) -> None:
         model.add_callback(event, take)
 
 
+class StageBar:
+    """One line per stage and per epoch across the whole command: where it is in its budget."""
+
+    WIDTH = 30
+
+    def __init__(self, hours: float | None, stages: list[str]):
+        self.t0, self.total = time.monotonic(), (hours * 3600 if hours else None)
+        self.stages, self.stage = stages, 0
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def hours_left(self, reserve_s: float = 0.0) -> float | None:
+        """The budget still free (hours), at least a minute; None without a budget."""
+        if self.total is None:
+            return None
+        return max(60.0, self.total - self.elapsed() - reserve_s) / 3600
+
+    def start(self, stage: str) -> None:
+        self.stage = self.stages.index(stage)
+        self.show()
+
+    def show(self, detail: str = "") -> None:
+        name = f"stage {self.stage + 1}/{len(self.stages)} {self.stages[self.stage]}"
+        used = self.elapsed() / 60
+        if self.total is None:
+            console.print(f"[{name}] {used:.1f} min" + (f" · {detail}" if detail else ""), markup=False)
+            return
+        share = min(1.0, self.elapsed() / self.total)
+        full = int(round(share * self.WIDTH))
+        console.print(f"[{'█' * full}{'░' * (self.WIDTH - full)}] {used:.1f}/{self.total / 60:.0f} min · {name}"
+                      + (f" · {detail}" if detail else ""), markup=False)
+
+    def follow(self, model: Any, what: str) -> None:
+        """Show the bar after each epoch of ``model``'s training."""
+        def epoch_end(trainer: Any) -> None:
+            self.show(f"{what} epoch {min(trainer.epoch + 1, trainer.epochs)}/{trainer.epochs}")
+
+        model.add_callback("on_fit_epoch_end", epoch_end)
+
+
 def finetune(s: FinetuneSettings, run: Path) -> Path:
-    """Train; write RUN/best.pt and RUN/settings.json; return RUN/best.pt."""
+    """Train; write RUN/best.pt and RUN/settings.json; return RUN/best.pt.
+
+    With ``s.unlabelled``: a teacher trains on the labelled photos (``teacher_share`` of the budget),
+    labels the unlabelled photos (those of validation trays left out), and a student, starting from the
+    teacher, trains on both in the rest of the budget; RUN/teacher.pt is kept beside RUN/best.pt."""
     yml, d, classes = read_dataset(Path(s.data))
     train_imgs, val_imgs = split_images(yml, d, "train"), split_images(yml, d, "val")
     if not train_imgs:
         raise UserError(f"--data {s.data}: the train split has no images")
     if not val_imgs:
         raise UserError(f"--data {s.data}: the val split has no images (import with --val-fraction > 0)")
+    unlabelled = find_photos([Path(u) for u in s.unlabelled]) if s.unlabelled else []
     start = resolve_model(s.from_model, "pt")
     if start.suffix != ".pt":
         raise UserError(f"--from {s.from_model}: training starts from .pt weights, not {start.suffix}")
     YOLO = require_ultralytics()
+    stages = ["prepare", "teacher", "pseudo-labels", "student"] if unlabelled else ["prepare", "train"]
+    bar = StageBar(s.hours, stages)
+    bar.start("prepare")
     run = Path(run).resolve()
     run.mkdir(parents=True, exist_ok=True)
+    info: dict = {"from_resolved": str(start)}
+    start_pt, info["transfer"] = _start_checkpoint(start, classes, run)
     data_yaml, extra = _training_data(s, run, train_imgs, val_imgs, classes)
-    model = _start_model(YOLO, start, classes, run)
-    _use_all_cores(model)
     console.print(f"training on {len(train_imgs)} photos + {len(extra)} extra images, validating on "
                   f"{len(val_imgs)}; imgsz {s.imgsz}" + (f", budget {s.hours} h" if s.hours else ""))
-    _train(model, s, data_yaml, run)
-    best = run / "train" / "weights" / "best.pt"
-    if not best.is_file():
-        raise UserError(f"training finished without {best}")
+    if unlabelled:
+        split = _unlabelled_split(unlabelled, yml.parent)
+        info["unlabelled_photos"] = {"photos": len(unlabelled), "used": len(split.kept), "left_out_val_trays":
+                              len(split.left_out), "unreadable": len(split.unreadable), "grouped": split.grouped}
+        bar.start("teacher")
+        teacher_hours = s.hours * s.teacher_share if s.hours else None
+        teacher = _train(YOLO(str(start_pt)), s, data_yaml, run, "teacher", teacher_hours, bar)
+        shutil.copy(teacher, run / "teacher.pt")
+        bar.start("pseudo-labels")
+        info["pseudo_labels"] = _pseudo_label(YOLO(str(teacher)), split.kept, val_imgs, classes, run, s.imgsz)
+        extra += [run / "data" / "images" / "pseudo" / p for p in info["pseudo_labels"].pop("files")]
+        (run / "train.txt").write_text("".join(f"{p}\n" for p in train_imgs + extra))
+        bar.start("student")
+        best = _train(YOLO(str(teacher)), s, data_yaml, run, "train", bar.hours_left(RESERVE_S), bar)
+    else:
+        bar.start("train")
+        best = _train(YOLO(str(start_pt)), s, data_yaml, run, "train", bar.hours_left(RESERVE_S), bar)
     shutil.copy(best, run / "best.pt")
     manifest = load_manifest(yml.parent)
-    settings = asdict(s) | {"from_resolved": str(start), "classes": classes, "train_photos": len(train_imgs),
-                            "extra_images": len(extra), "val_photos": len(val_imgs),
-                            "dataset_hash": manifest.get("hash"), "device": "cpu"}
+    settings = asdict(s) | info | {"classes": classes, "train_photos": len(train_imgs), "extra_images": len(extra),
+                                   "val_photos": len(val_imgs), "dataset_hash": manifest.get("hash"),
+                                   "device": "cpu", "wall_minutes": round(bar.elapsed() / 60, 1)}
     (run / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
+    bar.show("done")
     return run / "best.pt"
+
+
+def _unlabelled_split(photos: list[Path], dataset: Path) -> UnlabelledSplit:
+    """The unlabelled photos a student may use; says how many were left out and why."""
+    with progress_bar(f"Grouping {len(photos)} unlabelled photos with the dataset's trays", len(photos)) as adv:
+        split = leave_out_val_trays(photos, dataset, adv)
+    if not split.grouped:
+        console.print(f"warning: {dataset} has no manifest (not from 'data import'): unlabelled shots of "
+                      "validation trays cannot be told apart, so none is left out")
+    console.print(f"unlabelled: {len(photos)} photos, {len(split.left_out)} left out as shots of validation "
+                  f"trays, {len(split.unreadable)} unreadable, {len(split.kept)} to pseudo-label")
+    if not split.kept:
+        raise UserError("--unlabelled: no photo is left to learn from once the validation trays' shots are out")
+    return split
+
+
+def _pseudo_label(teacher: Any, photos: list[Path], val_imgs: list[Path], classes: list[str], run: Path,
+                  imgsz: int) -> dict:
+    """Pseudo-labels under RUN/data; a summary for settings.json (``files``: the written image names)."""
+    from detectors.pseudo_labels import write_pseudo_labels
+
+    n = len(val_imgs) + len(photos)
+    with progress_bar(f"Teacher labelling {len(val_imgs)} val photos (thresholds) + {len(photos)} unlabelled "
+                      "(flip and scale TTA)", n) as advance:
+        pl = write_pseudo_labels(teacher, photos, val_imgs, classes, run / "data", imgsz, advance)
+    console.print(f"pseudo-labels: {len(pl.images)} photos, {sum(pl.boxes.values())} boxes "
+                  f"({', '.join(f'{c} {k}' for c, k in pl.boxes.items())}); {pl.empty} photos with no box "
+                  f"left out; thresholds from the val split ({', '.join(f'{c} {t}' for c, t in pl.class_conf.items())}"
+                  f"), where the teacher counts {pl.val_count_accuracy:.1%} of photos right")
+    return {"photos": len(pl.images), "boxes": pl.boxes, "empty_left_out": pl.empty, "class_conf": pl.class_conf,
+            "teacher_val_count_accuracy": round(pl.val_count_accuracy, 4), "files": [p.name for p in pl.images]}
 
 
 def _training_data(s: FinetuneSettings, run: Path, train_imgs: list[Path], val_imgs: list[Path],
@@ -164,25 +258,42 @@ def _training_data(s: FinetuneSettings, run: Path, train_imgs: list[Path], val_i
     return data_yaml, extra
 
 
-def _start_model(YOLO: Any, start: Path, classes: list[str], run: Path) -> Any:
-    """The starting model; a new class head when the dataset's classes differ (the rest is transferred)."""
-    base = YOLO(str(start))
-    start_classes = [base.names[i] for i in sorted(base.names)]
-    if start_classes == classes:
-        return base
-    console.print(f"new class head: {len(start_classes)} -> {len(classes)} classes ({', '.join(classes)})")
-    return YOLO(str(_model_yaml(len(classes), run / "model.yaml"))).load(str(start))
+def _start_checkpoint(start: Path, classes: list[str], run: Path) -> tuple[Path, dict]:
+    """RUN/start.pt: the starting weights in their own architecture with a class head for ``classes``."""
+    from detectors.transfer import read_checkpoint, write_start_checkpoint
+
+    sd, arch = read_checkpoint(start)
+    names = None
+    if arch is not None:  # an ultralytics checkpoint: keep it as is when its classes are already the dataset's
+        from ultralytics.nn.tasks import load_checkpoint
+
+        names = load_checkpoint(str(start))[0].names
+        if [names[i] for i in sorted(names)] == classes:
+            return start, {"moved": len(sd), "of": len(sd), "architecture": "the checkpoint's own"}
+    if names is not None:
+        console.print(f"new class head: {len(names)} -> {len(classes)} classes ({', '.join(classes)})")
+    report = write_start_checkpoint(start, classes, run / "start.pt")
+    console.print(report.line())
+    return run / "start.pt", {"moved": report.moved, "of": report.source_tensors,
+                              "architecture": Path(report.architecture).name}
 
 
-def _train(model: Any, s: FinetuneSettings, data_yaml: Path, run: Path) -> None:
-    """ultralytics' training run into RUN/train, with augmentation for a fixed top-down camera."""
-    extra_args: dict = {"time": s.hours} if s.hours else {}
+def _train(model: Any, s: FinetuneSettings, data_yaml: Path, run: Path, name: str, hours: float | None,
+           bar: StageBar) -> Path:
+    """ultralytics' training run into RUN/<name>, with augmentation for a fixed top-down camera; its best.pt."""
+    _use_all_cores(model)
+    bar.follow(model, name)
+    extra_args: dict = {"time": hours} if hours else {}
     model.train(
         data=str(data_yaml), imgsz=s.imgsz, epochs=s.epochs, batch=s.batch, workers=s.workers, seed=s.seed,
-        deterministic=True, device="cpu", amp=False, plots=False, cache="ram", project=str(run), name="train",
+        deterministic=True, device="cpu", amp=False, plots=False, cache="ram", project=str(run), name=name,
         exist_ok=True, pretrained=True, patience=s.patience, verbose=True,
         # a fixed camera straight down: any flip is a real view; no perspective, shear or big rotation
         degrees=5.0, flipud=0.5, fliplr=0.5, scale=0.3, translate=0.1, shear=0.0, perspective=0.0,
         hsv_h=0.015, hsv_s=0.5, hsv_v=0.4, mosaic=1.0, mixup=0.0, close_mosaic=max(2, s.epochs // 10),
         **extra_args,
     )
+    best = run / name / "weights" / "best.pt"
+    if not best.is_file():
+        raise UserError(f"training finished without {best}")
+    return best

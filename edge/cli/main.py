@@ -39,8 +39,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work folder (RUN) for data and runs"),
           data: Optional[Path] = typer.Option(None, "--data", help="fine-tune on this dataset (from 'data import') "
                                                                   "instead of rendered trays; writes RUN/best.pt"),
-          from_model: Optional[str] = typer.Option(None, "--from", help="with --data: start from this .pt or "
-                                                                        "bundled model (default: bundled)"),
+          from_model: Optional[str] = typer.Option(None, "--from", help="with --data: start from this checkpoint "
+                                                   "(an ultralytics .pt or a tensors-only state dict, e.g. COCO "
+                                                   "weights; matching tensors transfer by name and shape) or a "
+                                                   "bundled model name (default: the bundled model)"),
+          unlabelled: Optional[list[Path]] = typer.Option(None, "--unlabelled", help="with --data: a folder of "
+                                                          "unlabelled photos (repeatable): a teacher pseudo-labels "
+                                                          "them for a student, within --hours"),
           synthetic: int = typer.Option(0, min=0, help="with --data: mix in N rendered trays (classes the "
                                                         "renderer knows, by name)"),
           copy_paste: Optional[int] = typer.Option(None, "--copy-paste", min=0,
@@ -61,12 +66,15 @@ def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work
           mosaic: float = typer.Option(1.0, min=0.0, max=1.0, help="mosaic augmentation probability")) -> None:
     """Train the detector with ultralytics (needs the train extra): on a site's own photos (--data),
     or on rendered trays."""
+    if data is None and (from_model or unlabelled):
+        raise UserError("--from and --unlabelled need --data DATASET (they fine-tune on a site's own photos)")
     if data is not None:
         from detectors.finetune import FinetuneSettings, finetune
 
         best = finetune(FinetuneSettings(data=str(data), from_model=from_model, hours=hours, epochs=epochs or 60,
                                          imgsz=imgsz or 384, batch=batch, seed=seed, copy_paste=copy_paste,
-                                         synthetic=synthetic), out)
+                                         synthetic=synthetic,
+                                         unlabelled=[str(u) for u in unlabelled or []]), out)
         console.print(f"best weights: {best}\nnext: traycheck export {best} --name NAME --out-dir DIR --data {data}")
         return
     from detectors.train import DEFAULT_MODEL_YAML, TrainSettings
