@@ -156,16 +156,52 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
     pt = out_dir / f"{name}.pt"
     if weights.resolve() != pt.resolve():
         shutil.copy(weights, pt)
+    class_conf = None
     if ds is not None:
         metrics = {"dataset": str(ds["root"]), "dataset_hash": ds["hash"], "val_images": len(ds["val"]),
                    "fp32": validate(fp32, ds["yaml"], input_hw, True), "int8": validate(int8, ds["yaml"], input_hw,
                                                                                           True)}
+        class_conf, metrics["counting"] = choose_thresholds(int8, ds, classes)
     else:
         metrics = _render_metrics(fp32, int8, val_images, val_seed)
     meta = _metadata(name, classes, input_hw, (fp32, int8, pt), _train_settings(settings, weights), calib, ds,
                      metrics)
+    if class_conf is not None:
+        meta["class_conf"] = class_conf
     (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def choose_thresholds(model: Path, ds: dict, classes: list[str]) -> tuple[dict[str, float], dict]:
+    """``class_conf`` for ``model`` (the INT8 file: what the appliance runs) from the dataset's val
+    photos, and the val count accuracy at one global threshold and at those (for the metadata)."""
+    from detectors.evaluation.class_conf import FLOOR, as_metadata, choose_class_conf, counts_at
+    from detectors.evaluation.dataset import load_labelled
+    from detectors.onnx_backend import OnnxDetector
+
+    data = load_labelled(ds["yaml"], "val")
+    det = OnnxDetector(model, conf=FLOOR)
+    dets, gt = [], []
+    with progress_bar(f"Choosing a threshold per class on {len(data.images)} val photos", len(data.images)) as adv:
+        for item in data.images:
+            img = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
+            if img is not None:
+                dets.append(det.detect(img))
+                gt.append(np.bincount(item.classes, minlength=len(classes))[: len(classes)])
+            adv(1)
+    gt_counts = np.array(gt, np.int64).reshape(len(gt), len(classes))
+    thr = choose_class_conf(dets, gt_counts, start=OPERATING_CONF)
+
+    def accuracy(t: np.ndarray) -> float:
+        return round(float((counts_at(dets, t) == gt_counts).all(axis=1).mean()), 4) if len(gt) else 0.0
+
+    chosen = as_metadata(classes, thr)
+    counting = {"val_photos": len(gt), "count_accuracy_at_operating_conf":
+                accuracy(np.full(len(classes), OPERATING_CONF)), "count_accuracy_at_class_conf": accuracy(thr)}
+    console.print(f"class_conf (chosen on the val split): {', '.join(f'{c} {t}' for c, t in chosen.items())}; "
+                  f"val photos counted right: {counting['count_accuracy_at_operating_conf']:.1%} at "
+                  f"{OPERATING_CONF} -> {counting['count_accuracy_at_class_conf']:.1%}")
+    return chosen, counting
 
 
 def _check_classes(model: Any, weights: Path, ds: dict | None) -> list[str]:

@@ -91,6 +91,7 @@ class SharedDetector:
         self.path = self.wide.path
         self.classes = self.wide.classes
         self.operating_conf = self.wide.operating_conf
+        self.class_conf = self.wide.class_conf
         self.input_hw = self.wide.input_hw
 
     # the operating point is set by evaluation after loading: both sessions decode with it

@@ -151,3 +151,30 @@ def test_from_refuses_what_is_not_a_checkpoint(cli, tmp_path):
     proc = cli("train", "--data", ds, "-o", tmp_path / "run", "--unlabelled", tmp_path / "nowhere")
     assert proc.returncode == 2 and "nowhere: not a folder" in proc.stderr
     shutil.rmtree(tmp_path / "run", ignore_errors=True)
+
+
+def test_the_pipeline_counts_each_class_at_its_own_threshold(tmp_path):
+    """A model family with class_conf: the detector decodes low enough for its lowest threshold, and the
+    pipeline keeps a box only above its class's threshold; a camera's min_confidence still beats it."""
+    from dataclasses import replace
+
+    from detectors.model_info import MODELS_DIR
+    from detectors.onnx_backend import OnnxDetector
+    from edge.pipeline.camera import CameraPipeline
+    from orders.menu import load_menu
+    from orders.queue import OrderQueue
+
+    meta = json.loads((MODELS_DIR / "traycheck-v8n.json").read_text())
+    meta["class_conf"] = {"burger": 0.9, "fries": 0.15}
+    shutil.copy(MODELS_DIR / "traycheck-v8n.int8.onnx", tmp_path / "site.int8.onnx")
+    (tmp_path / "site.json").write_text(json.dumps(meta))
+    det = OnnxDetector(tmp_path / "site.int8.onnx", conf=0.25)
+    assert det.conf == pytest.approx(0.15)  # below the default: fries at 0.2 must reach the pipeline
+    ids = np.array([det.classes.index(c) for c in ("burger", "fries", "drink")])
+    pipe = CameraPipeline("expo-1", det, load_menu(None), OrderQueue(), lambda v, p: None)
+    assert np.asarray(pipe._floor(ids)).tolist() == pytest.approx([0.9, 0.15, 0.25])
+    pipe.params = replace(pipe.params, min_confidence=0.5)
+    assert pipe._floor(ids) == 0.5
+    (tmp_path / "site.json").write_text(json.dumps(meta | {"class_conf": {"burger": "high"}}))
+    with pytest.raises(Exception, match=r"class_conf\['burger'\]"):
+        OnnxDetector(tmp_path / "site.int8.onnx")

@@ -4,7 +4,9 @@ Each model runs once per photo at a low confidence (0.001, as ultralytics'
 ``val`` does) so AP sees the whole precision/recall curve; the figures at the
 operating threshold are that output filtered at ``conf`` (exactly what the
 detector gives at ``conf``: NMS only lets a stronger box suppress a weaker
-one). Speed is timed in a second call per photo at the operating threshold,
+one), or, for a model whose metadata has ``class_conf``, at its own threshold
+per class, what the appliance counts at; its count accuracy at the global
+``conf`` is given beside (``count_accuracy_at_conf``). Speed is timed in a second call per photo at the operating threshold,
 the models alternating which goes first, after a warm-up.
 """
 from __future__ import annotations
@@ -55,7 +57,10 @@ class ModelRun:
     labels: tuple[str, ...]  # dataset classes, then the model's classes the dataset lacks
     to_label: np.ndarray  # model class id -> label index
     scorer: Scorer
+    thresholds: np.ndarray  # operating threshold per label: the model's class_conf, else the global one
+    class_conf: dict[str, float] | None  # as the model's metadata gives it
     times_ms: list[float] = field(default_factory=list)
+    right_at_conf: list[bool] = field(default_factory=list)  # counts right at the one global threshold
     wrong: list[WrongImage] = field(default_factory=list)
 
 
@@ -116,7 +121,9 @@ def compare_models(ref_a: str, ref_b: str, dataset: Path, split: str = "val", co
     runs = []
     for ref, name, (path, det) in zip((ref_a, ref_b), names, loaded):
         labels, to_label = _mapping(tuple(det.classes), data.names)
-        runs.append(ModelRun(ref, name, path, det, labels, to_label, Scorer(labels, len(data.names), conf)))
+        thresholds, class_conf = _thresholds(det, labels, to_label, conf)
+        runs.append(ModelRun(ref, name, path, det, labels, to_label, Scorer(labels, len(data.names), thresholds),
+                             thresholds, class_conf))
 
     first = read_image(data.images[0].path)
     for run in runs:
@@ -142,14 +149,35 @@ def compare_models(ref_a: str, ref_b: str, dataset: Path, split: str = "val", co
     return Comparison(_result(data, split, conf, threads, runs), data, runs)
 
 
+def _thresholds(det: ModelDetector, labels: tuple[str, ...], to_label: np.ndarray,
+                conf: float) -> tuple[np.ndarray, dict[str, float] | None]:
+    """The operating threshold of each label for this model: its class_conf (metadata) where it has one,
+    else ``conf``; and the class_conf as named in its metadata (None without)."""
+    thresholds = np.full(len(labels), conf, np.float64)
+    per_class = getattr(det, "class_conf", None)
+    if per_class is None:
+        return thresholds, None
+    thresholds[to_label] = per_class
+    return thresholds, {c: round(float(t), 3) for c, t in zip(det.classes, per_class)}
+
+
+def _items(d, cls: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Mask of the detections that count as items at per-label ``thresholds``, as the appliance counts:
+    one item read twice (two classes, or a box over two) is one item."""
+    on = d.confidence > thresholds[cls]
+    items = np.zeros(len(d), bool)
+    items[np.flatnonzero(on)[merged_keep(d[on])]] = True
+    return items
+
+
 def _score(run: ModelRun, i: int, img: np.ndarray, gt_xyxy: np.ndarray, gt_cls: np.ndarray, conf: float) -> None:
     d = run.detector.detect(img)
     cls = run.to_label[d.class_id]
-    # count as the appliance counts: one item read twice (two classes, or a box over two) is one item
-    on = d.confidence > conf
-    items = np.zeros(len(d), bool)
-    items[np.flatnonzero(on)[merged_keep(d[on])]] = True
+    items = _items(d, cls, run.thresholds)
     right = run.scorer.add(d.xyxy, d.confidence, cls, gt_xyxy, gt_cls, counted=items)
+    n = run.scorer.n_dataset
+    at_conf = np.bincount(cls[_items(d, cls, np.full(len(run.labels), conf))], minlength=len(run.labels))[:n]
+    run.right_at_conf.append(bool((at_conf == run.scorer.gt_counts[-1]).all()))
     if not right:
         on = items
         run.wrong.append(WrongImage(i, d.xyxy[on], d.confidence[on], cls[on],
@@ -174,6 +202,8 @@ def _result(data: LabelledSet, split: str, conf: float, threads: int, runs: list
         for name, row in s["per_class"].items():
             row["in_model"] = name in model_classes
         out[key] = {"model": run.name, "file": str(run.path), "classes": list(run.detector.classes),
-                    **s, "ms_per_frame": round(float(np.median(run.times_ms)), 2),
+                    **s, "class_conf": run.class_conf,
+                    "count_accuracy_at_conf": round(float(np.mean(run.right_at_conf)), 4) if run.right_at_conf
+                    else None, "ms_per_frame": round(float(np.median(run.times_ms)), 2),
                     "wrong_count_images": len(run.wrong)}
     return out

@@ -85,8 +85,9 @@ def average_precision(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, n_
 
 
 def precision_recall(tp50: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, n_gt: np.ndarray,
-                     conf_thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class precision, recall and true positives of the detections above ``conf_thr`` (IoU 0.5).
+                     conf_thr: float | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class precision, recall and true positives of the detections above ``conf_thr`` (IoU 0.5;
+    one threshold, or one per detection).
 
     Precision is NaN for a class with no such detection, recall for a class without ground truth.
     """
@@ -141,8 +142,10 @@ class Scorer:
     figures use the detections above ``conf``, the operating threshold.
     """
 
-    def __init__(self, labels: tuple[str, ...], n_dataset: int, conf: float):
-        self.labels, self.n_dataset, self.conf = labels, n_dataset, conf
+    def __init__(self, labels: tuple[str, ...], n_dataset: int, conf: float | np.ndarray):
+        self.labels, self.n_dataset = labels, n_dataset
+        # the operating threshold of each class in the label space (one value, or a model's class_conf)
+        self.thresholds = np.broadcast_to(np.asarray(conf, np.float64), (len(labels),)).copy()
         self._tp: list[np.ndarray] = []
         self._conf: list[np.ndarray] = []
         self._cls: list[np.ndarray] = []
@@ -159,7 +162,7 @@ class Scorer:
         self._tp.append(match_predictions(xyxy, conf, cls, gt_xyxy, gt_cls))
         self._conf.append(conf)
         self._cls.append(cls)
-        on = conf > self.conf
+        on = conf > self.thresholds[cls]
         confusion_update(self.confusion, xyxy[on], cls[on], gt_xyxy, gt_cls)
         d = self.n_dataset
         items = on if counted is None else on & counted
@@ -179,10 +182,11 @@ class Scorer:
         pred_counts = np.array(self.pred_counts, np.int64).reshape(-1, d)
         n_gt = gt_counts.sum(axis=0)
         ap = average_precision(tp, conf, cls, n_gt, ap_fn)
-        precision, recall, hits = precision_recall(tp[:, 0], conf, cls, n_gt, self.conf)
+        above = self.thresholds[cls]
+        precision, recall, hits = precision_recall(tp[:, 0], conf, cls, n_gt, above)
         per_image, per_class = count_accuracy(pred_counts, gt_counts)
         with_gt = n_gt > 0
-        n_pred = int((cls[conf > self.conf] < d).sum())
+        n_pred = int((cls[conf > above] < d).sum())
         return {
             "per_class": {
                 self.labels[c]: {"ap50": _num(ap[c, 0]), "ap50_95": _num(ap[c].mean()),

@@ -97,6 +97,16 @@ class CameraPipeline:
         if changed:
             log.info("%s: now detecting with %s", self.camera, getattr(detector, "path", detector))
 
+    def _floor(self, class_id: np.ndarray) -> np.ndarray | float:
+        """The confidence an item needs: the camera's configured one, else the model's own per class
+        ('class_conf', chosen for counting at export), else its operating threshold, else the default."""
+        if self.params.min_confidence is not None:
+            return self.params.min_confidence
+        per_class = getattr(self.detector, "class_conf", None)
+        if per_class is not None:
+            return np.asarray(per_class)[class_id]
+        return getattr(self.detector, "operating_conf", None) or DEFAULT_MIN_CONFIDENCE
+
     # -- per frame ---------------------------------------------------------
     def process(self, frame: Frame) -> None:
         if self._next_model is not None:
@@ -116,10 +126,7 @@ class CameraPipeline:
             if self.observe_latency is not None:
                 self.observe_latency(took)
             if len(dets):
-                floor = self.params.min_confidence
-                if floor is None:
-                    floor = getattr(self.detector, "operating_conf", None) or DEFAULT_MIN_CONFIDENCE
-                dets = dets[(dets.confidence >= floor) & self.zone.contains(dets.center, w, h)]
+                dets = dets[(dets.confidence >= self._floor(dets.class_id)) & self.zone.contains(dets.center, w, h)]
                 dets = drop_merged(dets, self.params.merged_overlap, self.params.cross_class_iou)
             self.last_detections = dets
             self.detected_frames += 1

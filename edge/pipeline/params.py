@@ -12,8 +12,9 @@ DEFAULT_MIN_CONFIDENCE = 0.45
 @dataclass(frozen=True)
 class PipelineParams:
     min_confidence: float | None = None  # detections below this do not count as items; None: the model's
-    # own operating threshold ('operating_conf' in its metadata: the one its count accuracy was measured at),
-    # else DEFAULT_MIN_CONFIDENCE. A camera's configured value beats the model's.
+    # own thresholds per class ('class_conf' in its metadata, chosen for counting at export), else its
+    # operating threshold ('operating_conf': the one its count accuracy was measured at), else
+    # DEFAULT_MIN_CONFIDENCE. A camera's configured value beats the model's.
     merged_overlap: float = 0.8  # a box this much over a stronger same-class box is a duplicate
     cross_class_iou: float = 0.7  # a box this close to a stronger box of another class is the same item
     settled_stride: int = 3  # a checked tray lying still: detect on every n-th frame only (motion: every frame)
