@@ -113,6 +113,35 @@ def _use_all_cores(model) -> None:
         model.add_callback(event, take)
 
 
+BASE_ENV = "TRAYCHECK_BASE_WEIGHTS"
+
+
+def base_weights_path() -> Path:
+    """Where a site's real-image base weights are installed: ``$TRAYCHECK_BASE_WEIGHTS``, else
+    ``$XDG_DATA_HOME/traycheck/base-weights.pt`` (``~/.local/share/...``)."""
+    import os
+
+    if os.environ.get(BASE_ENV):
+        return Path(os.environ[BASE_ENV])
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data_home / "traycheck" / "base-weights.pt"
+
+
+def installed_base() -> str | None:
+    """The installed real-image base weights ``train --data`` starts from without ``--from`` (None: none
+    installed, start from the bundled model). Real-image features count real trays far better than the
+    bundled renders-only weights (docs/own-menu.md), so they win wherever a site has them."""
+    p = base_weights_path()
+    if p.is_file():
+        console.print(f"starting from the installed base weights {p} (--from overrides)")
+        return str(p)
+    import os
+
+    if os.environ.get(BASE_ENV):
+        raise UserError(f"{BASE_ENV}={p}: no such file (unset it to start from the bundled model)")
+    return None
+
+
 class StageBar:
     """One line per stage and per epoch across the whole command: where it is in its budget."""
 
@@ -167,7 +196,7 @@ def finetune(s: FinetuneSettings, run: Path) -> Path:
     if not val_imgs:
         raise UserError(f"--data {s.data}: the val split has no images (import with --val-fraction > 0)")
     unlabelled = find_photos([Path(u) for u in s.unlabelled]) if s.unlabelled else []
-    start = resolve_model(s.from_model, "pt")
+    start = resolve_model(s.from_model if s.from_model is not None else installed_base(), "pt")
     if start.suffix != ".pt":
         raise UserError(f"--from {s.from_model}: training starts from .pt weights, not {start.suffix}")
     YOLO = require_ultralytics()

@@ -178,3 +178,19 @@ def test_the_pipeline_counts_each_class_at_its_own_threshold(tmp_path):
     (tmp_path / "site.json").write_text(json.dumps(meta | {"class_conf": {"burger": "high"}}))
     with pytest.raises(Exception, match=r"class_conf\['burger'\]"):
         OnnxDetector(tmp_path / "site.int8.onnx")
+
+
+def test_installed_base_weights_are_the_default_start(tmp_path, monkeypatch):
+    """Without --from, train --data starts from the installed real-image base weights when there are any;
+    a named file that is missing is refused, not silently replaced by the bundled model."""
+    from detectors.finetune import BASE_ENV, installed_base
+
+    monkeypatch.delenv(BASE_ENV, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    assert installed_base() is None
+    (tmp_path / "share/traycheck").mkdir(parents=True)
+    (tmp_path / "share/traycheck/base-weights.pt").write_bytes(b"x")
+    assert installed_base() == str(tmp_path / "share/traycheck/base-weights.pt")
+    monkeypatch.setenv(BASE_ENV, str(tmp_path / "gone.pt"))
+    with pytest.raises(Exception, match="gone.pt: no such file"):
+        installed_base()
