@@ -7,7 +7,10 @@ the wrong class list.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from edge.core import UserError
 
@@ -91,3 +94,22 @@ def int8_choice(ref: str | Path | None) -> tuple[bool, str]:
     if a - b <= INT8_MAP50_TOLERANCE:
         return True, f"INT8: its mAP50 {b:.4f} is within {INT8_MAP50_TOLERANCE} of fp32's {a:.4f}"
     return False, f"fp32: INT8 mAP50 {b:.4f} is more than {INT8_MAP50_TOLERANCE} below fp32's {a:.4f}"
+
+
+def class_conf_from_metadata(meta: dict, classes: Sequence[str], where: str) -> np.ndarray | None:
+    """Per-class thresholds in class-id order from a metadata dict, None when it has none.
+
+    A class the metadata does not name keeps the model's ``operating_conf`` (0.25 without one)."""
+    raw = meta.get("class_conf")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: class_conf must be a mapping of class name to confidence")
+    default = meta.get("operating_conf", 0.25)
+    out = []
+    for c in classes:
+        v = raw.get(c, default)
+        if not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0:
+            raise UserError(f"{where}: class_conf[{c!r}] = {v!r}: expected a number between 0 and 1")
+        out.append(float(v))
+    return np.array(out, np.float32)

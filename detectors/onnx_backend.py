@@ -14,9 +14,8 @@ import numpy as np
 
 from detectors.classes import CLASSES
 from detectors.detections import Detections, nms
-from detectors.evaluation.class_conf import from_metadata
 from detectors.letterbox import Letterboxer
-from detectors.model_info import load_metadata
+from detectors.model_info import class_conf_from_metadata, load_metadata
 from edge.core import UserError
 
 MAX_WH = 7680.0  # class offset for batched (per-class) NMS, as ultralytics does
@@ -63,7 +62,7 @@ class OnnxDetector:
         conf_meta = load_metadata(path).get("operating_conf")
         self.operating_conf: float | None = float(conf_meta) if isinstance(conf_meta, (int, float)) else None
         # a site model's own threshold per class ('class_conf', chosen for counting at export), in class-id order
-        self.class_conf = from_metadata(load_metadata(path), self.classes, f"model metadata of {path}")
+        self.class_conf = class_conf_from_metadata(load_metadata(path), self.classes, f"model metadata of {path}")
         if self.class_conf is not None:  # decode low enough that every class's threshold sees its boxes
             conf = min(conf, float(self.class_conf.min()))
         self.conf, self.iou, self.max_det = conf, iou, max_det

@@ -20,8 +20,8 @@ import numpy as np
 
 from detectors.datasets.copy_paste import label_path
 from detectors.detections import Detections
-from detectors.evaluation.dataset import read_label_file
 from detectors.evaluation.class_conf import FLOOR, choose_class_conf, counted, counts_at
+from detectors.evaluation.dataset import read_label_file
 
 TTA = True
 

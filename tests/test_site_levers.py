@@ -12,7 +12,8 @@ import pytest
 
 from detectors.datasets.unlabelled import leave_out_val_trays
 from detectors.detections import Detections
-from detectors.evaluation.class_conf import choose_class_conf, counts_at, from_metadata
+from detectors.evaluation.class_conf import choose_class_conf, counts_at
+from detectors.model_info import class_conf_from_metadata
 from tests.labelled_sets import STAMP, shots, write_cvat_yolo
 
 CLASSES_8 = ["burger", "fries", "drink", "nuggets", "wrap", "salad", "sauce", "dessert"]
@@ -76,11 +77,11 @@ def test_choose_class_conf_counts_each_class_right():
 
 
 def test_class_conf_metadata_is_checked():
-    assert from_metadata({}, ["a"], "m.json") is None
-    got = from_metadata({"class_conf": {"a": 0.4}, "operating_conf": 0.3}, ["a", "b"], "m.json")
+    assert class_conf_from_metadata({}, ["a"], "m.json") is None
+    got = class_conf_from_metadata({"class_conf": {"a": 0.4}, "operating_conf": 0.3}, ["a", "b"], "m.json")
     assert got.tolist() == pytest.approx([0.4, 0.3])
     with pytest.raises(Exception, match=r"class_conf\['a'\]"):
-        from_metadata({"class_conf": {"a": 2}}, ["a"], "m.json")
+        class_conf_from_metadata({"class_conf": {"a": 2}}, ["a"], "m.json")
 
 
 @pytest.mark.slow

@@ -39,14 +39,14 @@ def phash_hex(bits: np.ndarray) -> str:
     return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
+def thumb_corr(a: np.ndarray, b: np.ndarray) -> float:
     x, y = a.astype(np.float32).ravel(), b.astype(np.float32).ravel()
     x, y = x - x.mean(), y - y.mean()
     den = float(np.sqrt((x * x).sum() * (y * y).sum()))
     return float((x * y).sum()) / den if den > 0 else 1.0
 
 
-class _Union:
+class UnionFind:
     def __init__(self, n: int):
         self.parent = list(range(n))
 
@@ -73,7 +73,7 @@ def find_duplicates(images: Sequence[CheckedImage]) -> dict[int, int]:
     order = shot_order(images)
     rank = {i: k for k, i in enumerate(order)}
     hashes = np.array([phash(im.grey) for im in images]) if images else np.zeros((0, 64), bool)
-    u = _Union(len(images))
+    u = UnionFind(len(images))
     by_sha: dict[str, int] = {}
     for i in order:
         if images[i].sha1 in by_sha:
@@ -83,7 +83,7 @@ def find_duplicates(images: Sequence[CheckedImage]) -> dict[int, int]:
     if len(images) > 1:
         dist = (hashes[:, None, :] != hashes[None, :, :]).sum(-1)
         for i, j in zip(*np.nonzero(np.triu(dist <= NEAR_DUP_BITS, 1))):
-            if _corr(images[i].grey, images[j].grey) >= NEAR_DUP_CORR:
+            if thumb_corr(images[i].grey, images[j].grey) >= NEAR_DUP_CORR:
                 u.join(int(i), int(j))
     clusters: dict[int, list[int]] = {}
     for i in order:
@@ -95,7 +95,7 @@ def find_duplicates(images: Sequence[CheckedImage]) -> dict[int, int]:
     return dropped
 
 
-def _shot_number(name: str) -> int | None:
+def shot_number(name: str) -> int | None:
     nums = re.findall(r"\d+", name.rsplit(".", 1)[0])
     return int(nums[-1]) if nums else None
 
@@ -104,13 +104,13 @@ def burst_groups(images: Sequence[CheckedImage], duplicates: dict[int, int] | No
     """Group id per image (0, 1, ... in shot order): consecutive shots with the same labels or a
     look-alike picture form one group; duplicates join their kept copy's group."""
     order = shot_order(images)
-    u = _Union(len(images))
+    u = UnionFind(len(images))
     for a, b in zip(order, order[1:]):
-        na, nb = _shot_number(images[a].item.path.name), _shot_number(images[b].item.path.name)
+        na, nb = shot_number(images[a].item.path.name), shot_number(images[b].item.path.name)
         if na is not None and nb is not None and abs(nb - na) > BURST_GAP:
             continue
         same_labels = Counter(images[a].item.names) == Counter(images[b].item.names)
-        if same_labels or _corr(images[a].grey, images[b].grey) >= ALIKE_CORR:
+        if same_labels or thumb_corr(images[a].grey, images[b].grey) >= ALIKE_CORR:
             u.join(a, b)
     for i, j in (duplicates or {}).items():
         u.join(i, j)
@@ -133,7 +133,7 @@ def regex_groups(images: Sequence[CheckedImage], pattern: str) -> list[int]:
         keys.append(m.group(1) if rx.groups else m.group(0))
     order = shot_order(images)
     first: dict[str, int] = {}
-    u = _Union(len(images))
+    u = UnionFind(len(images))
     for i in order:
         if keys[i] in first:
             u.join(first[keys[i]], i)
@@ -142,7 +142,7 @@ def regex_groups(images: Sequence[CheckedImage], pattern: str) -> list[int]:
     return _number(u, order)
 
 
-def _number(u: _Union, order: list[int]) -> list[int]:
+def _number(u: UnionFind, order: list[int]) -> list[int]:
     ids: dict[int, int] = {}
     out = [0] * len(order)
     for i in order:

@@ -18,8 +18,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detectors.datasets.grouping import (ALIKE_CORR, BURST_GAP, NEAR_DUP_BITS, NEAR_DUP_CORR, _corr, _shot_number,
-                                         _Union, phash)
+from detectors.datasets.grouping import (
+    ALIKE_CORR,
+    BURST_GAP,
+    NEAR_DUP_BITS,
+    NEAR_DUP_CORR,
+    UnionFind,
+    phash,
+    shot_number,
+    thumb_corr,
+)
 from detectors.datasets.importer import load_manifest
 from detectors.datasets.readers import natural_key
 from edge.core import UserError
@@ -100,17 +108,17 @@ def leave_out_val_trays(photos: Sequence[Path], dataset: Path,
             progress(1)
     if not labelled:
         return UnlabelledSplit([s.path for s in shots if s.path is not None], [], unreadable, False)
-    u = _Union(len(shots))
+    u = UnionFind(len(shots))
     first_of_group: dict[int, int] = {}
     for i, s in enumerate(shots):  # the dataset's own groups stay together
         if s.group is not None:
             u.join(first_of_group.setdefault(s.group, i), i)
     order = sorted(range(len(shots)), key=lambda i: natural_key(shots[i].name))
     for a, b in zip(order, order[1:]):  # bursts: near in shot order and alike
-        na, nb = _shot_number(shots[a].name), _shot_number(shots[b].name)
+        na, nb = shot_number(shots[a].name), shot_number(shots[b].name)
         if na is not None and nb is not None and abs(nb - na) > BURST_GAP:
             continue
-        if _corr(shots[a].grey, shots[b].grey) >= ALIKE_CORR:
+        if thumb_corr(shots[a].grey, shots[b].grey) >= ALIKE_CORR:
             u.join(a, b)
     val = [i for i, s in enumerate(shots) if s.split == "val"]
     if val:  # near copies of a val picture anywhere in the order
@@ -120,10 +128,11 @@ def leave_out_val_trays(photos: Sequence[Path], dataset: Path,
                 continue
             dist = (val_hash != phash(s.grey)[None, :]).sum(axis=1)
             for k in np.flatnonzero(dist <= NEAR_DUP_BITS):
-                if _corr(s.grey, shots[val[k]].grey) >= NEAR_DUP_CORR:
+                if thumb_corr(s.grey, shots[val[k]].grey) >= NEAR_DUP_CORR:
                     u.join(i, val[k])
     val_roots = {u.find(i) for i in val}
-    kept, left = [], []
+    kept: list[Path] = []
+    left: list[Path] = []
     for i, s in enumerate(shots):
         if s.path is not None:
             (left if u.find(i) in val_roots else kept).append(s.path)

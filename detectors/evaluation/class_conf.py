@@ -15,7 +15,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from detectors.detections import Detections, merged_keep
-from edge.core import UserError
 
 GRID = np.round(np.arange(0.10, 0.851, 0.05), 2)  # the thresholds tried; detections must be decoded below 0.10
 FLOOR = float(GRID.min())
@@ -64,22 +63,3 @@ def choose_class_conf(dets: Sequence[Detections], gt_counts: np.ndarray, start: 
 def as_metadata(classes: Sequence[str], thresholds: np.ndarray) -> dict[str, float]:
     """``{class name: confidence}`` (the metadata's ``class_conf``)."""
     return {str(c): round(float(t), 3) for c, t in zip(classes, thresholds)}
-
-
-def from_metadata(meta: dict, classes: Sequence[str], where: str) -> np.ndarray | None:
-    """Per-class thresholds in class-id order from a metadata dict, None when it has none.
-
-    A class the metadata does not name keeps the model's ``operating_conf`` (0.25 without one)."""
-    raw = meta.get("class_conf")
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise UserError(f"{where}: class_conf must be a mapping of class name to confidence")
-    default = meta.get("operating_conf", 0.25)
-    out = []
-    for c in classes:
-        v = raw.get(c, default)
-        if not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0:
-            raise UserError(f"{where}: class_conf[{c!r}] = {v!r}: expected a number between 0 and 1")
-        out.append(float(v))
-    return np.array(out, np.float32)

@@ -6,8 +6,9 @@ operating threshold are that output filtered at ``conf`` (exactly what the
 detector gives at ``conf``: NMS only lets a stronger box suppress a weaker
 one), or, for a model whose metadata has ``class_conf``, at its own threshold
 per class, what the appliance counts at; its count accuracy at the global
-``conf`` is given beside (``count_accuracy_at_conf``). Speed is timed in a second call per photo at the operating threshold,
-the models alternating which goes first, after a warm-up.
+``conf`` is given beside (``count_accuracy_at_conf``). Speed is timed in a
+second call per photo at the operating threshold, the models alternating which
+goes first, after a warm-up.
 """
 from __future__ import annotations
 

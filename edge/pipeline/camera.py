@@ -104,8 +104,10 @@ class CameraPipeline:
             return self.params.min_confidence
         per_class = getattr(self.detector, "class_conf", None)
         if per_class is not None:
-            return np.asarray(per_class)[class_id]
-        return getattr(self.detector, "operating_conf", None) or DEFAULT_MIN_CONFIDENCE
+            floors: np.ndarray = np.asarray(per_class)[class_id]
+            return floors
+        floor: float = getattr(self.detector, "operating_conf", None) or DEFAULT_MIN_CONFIDENCE
+        return floor
 
     # -- per frame ---------------------------------------------------------
     def process(self, frame: Frame) -> None:
