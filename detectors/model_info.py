@@ -113,3 +113,32 @@ def class_conf_from_metadata(meta: dict, classes: Sequence[str], where: str) -> 
             raise UserError(f"{where}: class_conf[{c!r}] = {v!r}: expected a number between 0 and 1")
         out.append(float(v))
     return np.array(out, np.float32)
+
+
+def count_accuracy(meta: dict) -> tuple[float, int] | None:
+    """(share of its validation photos a model counts every class of exactly right, at the thresholds
+    the appliance uses: its class_conf where it has one; how many photos), from the metadata
+    ``export --data`` writes (``metrics.counting``); None for a model without such figures."""
+    counting = (meta.get("metrics") or {}).get("counting") if isinstance(meta.get("metrics"), dict) else None
+    if not isinstance(counting, dict):
+        return None
+    key = "count_accuracy_at_class_conf" if meta.get("class_conf") else "count_accuracy_at_operating_conf"
+    value, photos = counting.get(key), counting.get("val_photos")
+    if not isinstance(value, (int, float)) or not isinstance(photos, int):
+        return None
+    return float(value), photos
+
+
+def figures_line(meta: dict) -> str:
+    """A model's measured figures in one line (the dashboard's system page, ``model install``)."""
+    parts = []
+    acc = count_accuracy(meta)
+    if acc is not None:
+        at = "its class_conf" if meta.get("class_conf") else f"conf {meta.get('operating_conf', 0.25)}"
+        parts.append(f"counts {acc[0]:.1%} of its {acc[1]} validation photos right (at {at})")
+    metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
+    int8 = metrics.get("int8") if isinstance(metrics.get("int8"), dict) else {}
+    if isinstance(int8.get("mAP50"), (int, float)):
+        on = f"dataset {Path(str(metrics['dataset'])).name}" if metrics.get("dataset") else "rendered trays"
+        parts.append(f"INT8 mAP50 {float(int8['mAP50']):.3f} on {on}")
+    return "; ".join(parts) if parts else "no measured figures in its metadata"

@@ -25,8 +25,10 @@ RENAMED_MENU = "include_default: false\nskus:\n" + "".join(
     for sku, items in DEFAULT_MENU.items())
 
 
-def make_family(folder: Path, name: str, classes: list[str] | None = None, int8: bool = True) -> Path:
-    """``folder/name.{onnx,int8.onnx,json}``: the bundled weights, metadata with ``classes``."""
+def make_family(folder: Path, name: str, classes: list[str] | None = None, int8: bool = True,
+                count_accuracy: float | None = 0.95) -> Path:
+    """``folder/name.{onnx,int8.onnx,json}``: the bundled weights, metadata with ``classes`` and, unless
+    None, a count accuracy on its own validation photos (what ``model install``'s guard reads)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(MODELS_DIR / f"{BUNDLED}.onnx", folder / f"{name}.onnx")
     if int8:
@@ -34,6 +36,8 @@ def make_family(folder: Path, name: str, classes: list[str] | None = None, int8:
     meta = json.loads((MODELS_DIR / f"{BUNDLED}.json").read_text())
     meta.update(name=name, classes=list(classes or CLASSES),
                 files={"fp32": f"{name}.onnx", "int8": f"{name}.int8.onnx"})
+    if count_accuracy is not None:
+        meta["metrics"]["counting"] = {"val_photos": 40, "count_accuracy_at_operating_conf": count_accuracy}
     (folder / f"{name}.json").write_text(json.dumps(meta, indent=2))
     return folder / f"{name}.onnx"
 

@@ -44,6 +44,32 @@ def one_line_error(proc: subprocess.CompletedProcess, *parts: str) -> None:
         assert part in proc.stderr, (part, proc.stderr)
 
 
+def test_install_refuses_a_model_that_would_fail_orders_unless_forced(tmp_path, cli):
+    """The guard before service: a family whose own figures count fewer validation photos right than
+    detector.min_count_accuracy (default 0.80), or that has no such figures, is refused with its figures
+    and nothing changes; --force installs it and says so; a configured floor moves the line."""
+    data = tmp_path / "data"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG.format(data=data, src=FIXTURES / "lunch-rush", port=8080))
+    make_family(tmp_path / "weak", "weak", count_accuracy=0.558)
+    one_line_error(cli("model", "install", tmp_path / "weak", "--config", cfg),
+                   "model weak counts 55.8% of its 40 validation photos right, below the floor of 80%",
+                   "detector.min_count_accuracy", "--force")
+    make_family(tmp_path / "unmeasured", "unmeasured", count_accuracy=None)
+    one_line_error(cli("model", "install", tmp_path / "unmeasured", "--config", cfg),
+                   "has no count accuracy on its own validation photos")
+    assert not (data / "models").exists()
+    ok = cli("model", "install", tmp_path / "weak", "--config", cfg, "--force")
+    assert ok.returncode == 0, ok.stderr
+    assert "below the floor, installed with --force" in " ".join((ok.stderr + ok.stdout).split())
+    assert pointer(data)["name"] == "weak"
+    cfg.write_text(cfg.read_text() + "detector: {min_count_accuracy: 0.5}\n")
+    make_family(tmp_path / "ok", "fine", count_accuracy=0.6)
+    ok = cli("model", "install", tmp_path / "ok", "--config", cfg)
+    assert ok.returncode == 0 and "counts 60.0% of its 40 validation photos right" in " ".join(
+        (ok.stderr + ok.stdout).split()), ok.stderr
+
+
 def test_install_checks_first_copies_points_and_rolls_back(tmp_path, cli):
     data = tmp_path / "data"
     cfg = tmp_path / "c.yaml"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from detectors.detections import ModelDetector
 from detectors.loader import load_detector
-from detectors.model_info import family_name, resolve_model
+from detectors.model_info import family_name, figures_line, load_metadata, resolve_model
 from edge.app.config import Config
 from edge.app.model_store import active_model, config_menu, model_dir, probe, read_pointer, write_pointer
 from edge.core import UserError
@@ -62,6 +62,10 @@ class ActiveModel:
         det = self.detector
         where = "installed" if self.name else "detector.model"
         return f"{family_name(det.path)} ({where}: {det.path}; {len(det.classes)} classes: {', '.join(det.classes)})"
+
+    def figures(self) -> str:
+        """For the system page: what the model's own metadata says it counts right."""
+        return figures_line(load_metadata(Path(self.detector.path)))
 
     def successor(self, new: Config, config_path: Path | None) -> tuple["ActiveModel", Menu]:
         """The model and menu ``new`` asks for (this very model when its file and settings are

@@ -22,6 +22,9 @@ class _DetectorBase(BaseModel):
     model: str | None = None  # bundled name, family path or model file; default: the bundled model
     model_dir: str | None = None  # installed models + active.json (beats ``model``); default: <data_dir>/models
     threads: int = Field(2, ge=1, le=64)
+    # `model install` refuses a family that counts fewer of its own validation photos right than this
+    # (metrics.counting in its metadata), unless --force: such a model would fail orders
+    min_count_accuracy: float = Field(0.80, ge=0.0, le=1.0)
 
     @field_validator("type", check_fields=False)  # (each subclass declares its own Literal ``type``)
     @classmethod

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from detectors.detections import ModelDetector
 from detectors.loader import load_detector
-from detectors.model_info import family_name, model_label
+from detectors.model_info import count_accuracy, family_name, figures_line, model_label
 from detectors.onnx_backend import OnnxDetector
 from edge.app.config import Config
 from edge.core import UserError
@@ -212,12 +212,34 @@ def _copy_family(src: Path, name: str, dest: Path, target: str) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def install(src: Path, cfg: Config, menu: Menu) -> str:
+def count_guard(folder: Path, name: str, floor: float, force: bool) -> str:
+    """Refuse (UserError) a family whose own figures say it counts fewer than ``floor`` of its
+    validation photos right, or that has no such figures, unless ``force``; its figures in a line."""
+    meta = json.loads((folder / f"{name}.json").read_text())
+    figures = figures_line(meta)
+    acc = count_accuracy(meta)
+    if acc is None:
+        why = ("has no count accuracy on its own validation photos (export it with --data DATASET to measure "
+               "one)")
+    elif acc[0] < floor:
+        why = (f"counts {acc[0]:.1%} of its {acc[1]} validation photos right, below the floor of {floor:.0%} "
+               "(detector.min_count_accuracy): it would fail orders")
+    else:
+        return figures
+    if not force:
+        raise UserError(f"model {name} {why}; nothing installed. Install it anyway with --force")
+    return f"{figures} (below the floor, installed with --force)" if acc is not None else \
+        f"{figures} (not measured, installed with --force)"
+
+
+def install(src: Path, cfg: Config, menu: Menu, force: bool = False) -> str:
     """Check a family, copy it into the model directory, make it the active model. A family of
     the same name but other files already there is kept (rollback may need it): the new one is
-    installed as NAME-2, NAME-3, ..."""
+    installed as NAME-2, NAME-3, ... A family whose own figures fall below the count-accuracy floor
+    is refused unless ``force``."""
     folder, name = find_family(src)
     classes = check_family(folder, name, menu)
+    figures = count_guard(folder, name, cfg.detector.min_count_accuracy, force)
     dest = model_dir(cfg)
     ptr = read_pointer(dest)
     current = ptr.get("name") if ptr else None
@@ -232,8 +254,8 @@ def install(src: Path, cfg: Config, menu: Menu) -> str:
         return f"model {target} ({len(classes)} classes) is already the active model in {dest}"
     write_pointer(dest, target, current)
     return (f"installed model {name}{renamed} ({len(classes)} classes: {', '.join(classes)}) into {dest}; "
-            f"active now (was {describe(current, cfg)}). Send SIGHUP to switch the running service: "
-            "systemctl reload traycheck")
+            f"it {figures}; active now (was {describe(current, cfg)}). Send SIGHUP to switch the running "
+            "service: systemctl reload traycheck")
 
 
 def rollback(cfg: Config, menu: Menu) -> str:

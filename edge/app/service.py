@@ -112,7 +112,8 @@ class Service:
                          session_hours=cfg.http.session_hours, session_idle_minutes=cfg.http.session_idle_minutes,
                          system=lambda: system_info(self.hub, self.store, self.publisher, self.model.describe(),
                                                     self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects,
-                                                    recorder=self.recorder, state_of=self._camera_state))
+                                                    recorder=self.recorder, state_of=self._camera_state,
+                                                    model_figures=self.model.figures()))
         token = cfg.http.resolved_token() or api_token(self.data_dir)
         app = create_app(self.store, token, CurrentMenu(lambda: self.menu),
                          on_order=self._route_order, on_cancel=self._cancel, registry=self.registry,

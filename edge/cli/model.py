@@ -23,11 +23,15 @@ DEFAULT_CONFIG = Path("/etc/traycheck/config.yaml")
 @model_app.command("install")
 def model_install(src: Path = typer.Argument(..., help="a model family: NAME.onnx / NAME.int8.onnx / NAME.json, "
                                                        "DIR/NAME, or a folder holding one family"),
-                  config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="the appliance's config YAML")) -> None:
-    """Check a model family (both ONNX files load, classes cover the menu), copy it into the model
-    directory and make it the active model; the service switches on SIGHUP."""
+                  config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="the appliance's config YAML"),
+                  force: bool = typer.Option(False, "--force", help="install a model whose own figures count "
+                                             "fewer validation photos right than detector.min_count_accuracy")
+                  ) -> None:
+    """Check a model family (both ONNX files load, classes cover the menu, it counts at least
+    detector.min_count_accuracy of its validation photos right), copy it into the model directory
+    and make it the active model; the service switches on SIGHUP."""
     cfg = load_config(config)
-    console.print(install(src, cfg, load_menu(cfg.menu)), highlight=False, soft_wrap=True)
+    console.print(install(src, cfg, load_menu(cfg.menu), force), highlight=False, soft_wrap=True)
 
 
 @model_app.command("rollback")

@@ -28,7 +28,7 @@ def _state_text(st: dict | None) -> str:
 
 
 def system_info(hub: LiveHub, store, publisher, model: str, data_dir: Path, fps_of=None,
-                reconnects_of=None, state_of=None, recorder=None) -> dict:
+                reconnects_of=None, state_of=None, recorder=None, model_figures: str = "-") -> dict:
     cams = []
     for name, pipe in sorted(hub.pipelines.items()):
         stats = hub.stats.get(name)
@@ -51,6 +51,6 @@ def system_info(hub: LiveHub, store, publisher, model: str, data_dir: Path, fps_
         broker = f"{s.host}:{s.port} " + ("connected" if publisher.connected.is_set() else "NOT CONNECTED")
     return {"cameras": cams, "storage": storage_state(recorder), "broker": broker,
             "outbox_length": store.outbox_len() if store.use_outbox else 0,
-            "open_alerts": store.open_alerts(), "model": model,
+            "open_alerts": store.open_alerts(), "model": model, "model_figures": model_figures,
             "disk_free": f"{disk.free / 2**30:.1f} GiB of {disk.total / 2**30:.1f} GiB",
             "database_size": f"{db_bytes / 2**20:.1f} MiB", "data_dir": str(data_dir)}
