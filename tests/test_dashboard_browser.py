@@ -135,6 +135,8 @@ def test_staff_watch_a_replayed_shift(replay, browser):
     page.goto(f"{url}/system")
     assert page.locator("table.sessions td:has-text('this browser')").count() == 1
     assert page.locator("th:has-text('dropped frames')").count() == 1  # per camera: frames dropped while behind
+    # the active model's own figures (the bundled one: measured on rendered trays, no count accuracy)
+    assert "INT8 mAP50" in page.locator("tr:has(th:text-is('model figures')) td").inner_text()
     page.click("form.end-all button")  # sign out everywhere: back to the sign-in page, the session gone
     page.wait_for_url(re.compile(r".*/login.*"))
     page.goto(f"{url}/live")
