@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from detectors.synth.stills_data import read_dataset
@@ -86,6 +87,17 @@ def truth(shift: StillsShift) -> list[dict]:
     return out
 
 
+def items_outside_zone(shift: StillsShift) -> int:
+    """Labelled items whose box centre, where the photo rests, lies outside the check zone."""
+    zone, n = Zone(), 0
+    for tray, size in zip(shift.trays, shift.sizes):
+        ox, oy, nw, nh = fit_rect(*size, shift.w, shift.h)
+        for _, b in tray.photo.items:
+            cx, cy = ox + (b[0] + b[2]) / 2 * nw, oy + (b[1] + b[3]) / 2 * nh
+            n += int(not zone.contains(np.array([[cx, cy]], np.float32), shift.w, shift.h)[0])
+    return n
+
+
 def scenario(shift: StillsShift) -> dict:
     """scenario.yaml: the contract's keys plus the ``stills`` extension (not renderable)."""
     slug = re.sub(r"[^a-z0-9]+", "-", f"{shift.ds.root.name}-{shift.ds.split}".lower()).strip("-") or "photos"
@@ -118,6 +130,10 @@ def write_stills(shift: StillsShift, out: Path, progress: Progress = None) -> li
                 progress(1)
     read_order_tickets(shift, out / "video.mp4")
     notes = assign_ids(shift)
+    outside = items_outside_zone(shift)
+    if outside:
+        notes.append(f"{outside} labelled items have their centre outside the check zone: the pipeline will not "
+                     "count them (photos that show more than the tray)")
     if shift.grey_share < 0.25:
         notes.append(f"some photos are close to the empty counter's grey ({shift.grey}): only "
                      f"{shift.grey_share:.0%} of one differs; the gate may miss that tray's arrival")

@@ -2,8 +2,12 @@
 
 A site measures verdict accuracy on its own imagery before going live: every
 labelled photo of a dataset split becomes a tray that slides into the check
-zone over an empty counter, rests, and slides out. Photos are fitted inside the
-check zone, so every labelled item is one the pipeline counts. The empty
+zone over an empty counter, rests, and slides out. Each photo fills the frame
+at rest, at its own size: the station's camera sees a tray as the camera that
+took the photo saw it, so the detector gets the picture it would get in service
+(a photo shrunk into the check zone of a 640-wide frame lost counts the model
+makes on the photo itself). A labelled item whose centre lies outside the check
+zone is reported (the pipeline would not count it). The empty
 counter is a flat grey chosen to differ from the photos, so the gate sees the
 arrival. Frames are a pure function of the photos and the settings; only the
 mistakes draw from the seed. Writing the shift's files is ``stills.py``.
@@ -31,7 +35,7 @@ from edge.core import UserError
 LEAD_S = 1.0  # empty counter before the first tray: the gate learns the empty station
 GAP_S = 1.0  # empty counter between a tray gone and the next one arriving
 TAIL_S = 1.0
-WIDTH = 640  # default frame width; the height follows the photos' most common aspect
+MAX_SIZE = (1920, 1080)  # a larger photo is scaled down to fit (H.264 level limits, decoding cost)
 GREYS = (56, 128, 200)  # candidate empty-counter greys
 PRESENCE_DELTA = 0.2  # a photo pixel this far (relative) from the grey counts as "something there"
 Progress = Callable[[int], None] | None
@@ -84,21 +88,20 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def frame_size(sizes: list[tuple[int, int]]) -> tuple[int, int]:
-    """640 wide at the most common photo aspect (the first one met on a tie), height even."""
-    aspect = Counter(round(w / h, 2) for w, h in sizes).most_common(1)[0][0]
-    pw, ph = next((w, h) for w, h in sizes if round(w / h, 2) == aspect)
-    h = int(round(WIDTH * ph / pw / 2)) * 2
-    return WIDTH, min(1080, max(120, h))
+    """The photos' most common size (the first one met on a tie): the camera's own frame; scaled
+    down to fit 1920x1080 and up to at least 160x120, both even (H.264 4:2:0)."""
+    pw, ph = Counter(sizes).most_common(1)[0][0]
+    s = min(1.0, MAX_SIZE[0] / pw, MAX_SIZE[1] / ph)
+    s = max(s, 160 / pw, 120 / ph)
+    return max(160, int(round(pw * s / 2)) * 2), max(120, int(round(ph * s / 2)) * 2)
 
 
 def fit_rect(pw: int, ph: int, w: int, h: int) -> tuple[int, int, int, int]:
-    """Where a pw x ph photo rests: as large as fits inside the check zone (a small inset), centred."""
-    x0, y0, x1, y1 = Zone().bbox(w, h)
-    inset = max(2, round(0.01 * w))
-    x0, y0, x1, y1 = x0 + inset, y0 + inset, x1 - inset, y1 - inset
-    s = min((x1 - x0) / pw, (y1 - y0) / ph)
-    nw, nh = max(1, int(round(pw * s))), max(1, int(round(ph * s)))
-    return x0 + (x1 - x0 - nw) // 2, y0 + (y1 - y0 - nh) // 2, nw, nh
+    """Where a pw x ph photo rests: as large as fits the frame, aspect kept, centred (a photo of the
+    frame's own size fills it exactly)."""
+    s = min(w / pw, h / ph)
+    nw, nh = max(1, min(w, int(round(pw * s)))), max(1, min(h, int(round(ph * s))))
+    return (w - nw) // 2, (h - nh) // 2, nw, nh
 
 
 def choose_grey(thumbs: list[np.ndarray]) -> tuple[int, float]:
