@@ -255,3 +255,40 @@ def test_a_held_mismatch_is_emitted_at_the_end_of_the_stream(detector):
     pipe, out, _ = _held_mismatch_pipeline(detector)
     pipe.finish(2.2)
     assert [(v.verdict, v.order_id) for v in out] == [("mismatch", "77")]
+
+
+def test_an_order_a_miscounted_tray_left_behind_does_not_pull_the_next_tray(detector):
+    """A ticketless tray miscounted beyond FIFO's plausible mistakes gets `no_order`, and its order stays
+    pending; the next tray, one mistake from both that order and its own, gets its own (before, the
+    older order won the tie: one miscount cost two verdicts, and on a stills shift every later one)."""
+    from edge.pipeline.camera import CameraPipeline
+    from edge.pipeline.tray import TrayEvent
+    from orders.menu import load_menu
+    from orders.models import Order
+    from orders.queue import OrderQueue
+
+    queue = OrderQueue()
+    out: list = []
+    pipe = CameraPipeline("expo-1", detector, load_menu(None), queue, lambda v, p: out.append(v))
+    ids = {c: detector.classes.index(c) for c in ("burger", "fries", "drink", "nuggets", "salad")}
+
+    def tray(t: float, seen: dict[str, int]) -> None:
+        counts = np.zeros(len(detector.classes), dtype=int)
+        for c, n in seen.items():
+            counts[ids[c]] = n
+        for ev in (TrayEvent("arrived", t), TrayEvent("rest", t + 1), TrayEvent("counts", t + 1, counts, 0.9)):
+            pipe._on_event(ev, None)
+        for k in range(12):  # no ticket: FIFO after the ticket tries and the wait (as process() calls it)
+            pipe.tray.ticket_tries = pipe.params.ticket_tries
+            if pipe.tray.order is None:
+                pipe._associate(t + 1 + 0.1 * k)
+        pipe._on_event(TrayEvent("left", t + 3), None)
+
+    queue.add(Order(id="1", items=[{"sku": "BURGER_MEAL", "qty": 1}]), 0.0)  # burger, fries, drink
+    tray(0.5, {"nuggets": 2, "salad": 1})  # 6 mistakes from its order: not plausible
+    assert [(v.verdict, v.order_id) for v in out] == [("no_order", None)]
+    queue.add(Order(id="2", items=[{"sku": "BURGER", "qty": 1}, {"sku": "FRIES", "qty": 1},
+                                   {"sku": "NUGGETS", "qty": 1}]), 4.5)
+    tray(5.0, {"burger": 1, "fries": 1})  # one item missing from either order: a tie
+    assert [(v.verdict, v.order_id, v.missing) for v in out][1:] == [("mismatch", "2", {"nuggets": 1})]
+    assert "1" in queue  # left behind for whoever turns up with its ticket, or its expiry

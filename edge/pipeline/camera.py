@@ -53,6 +53,7 @@ class CameraPipeline:
         self.reader = TicketReader()
         self.tray: CheckedTray | None = None
         self._fifo_taken: dict[str, PendingOrder] = {}  # orders given to trays without a ticket, newest last
+        self._passed: dict[str, None] = {}  # orders a ticketless tray was offered and left (fifo_candidate)
         self.seq = 0
         self.unchecked = 0  # trays that left before they could be checked
         self.frames = 0
@@ -267,7 +268,19 @@ class CameraPipeline:
     def _fifo_candidate(self, seen: dict[str, int]) -> PendingOrder | None:
         """The pending order this tray most plausibly belongs to (``fifo_candidate``)."""
         pending = [p for p in self.queue.pending()[: self.params.fifo_window] if self._on_menu(p)]
-        return fifo_candidate(pending, self.menu, seen, self.params.plausible_errors)
+        passed = {p.order.id for p in pending if p.order.id in self._passed}
+        return fifo_candidate(pending, self.menu, seen, self.params.plausible_errors, passed)
+
+    def _pass_over(self, tray: CheckedTray) -> None:
+        """A ticketless tray got no order: the pending orders it was offered (sent before it came to
+        rest) are left behind for later trays (``fifo_candidate``)."""
+        if tray.ticket is not None or tray.rest_t is None:
+            return
+        for p in self.queue.pending()[: self.params.fifo_window]:
+            if p.received_t <= tray.rest_t:
+                self._passed[p.order.id] = None
+        while len(self._passed) > 100:
+            self._passed.pop(next(iter(self._passed)))
 
     def _on_menu(self, p: PendingOrder) -> bool:
         """Whether the menu knows every SKU of ``p``; if not, it is set aside (logged once), so an
@@ -308,6 +321,8 @@ class CameraPipeline:
         if tray.order is None and tray.ticket:
             v.association = Association.QR_UNKNOWN
         tray.last_verdict = kind
+        if kind is VerdictKind.NO_ORDER:
+            self._pass_over(tray)
         tray.verdicts.append(v)
         self.tracker.lock()  # from now on only a touch changes this tray's counts
         self.verdict_counts[kind] = self.verdict_counts.get(kind, 0) + 1

@@ -7,7 +7,7 @@ from orders.registry import PendingOrder, StationOrders
 
 
 def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int],
-                   plausible_errors: int) -> PendingOrder | None:
+                   plausible_errors: int, passed: frozenset[str] | set[str] = frozenset()) -> PendingOrder | None:
     """The pending order a tray showing ``seen`` most plausibly belongs to.
 
     ``pending`` are the oldest pending orders, oldest first (orders can be sent well
@@ -17,12 +17,19 @@ def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int]
     ``plausible_errors`` mistakes from every candidate gets no order rather than a
     stranger's: its own order was probably never sent, and the stranger's order stays
     for its own tray.
+
+    ``passed``: orders an earlier tray without a ticket was offered and did not take
+    (it got ``no_order``). Such an order is most likely that earlier tray's own,
+    miscounted, so it is left behind: a later tray takes it only when no order that
+    was not passed over is plausible, or one miscount would pull every later tray
+    onto the order before its own.
     """
-    best: tuple[int, PendingOrder] | None = None
+    best: tuple[tuple[bool, int], PendingOrder] | None = None
     for p in pending:  # oldest first: ties keep the older
         n = mistakes(match(menu.expected(p.order.lines()), seen))
-        if n <= plausible_errors and (best is None or n < best[0]):
-            best = (n, p)
+        key = (p.order.id in passed, n)
+        if n <= plausible_errors and (best is None or key < best[0]):
+            best = (key, p)
     return best[1] if best else None
 
 
