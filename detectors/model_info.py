@@ -136,8 +136,10 @@ def figures_line(meta: dict) -> str:
     if acc is not None:
         at = "its class_conf" if meta.get("class_conf") else f"conf {meta.get('operating_conf', 0.25)}"
         parts.append(f"counts {acc[0]:.1%} of its {acc[1]} validation photos right (at {at})")
-    metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
-    int8 = metrics.get("int8") if isinstance(metrics.get("int8"), dict) else {}
+    metrics = meta.get("metrics")
+    metrics = metrics if isinstance(metrics, dict) else {}
+    int8 = metrics.get("int8")
+    int8 = int8 if isinstance(int8, dict) else {}
     if isinstance(int8.get("mAP50"), (int, float)):
         on = f"dataset {Path(str(metrics['dataset'])).name}" if metrics.get("dataset") else "rendered trays"
         parts.append(f"INT8 mAP50 {float(int8['mAP50']):.3f} on {on}")

@@ -257,38 +257,82 @@ def test_a_held_mismatch_is_emitted_at_the_end_of_the_stream(detector):
     assert [(v.verdict, v.order_id) for v in out] == [("mismatch", "77")]
 
 
-def test_an_order_a_miscounted_tray_left_behind_does_not_pull_the_next_tray(detector):
-    """A ticketless tray miscounted beyond FIFO's plausible mistakes gets `no_order`, and its order stays
-    pending; the next tray, one mistake from both that order and its own, gets its own (before, the
-    older order won the tie: one miscount cost two verdicts, and on a stills shift every later one)."""
-    from edge.pipeline.camera import CameraPipeline
-    from edge.pipeline.tray import TrayEvent
-    from orders.menu import load_menu
-    from orders.models import Order
-    from orders.queue import OrderQueue
+class _TicketlessStation:
+    """A camera pipeline fed tray events directly: trays without a ticket, counts as given."""
 
-    queue = OrderQueue()
-    out: list = []
-    pipe = CameraPipeline("expo-1", detector, load_menu(None), queue, lambda v, p: out.append(v))
-    ids = {c: detector.classes.index(c) for c in ("burger", "fries", "drink", "nuggets", "salad")}
+    def __init__(self, detector):
+        from edge.pipeline.camera import CameraPipeline
+        from orders.menu import load_menu
+        from orders.queue import OrderQueue
 
-    def tray(t: float, seen: dict[str, int]) -> None:
-        counts = np.zeros(len(detector.classes), dtype=int)
+        self.queue = OrderQueue()
+        self.out: list = []
+        self.pipe = CameraPipeline("expo-1", detector, load_menu(None), self.queue, lambda v, p: self.out.append(v))
+        self.classes = list(detector.classes)
+
+    def order(self, order_id: str, t: float, **skus: int) -> None:
+        from orders.models import Order
+
+        self.queue.add(Order(id=order_id, items=[{"sku": k, "qty": n} for k, n in skus.items()]), t)
+
+    def tray(self, t: float, **seen: int) -> tuple:
+        """One tray rests at t + 1 and leaves at t + 4.5; its first verdict (kind, order, missing, extra)."""
+        from edge.pipeline.tray import TrayEvent
+
+        counts = np.zeros(len(self.classes), dtype=int)
         for c, n in seen.items():
-            counts[ids[c]] = n
+            counts[self.classes.index(c)] = n
+        before = len(self.out)
         for ev in (TrayEvent("arrived", t), TrayEvent("rest", t + 1), TrayEvent("counts", t + 1, counts, 0.9)):
-            pipe._on_event(ev, None)
-        for k in range(12):  # no ticket: FIFO after the ticket tries and the wait (as process() calls it)
-            pipe.tray.ticket_tries = pipe.params.ticket_tries
-            if pipe.tray.order is None:
-                pipe._associate(t + 1 + 0.1 * k)
-        pipe._on_event(TrayEvent("left", t + 3), None)
+            self.pipe._on_event(ev, None)
+        for k in range(40):  # no ticket: FIFO after the ticket tries and the wait (as process() calls it)
+            self.pipe.tray.ticket_tries = self.pipe.params.ticket_tries
+            if self.pipe.tray.order is None:
+                self.pipe._associate(t + 1 + 0.1 * k)
+        self.pipe._on_event(TrayEvent("left", t + 4.5), None)
+        v = self.out[before]
+        return v.verdict, v.order_id, v.missing, v.extra
 
-    queue.add(Order(id="1", items=[{"sku": "BURGER_MEAL", "qty": 1}]), 0.0)  # burger, fries, drink
-    tray(0.5, {"nuggets": 2, "salad": 1})  # 6 mistakes from its order: not plausible
-    assert [(v.verdict, v.order_id) for v in out] == [("no_order", None)]
-    queue.add(Order(id="2", items=[{"sku": "BURGER", "qty": 1}, {"sku": "FRIES", "qty": 1},
-                                   {"sku": "NUGGETS", "qty": 1}]), 4.5)
-    tray(5.0, {"burger": 1, "fries": 1})  # one item missing from either order: a tie
-    assert [(v.verdict, v.order_id, v.missing) for v in out][1:] == [("mismatch", "2", {"nuggets": 1})]
-    assert "1" in queue  # left behind for whoever turns up with its ticket, or its expiry
+
+def test_a_ticketless_tray_off_by_one_item_is_checked_against_its_order_and_the_next_tray_gets_its_own(detector):
+    st = _TicketlessStation(detector)
+    st.order("1", 0.0, BURGER_MEAL=1)  # burger, fries, drink
+    assert st.tray(0.5, burger=1, fries=1) == ("mismatch", "1", {"drink": 1}, {})
+    st.order("2", 4.5, CHICKEN_MEAL=1)
+    assert st.tray(5.0, chicken_sandwich=1, fries=1, drink=1) == ("ok", "2", {}, {})
+
+
+def test_a_ticketless_tray_miscounted_beyond_plausible_mistakes_is_checked_against_the_one_close_order(detector):
+    """Three mistakes from its order (beyond FIFO's two) but half its items in common, and no other
+    pending order that close: a mismatch naming the differences, not `no_order` (which left the order
+    pending to pull the next tray onto it)."""
+    st = _TicketlessStation(detector)
+    st.order("1", 0.0, BURGER_MEAL=1)  # burger, fries, drink
+    st.order("9", 0.0, NUGGETS=2, SALAD=1)  # another tray's: nothing in common with tray 1
+    assert st.tray(0.5, burger=1, fries=1, wrap=2) == ("mismatch", "1", {"drink": 1}, {"wrap": 2})
+    st.order("2", 4.5, BURGER=1, FRIES=1)
+    assert st.tray(5.0, burger=1, fries=1) == ("ok", "2", {}, {})
+    assert "9" in st.queue
+
+
+def test_a_tray_far_from_every_pending_order_gets_no_order_and_leaves_them_as_they_were(detector):
+    st = _TicketlessStation(detector)
+    st.order("1", 0.0, BURGER_MEAL=1)
+    assert st.tray(0.5, nuggets=2, salad=1) == ("no_order", None, {}, {})  # its own was never sent
+    assert [p.order.id for p in st.queue.pending()] == ["1"]
+    st.order("2", 4.5, NUGGETS=1)
+    assert st.tray(5.0, burger=1, fries=1, drink=1) == ("ok", "1", {}, {})  # order 1's tray still gets it
+
+
+def test_an_order_a_miscounted_tray_left_behind_does_not_pull_the_next_tray(detector):
+    """A ticketless tray miscounted beyond FIFO's plausible mistakes, with two pending orders sharing
+    most of its items, gets `no_order`: both are left behind. The next tray, one mistake from them and
+    from its own order, gets its own (before, the older order won the tie: one miscount cost two
+    verdicts, and on a stills shift every later one)."""
+    st = _TicketlessStation(detector)
+    st.order("1", 0.0, BURGER_MEAL=1)  # burger, fries, drink
+    st.order("3", 0.2, BURGER=1, FRIES=1, SALAD=1)
+    assert st.tray(0.5, burger=1, fries=1, wrap=2) == ("no_order", None, {}, {})
+    st.order("2", 4.5, BURGER=1, FRIES=1, NUGGETS=1)
+    assert st.tray(5.0, burger=1, fries=1) == ("mismatch", "2", {"nuggets": 1}, {})
+    assert "1" in st.queue and "3" in st.queue  # left for whoever turns up with its ticket, or their expiry

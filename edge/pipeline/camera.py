@@ -20,7 +20,7 @@ from detectors.tickets import TicketReader
 from detectors.zone import Zone
 from edge.pipeline.camera_health import CameraHealth
 from edge.pipeline.checked_tray import CheckedTray
-from edge.pipeline.fifo import fifo_candidate, settle_identical
+from edge.pipeline.fifo import close_orders, fifo_candidate, only_close_order, settle_identical
 from edge.pipeline.gate import Gate, GateReading
 from edge.pipeline.params import DEFAULT_MIN_CONFIDENCE, PipelineParams
 from edge.pipeline.tray import State, TrayEvent, TrayEventKind, TrayTracker
@@ -269,16 +269,17 @@ class CameraPipeline:
         """The pending order this tray most plausibly belongs to (``fifo_candidate``)."""
         pending = [p for p in self.queue.pending()[: self.params.fifo_window] if self._on_menu(p)]
         passed = {p.order.id for p in pending if p.order.id in self._passed}
-        return fifo_candidate(pending, self.menu, seen, self.params.plausible_errors, passed)
+        return (fifo_candidate(pending, self.menu, seen, self.params.plausible_errors, passed)
+                or only_close_order(pending, self.menu, seen, passed))
 
     def _pass_over(self, tray: CheckedTray) -> None:
-        """A ticketless tray got no order: the pending orders it was offered (sent before it came to
-        rest) are left behind for later trays (``fifo_candidate``)."""
+        """A ticketless tray got no order: the pending orders it could have been (sent before it came
+        to rest, sharing most of its items) are left behind for later trays (``fifo_candidate``)."""
         if tray.ticket is not None or tray.rest_t is None:
             return
-        for p in self.queue.pending()[: self.params.fifo_window]:
-            if p.received_t <= tray.rest_t:
-                self._passed[p.order.id] = None
+        pending = [p for p in self.queue.pending()[: self.params.fifo_window] if p.received_t <= tray.rest_t]
+        for p in close_orders(pending, self.menu, tray.counts or {}):
+            self._passed[p.order.id] = None
         while len(self._passed) > 100:
             self._passed.pop(next(iter(self._passed)))
 

@@ -1,6 +1,8 @@
 """First in, first out with sense: which pending order a tray without a readable ticket gets."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from orders.matching import match, mistakes
 from orders.menu import Menu
 from orders.registry import PendingOrder, StationOrders
@@ -18,11 +20,11 @@ def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int]
     stranger's: its own order was probably never sent, and the stranger's order stays
     for its own tray.
 
-    ``passed``: orders an earlier tray without a ticket was offered and did not take
-    (it got ``no_order``). Such an order is most likely that earlier tray's own,
-    miscounted, so it is left behind: a later tray takes it only when no order that
-    was not passed over is plausible, or one miscount would pull every later tray
-    onto the order before its own.
+    ``passed``: orders an earlier ticketless tray could have been (``close_orders``) but
+    did not take (two were close: it got ``no_order``). Such an order is most likely that
+    earlier tray's own, miscounted, so it is left behind: a later tray takes it only when
+    no order that was not passed over is plausible, or one miscount would pull every
+    later tray onto the order before its own.
     """
     best: tuple[tuple[bool, int], PendingOrder] | None = None
     for p in pending:  # oldest first: ties keep the older
@@ -31,6 +33,35 @@ def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int]
         if n <= plausible_errors and (best is None or key < best[0]):
             best = (key, p)
     return best[1] if best else None
+
+
+def shares_most(want: Mapping[str, int], seen: Mapping[str, int]) -> bool:
+    """Whether an order expecting ``want`` and a tray showing ``seen`` have at least half
+    of each other's items in common: a miscount of that order, not another tray's food."""
+    m = match(want, seen)
+    shared = sum(want.values()) - sum(m.missing.values())
+    return shared > 0 and 2 * shared >= max(sum(want.values()), sum(seen.values()))
+
+
+def only_close_order(pending: list[PendingOrder], menu: Menu, seen: dict[str, int],
+                     passed: frozenset[str] | set[str] = frozenset()) -> PendingOrder | None:
+    """The one pending order a tray beyond ``fifo_candidate``'s reach still plausibly shows.
+
+    A ticketless tray miscounted by more than the plausible mistakes (a real tray the
+    detector half misses) is checked against its order when exactly one pending order,
+    not left behind by an earlier tray (``passed``), shares at least half its items
+    with the tray (``shares_most``): the mismatch names the differences, and the order
+    does not stay behind to pull the next tray onto it. With two such orders nothing
+    tells which, and with none the tray's own order was most likely never sent: the
+    tray gets ``no_order`` and the pending orders stay as they were.
+    """
+    close = [p for p in pending if p.order.id not in passed and shares_most(menu.expected(p.order.lines()), seen)]
+    return close[0] if len(close) == 1 else None
+
+
+def close_orders(pending: list[PendingOrder], menu: Menu, seen: dict[str, int]) -> list[PendingOrder]:
+    """The pending orders sharing most of their items with ``seen`` (``shares_most``)."""
+    return [p for p in pending if shares_most(menu.expected(p.order.lines()), seen)]
 
 
 def settle_identical(queue: StationOrders, menu: Menu, reclaimed: PendingOrder,
