@@ -61,6 +61,14 @@ def cli():
 
 
 @pytest.fixture
+def small_fs(tmp_path: Path):
+    """A real 16 MiB tmpfs (a disk a test can fill), always unmounted after the test."""
+    from tests.disk_helpers import small_fs_at
+
+    yield from small_fs_at(tmp_path)
+
+
+@pytest.fixture
 def broker(tmp_path: Path):
     """A real Mosquitto on a free loopback port, stopped after the test."""
     from tests.mqtt_helpers import Broker

@@ -62,6 +62,27 @@ def test_create_update_idempotent_cancel(api):
     assert client.delete("/api/orders/nope", headers=AUTH).status_code == 404
 
 
+@pytest.mark.parametrize("close,state", [
+    (lambda c, s, oid: c.delete(f"/api/orders/{oid}", headers=AUTH), "cancelled"),
+    (lambda c, s, oid: s.close_order(oid, "expired: not served within 30 min"), "expired: not served within 30 min"),
+    (lambda c, s, oid: s.db.execute("UPDATE orders SET status = 'served' WHERE id = ?", [oid]), "served"),
+])
+def test_a_closed_order_sent_again_is_refused_with_409_and_its_state(api, close, state):
+    client, store, received = api
+    oid = f"closed-{state.split(':')[0]}"
+    body = {"id": oid, "items": [{"sku": "BURGER_MEAL", "qty": 1}]}
+    assert client.post("/api/orders", json=body, headers=AUTH).json()["stored"] is True
+    close(client, store, oid)
+    before, routed = count(store), len(received)
+    for again in (body, dict(body, items=[{"sku": "WRAP", "qty": 2}])):  # the same, and other lines
+        r = client.post("/api/orders", json=again, headers=AUTH)
+        assert r.status_code == 409, r.text
+        assert r.json()["state"] == state and r.json()["id"] == oid
+        assert f"order {oid!r} is {state}" in r.json()["detail"]
+    assert count(store) == before and len(received) == routed  # nothing stored, nothing queued
+    assert store.order(oid).items[0].sku == "BURGER_MEAL" and oid not in [o.id for o in store.pending_orders()]
+
+
 @pytest.mark.parametrize("body,field", [
     ({"id": "x", "items": [{"sku": "BURGER", "qty": 0}]}, "items.0.qty"),
     ({"id": "x", "items": []}, "items"),

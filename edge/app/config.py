@@ -81,6 +81,7 @@ class MqttConfig(_Strict):
     cert_file: str | None = None
     key_file: str | None = None
     orders_topic: str | None = None  # subscribe here for POS orders (JSON like the API body)
+    client_id: str | None = Field(None, min_length=1, max_length=128)  # default: traycheck-SITE-HOST-<data dir>
 
     @model_validator(mode="after")
     def _files(self) -> "MqttConfig":

@@ -89,6 +89,18 @@ class ServiceCollector(Collector):
                                     value=int(self.svc.publisher.connected.is_set()))
             yield CounterMetricFamily("traycheck_mqtt_reconnects", "Broker connections lost",
                                       value=self.svc.publisher.reconnects)
+            yield GaugeMetricFamily("traycheck_mqtt_orders_unsettled", "POS orders received over MQTT, not stored "
+                                    "(so not acknowledged) yet", value=self.svc.publisher.unsettled)
+        intake = getattr(self.svc, "intake", None)
+        if intake is not None:
+            refused = CounterMetricFamily("traycheck_mqtt_orders_refused", "POS orders over MQTT refused, by reason "
+                                          "(invalid, unknown_sku, camera, closed: re-sent after the box closed it)",
+                                          labels=["reason"])
+            for reason, n in sorted(intake.refused.items()):
+                refused.add_metric([reason], n)
+            yield refused
+            yield CounterMetricFamily("traycheck_mqtt_orders_stored", "POS orders over MQTT stored",
+                                      value=intake.stored)
 
 
 def make_registry(service: Observed) -> tuple[CollectorRegistry, Histogram]:

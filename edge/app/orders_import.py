@@ -7,12 +7,14 @@ from pydantic import ValidationError
 
 from edge.core import UserError
 from edge.sources.shift_files import read_jsonl
-from edge.store.store import Store
+from edge.store.store import OrderClosed, Store
 from orders.menu import Menu
 from orders.models import Order
 
 
-def import_orders(file: Path, data_dir: Path, camera: str | None, menu: Menu | None = None) -> tuple[int, int]:
+def import_orders(file: Path, data_dir: Path, camera: str | None,
+                  menu: Menu | None = None) -> tuple[int, int, list[OrderClosed]]:
+    """(orders stored, orders unchanged, orders refused because the box already closed them)."""
     if not Path(file).is_file():
         raise UserError(f"{file}: not found")
     menu = menu or Menu()
@@ -29,8 +31,13 @@ def import_orders(file: Path, data_dir: Path, camera: str | None, menu: Menu | N
                 raise UserError(f"{file}: line {n}: items.{i}.sku: unknown SKU {line.sku!r} (not on the menu)")
         orders.append(order)
     store = Store(Path(data_dir) / "traycheck.db")
+    added, closed = 0, []
     try:
-        added = sum(store.put_order(o, camera, source="import") for o in orders)
+        for o in orders:
+            try:
+                added += store.put_order(o, camera, source="import")
+            except OrderClosed as exc:
+                closed.append(exc)
     finally:
         store.close()
-    return added, len(orders) - added
+    return added, len(orders) - added - len(closed), closed

@@ -26,9 +26,9 @@ from edge.app.config import CameraConfig, Config, load_config
 from edge.app.health import Health, utcnow_iso
 from edge.app.metrics import make_registry
 from edge.app.model_store import config_menu
-from edge.app.mqtt import MqttSettings, Publisher
+from edge.app.mqtt import MqttSettings, Publisher, box_client_id
 from edge.app.notify import notify, watchdog_interval
-from edge.app.order_intake import CurrentMenu, take_mqtt_order
+from edge.app.order_intake import CurrentMenu, IntakeCounts, take_mqtt_order
 from edge.app.recorder import Recorder
 from edge.app.station_health import camera_health, no_frames
 from edge.core import UserError
@@ -89,11 +89,13 @@ class Service:
         self.store = Store(self.data_dir / "traycheck.db", site=cfg.site, outbox=cfg.mqtt is not None)
         self.snapshots = SnapshotWriter(self.data_dir / "snapshots", cfg.retention.min_free_mb)
         self.publisher = None
+        self.intake = IntakeCounts()
         if cfg.mqtt:
             m = cfg.mqtt
             subs = {m.orders_topic: self._on_mqtt_order} if m.orders_topic else {}
             self.publisher = Publisher(MqttSettings(host=m.host, port=m.port, username=m.username,
                                                     password=m.resolved_password(), site=cfg.site,
+                                                    client_id=m.client_id or box_client_id(cfg.site, self.data_dir),
                                                     ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file),
                                        self.store, subs)
         self.recorder = Recorder(self.store, self.snapshots, self.publisher, self.run_id)
@@ -172,10 +174,12 @@ class Service:
     def _cancel(self, order_id: str) -> None:
         self.orders.cancel(order_id)
 
-    def _on_mqtt_order(self, topic: str, payload: bytes) -> None:
-        order, camera = take_mqtt_order(topic, payload, self.menu, self.camera_names, self.store)
-        if order is not None:
-            self._route_order(order, camera)
+    def _on_mqtt_order(self, topic: str, payload: bytes) -> bool:
+        """Store and route one POS order from MQTT (the intake thread); False: not stored, keep it unacknowledged."""
+        taken = take_mqtt_order(topic, payload, self.menu, self.camera_names, self.store, self.intake)
+        if taken.order is not None:
+            self._route_order(taken.order, taken.camera)
+        return taken.settled
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:

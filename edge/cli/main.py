@@ -167,8 +167,10 @@ def orders_import(file: Path = typer.Argument(..., help="JSON lines: one order p
                   data_dir: Path = typer.Option(..., "--data-dir", help="the appliance's data directory"),
                   camera: Optional[str] = typer.Option(None, help="route the orders to this camera")) -> None:
     """Load orders in bulk (idempotent by order id). The whole file is checked before anything is stored."""
-    added, unchanged = import_orders(file, data_dir, camera)
-    console.print(f"{added} orders stored, {unchanged} unchanged")
+    added, unchanged, closed = import_orders(file, data_dir, camera)
+    console.print(f"{added} orders stored, {unchanged} unchanged, {len(closed)} refused (already closed)")
+    for exc in closed[:10]:
+        console.print(f"  {exc}")
 
 
 def _speed(value: str) -> float | None:

@@ -8,6 +8,7 @@ may name one) or ``--menu``; either must name only the model's classes.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,9 +33,12 @@ from edge.replay.video import ReplayVideo
 from edge.sources.capture import FileSource, Frame
 from edge.sources.shift_files import PosEvent, read_pos
 from edge.sources.video_file import shift_video
+from edge.store.store import OrderClosed
 from edge.web.server import parse_listen
 from orders.menu import Menu, load_menu
 from orders.queue import OrderQueue
+
+log = logging.getLogger("traycheck.replay")
 
 
 @dataclass
@@ -271,7 +275,11 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
     svc.verdict_listeners.append(lambda v, _pipe: records.append(v.record()))
 
     def hand_over(ev: PosEvent) -> None:  # what the POS API does: store the order, then route it
-        svc.store.put_order(ev.order, camera, source="replay")
+        try:
+            svc.store.put_order(ev.order, camera, source="replay")
+        except OrderClosed as exc:  # a shift that sends an id again after its tray: what the POS API answers 409
+            log.warning("replay: %s", exc)
+            return
         svc._route_order(ev.order, camera, ev.t)
 
     v = FileSource(shift_video(folder), None).video  # (its size, rate and length)

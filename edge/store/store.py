@@ -32,6 +32,21 @@ class OutboxMessage:
     retain: bool
 
 
+class OrderClosed(Exception):
+    """An order re-sent after the box closed it (served, cancelled, expired, set aside): closed orders stay
+    closed, so a late or repeated POS message can never queue a tray check against it again."""
+
+    def __init__(self, order_id: str, status: str, reason: str | None):
+        self.order_id, self.status, self.reason = order_id, status, reason
+        super().__init__(f"order {order_id!r} is {self.state}: a closed order is not reopened "
+                         "(send a new order id)")
+
+    @property
+    def state(self) -> str:
+        """``served``, ``cancelled``, or the reason the box gave up on it (``expired: ...``)."""
+        return self.reason or self.status
+
+
 class Store:
     def __init__(self, path: Path, site: str = "site", outbox: bool = True):
         self.path = Path(path)
@@ -45,11 +60,15 @@ class Store:
 
     # -- orders ----------------------------------------------------------------
     def put_order(self, order: Order, camera: str | None = None, source: str = "api") -> bool:
-        """Insert or update an order (idempotent by id); False when nothing changed."""
+        """Insert or update a pending order (idempotent by id); False when nothing changed.
+
+        Raises ``OrderClosed`` when the id names an order that is no longer pending, whatever its lines."""
         now = utcnow()
         lines = [(line.sku, line.qty) for line in order.items]
         with self._lock, self.db.atomic():
-            row = self.db.execute("SELECT status FROM orders WHERE id = ?", [order.id]).fetchone()
+            row = self.db.execute("SELECT status, closed_reason FROM orders WHERE id = ?", [order.id]).fetchone()
+            if row is not None and row[0] != "pending":
+                raise OrderClosed(order.id, row[0], row[1])
             old = [tuple(r) for r in self.db.execute(
                 "SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no", [order.id]).fetchall()]
             if row is not None and old == lines:

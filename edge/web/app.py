@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field
 
-from edge.store.store import Store
+from edge.store.store import OrderClosed, Store
 from edge.web.dashboard import mount_dashboard
 from edge.web.headers import SecurityHeaders, address_allowed, bearer_ok, parse_networks
 from orders.models import Order, check_printable
@@ -103,8 +103,8 @@ def _pos_routes(app: FastAPI, store: Store, menu: Container[str], require_token:
                 on_order: Callable[[Order, str | None], None] | None, on_cancel: Callable[[str], None] | None,
                 cameras: list[str] | None) -> None:
     """The POS API: orders in (stored before they are routed), cancellations."""
-    @app.post("/api/orders", dependencies=[Depends(require_token)], status_code=200)
-    def post_order(order: OrderIn) -> dict:
+    @app.post("/api/orders", dependencies=[Depends(require_token)], status_code=200, response_model=None)
+    def post_order(order: OrderIn) -> dict | JSONResponse:
         unknown = [f"items.{i}.sku" for i, line in enumerate(order.items) if line.sku not in menu]
         if unknown:
             field = unknown[0]
@@ -115,6 +115,8 @@ def _pos_routes(app: FastAPI, store: Store, menu: Container[str], require_token:
         plain = Order(id=order.id, items=order.items)
         try:
             changed = store.put_order(plain, order.camera, source="api")
+        except OrderClosed as exc:
+            return JSONResponse(status_code=409, content={"detail": str(exc), "id": order.id, "state": exc.state})
         except (sqlite3.Error, OSError) as exc:
             raise storage_unavailable(f"order {order.id!r}", exc) from None
         if changed and on_order:
