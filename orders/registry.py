@@ -36,11 +36,14 @@ class PendingOrder:
 
 @dataclass(frozen=True)
 class ClosedOrder:
-    """An order the registry gave up on, and why (``expired`` or ``set aside``)."""
+    """An order that left the registry without a tray verdict naming it, and why: given up on
+    (``expired``, ``set aside``: status ``cancelled``) or counted as served by an earlier tray
+    (status ``served``). The store writes the same transition, so memory and database agree."""
 
     order: Order
     camera: str | None
     reason: str
+    status: str = "cancelled"
 
 
 class OrderRegistry:
@@ -92,6 +95,14 @@ class OrderRegistry:
             while len(self._done) > 10_000:
                 self._done.popitem(last=False)
             return p
+
+    def settle(self, order_id: str, camera: str | None, reason: str) -> PendingOrder | None:
+        """Take an order that an earlier tray at ``camera`` served under another id (``reason``), and
+        hand the transition to ``on_closed`` (status ``served``) so the database agrees."""
+        p = self.take(order_id, camera)
+        if p is not None and self.on_closed is not None:
+            self.on_closed(ClosedOrder(p.order, p.camera, reason, "served"))
+        return p
 
     def pending(self, camera: str | None = None) -> list[PendingOrder]:
         """Orders station ``camera`` may serve, oldest first (expired ones leave first)."""
@@ -160,6 +171,10 @@ class StationOrders:
 
     def take(self, order_id: str) -> PendingOrder | None:
         return self.registry.take(order_id, self.camera)
+
+    def settle(self, order_id: str, reason: str) -> PendingOrder | None:
+        """Take an order an earlier tray served under another id (``OrderRegistry.settle``)."""
+        return self.registry.settle(order_id, self.camera, reason)
 
     def pending(self) -> list[PendingOrder]:
         return self.registry.pending(self.camera)

@@ -117,6 +117,27 @@ def test_a_wrong_order_fifo_guess_with_the_right_content_is_scored_wrong(identic
     assert report["undecidable_trays"] == 1 and report["undecidable_right"] == 0
 
 
+def test_an_order_served_by_an_earlier_identical_tray_is_served_in_the_database_too(identical_shift, tmp_path):
+    """The registry's settle of 601 (served by the first tray under 602's guess) is a stored transition:
+    no row stays pending, so a restart cannot make it a FIFO candidate again."""
+    import sqlite3
+
+    from edge.replay.runner import run_replay
+    from edge.store.store import Store
+
+    run_replay(identical_shift, None, None, data_dir=tmp_path / "data")
+    with sqlite3.connect(tmp_path / "data" / "traycheck.db") as conn:
+        rows = dict(conn.execute("SELECT id, status FROM orders").fetchall())
+        reason = conn.execute("SELECT closed_reason FROM orders WHERE id = '601'").fetchone()[0]
+    assert rows == {"601": "served", "602": "served"}
+    assert "identical order 602" in reason
+    store = Store(tmp_path / "data" / "traycheck.db")
+    try:
+        assert store.pending_orders_routed() == []  # what a restart would queue again
+    finally:
+        store.close()
+
+
 def test_eval_repeats_over_noise_draws_and_its_errors(identical_shift, cli, tmp_path):
     r = cli("eval", identical_shift, "--repeats", "2", "--jobs", "2", "--json", "--keep", tmp_path / "kept")
     assert r.returncode == 0, r.stderr

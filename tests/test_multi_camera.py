@@ -168,10 +168,46 @@ def test_an_unserved_order_expires_and_the_orders_page_says_why(tmp_path, statio
             assert time.monotonic() < deadline, "order 77 never expired"
             svc.orders.expire()
             time.sleep(0.05)
+        assert svc.recorder.flush(10)  # the transition is written by the recorder's thread
         with httpx.Client(base_url=base) as c:
             assert c.post("/login", data={"name": "max", "password": "manager-pw"}).status_code == 303
             page = c.get("/orders").text
         assert "#77" in page and "expired: not served within 0.01 min" in page
         assert svc.store.pending_orders() == []  # a restart does not bring it back
+    finally:
+        svc.stop()
+
+
+def test_an_order_expiring_on_a_camera_thread_never_waits_for_the_database(tmp_path, stations):
+    """Expiry runs inside a camera's frame (``pending()``); with the database locked by another writer
+    it must return at once and the recorder's thread store the transition once the lock is gone."""
+    import sqlite3
+    import threading
+
+    from orders.models import Order, OrderLine
+
+    cfg_file, _ = _config(tmp_path, f"  - {{name: station-a, source: {stations['a'] / 'video.mp4'}}}\n",
+                          "orders: {expire_minutes: 1}\n")
+    svc = Service(load_config(cfg_file), cfg_file)
+    svc.start_io()  # no camera: the test's thread plays one
+    try:
+        svc.store.put_order(Order(id="88", items=[OrderLine(sku="WRAP", qty=1)]))
+        svc.orders.add(Order(id="88", items=[OrderLine(sku="WRAP", qty=1)]), None)
+        blocker = sqlite3.connect(svc.store.path, timeout=0)
+        blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+        try:
+            svc.orders.clock = lambda: time.monotonic() + 120  # two minutes later: the order expires
+            frame = threading.Thread(target=lambda: svc.orders.station("station-a").pending())
+            frame.start()
+            frame.join(5)
+            assert not frame.is_alive(), "the camera thread waited for the locked database"
+            assert svc.orders.pending() == []  # gone from memory at once
+        finally:
+            blocker.rollback()
+            blocker.close()
+        assert svc.recorder.flush(30)
+        assert svc.store.pending_orders() == []
+        row = svc.store.db.execute("SELECT status, closed_reason FROM orders WHERE id = '88'").fetchone()
+        assert row[0] == "cancelled" and row[1].startswith("expired")
     finally:
         svc.stop()

@@ -9,6 +9,10 @@ file system, a locked database) with capped backoff until it succeeds. While it
 fails, :attr:`Recorder.problem` says why (readiness, metrics, the dashboard and the
 MQTT status read it). A snapshot that cannot be written never holds a verdict back:
 the verdict is stored without it.
+
+The same thread writes the order transitions that have no verdict of their own (an
+order expired, set aside, or served by an earlier tray under another id), in order
+with the verdicts: a camera thread never waits on the database.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from edge.pipeline.camera import CameraPipeline
 from edge.pipeline.verdicts import Verdict
 from edge.store.snapshots import SnapshotWriter, zone_boxes
 from edge.store.store import Store
+from orders.registry import ClosedOrder
 
 log = logging.getLogger("traycheck.recorder")
 
@@ -48,7 +53,8 @@ def model_name(detector: object) -> str | None:
 
 @dataclass
 class _Job:
-    record: dict
+    record: dict  # a verdict's record ({} for an order transition)
+    closed: ClosedOrder | None = None  # an order transition without a verdict
     crop: np.ndarray | None = None  # the zone crop, until its snapshot is written (or fails)
     boxes: dict | None = None
     day: str = ""
@@ -125,6 +131,23 @@ class Recorder:
             self._queue.append(job)
             self._cond.notify()
 
+    def close_order(self, closed: ClosedOrder) -> None:
+        """Hand over an order transition without a verdict (expired, set aside, served by an earlier
+        tray): memory only, stored in order with the verdicts."""
+        with self._cond:
+            if self._closing:
+                log.error("order %s closed after the recorder closed, not stored: %s", closed.order.id, closed.reason)
+                return
+            self._queue.append(_Job({}, closed))
+            self._cond.notify()
+
+    def _write(self, job: _Job) -> bool:
+        """Store one job; True when it wrote something new."""
+        if job.closed is not None:
+            c = job.closed
+            return self.store.close_order(c.order.id, c.reason, c.status)
+        return self.store.record_verdict(job.record, run=self.run, snapshot=job.snapshot, boxes=job.boxes)
+
     # -- the writer thread ---------------------------------------------------------------
     def _run(self) -> None:
         delay, tries = 0.0, 0
@@ -140,13 +163,15 @@ class Recorder:
             for job in snaps:  # snapshots first (each frees its crop), so a storage outage holds no images
                 self._snapshot(job)
             try:
-                if self.store.record_verdict(head.record, run=self.run, snapshot=head.snapshot, boxes=head.boxes):
+                if self._write(head) and head.closed is None:
                     self.stored += 1
             except Exception as exc:  # noqa: BLE001 - nothing may kill the writer: the verdicts wait in it
                 tries += 1
                 if not isinstance(exc, RETRYABLE) and tries >= GIVE_UP_TRIES:
-                    log.exception("verdict %s set aside after %d tries (not a storage fault): %s",
-                                  head.record.get("id"), tries, json.dumps(head.record))
+                    what = (f"order {head.closed.order.id} ({head.closed.reason})" if head.closed is not None
+                            else f"verdict {head.record.get('id')}")
+                    log.exception("%s set aside after %d tries (not a storage fault): %s", what, tries,
+                                  json.dumps(head.record))
                     self.set_aside += 1
                     self._done(head)
                     delay, tries = 0.0, 0

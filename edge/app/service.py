@@ -138,12 +138,11 @@ class Service:
             listener(v, pipe)
 
     def _on_closed(self, closed: ClosedOrder) -> None:
-        """An order the registry gave up on (expired, set aside): the database says so, for the dashboard."""
-        log.warning("order %s %s", closed.order.id, closed.reason)
-        try:
-            self.store.close_order(closed.order.id, closed.reason)
-        except Exception:  # the registry has let it go already; the row stays pending until the next start
-            log.exception("order %s: could not mark it closed in the database", closed.order.id)
+        """An order left the registry without a verdict (expired, set aside, served by an earlier tray):
+        the recorder's writer thread stores the transition (never the calling camera thread)."""
+        log.log(logging.WARNING if closed.status == "cancelled" else logging.INFO, "order %s %s",
+                closed.order.id, closed.reason)
+        self.recorder.close_order(closed)
 
     def _fps(self, camera: str) -> float:
         return next((w.fps() for w in self.workers if w.name == camera), 0.0)

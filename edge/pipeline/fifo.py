@@ -73,5 +73,6 @@ def settle_identical(queue: StationOrders, menu: Menu, reclaimed: PendingOrder,
     want = menu.expected(reclaimed.order.lines())
     for q in pending:
         if menu.expected(q.order.lines()) == want:
-            return queue.take(q.order.id)
+            return queue.settle(q.order.id, f"served: an earlier tray was checked against the identical order "
+                                            f"{reclaimed.order.id} (its own ticket took that one back)")
     return None

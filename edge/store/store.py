@@ -105,12 +105,15 @@ class Store:
             out = [(self.order(r[0]), r[1]) for r in rows]
         return [(o, cam) for o, cam in out if o is not None]
 
-    def close_order(self, order_id: str, reason: str) -> bool:
-        """The box gave up on a pending order (expired, set aside): closed with its reason, kept for the
-        dashboard; a later POST of the same id does not reopen it."""
+    def close_order(self, order_id: str, reason: str, status: str = "cancelled") -> bool:
+        """A pending order left the box without a verdict naming it: given up on (expired, set aside:
+        ``cancelled``) or served by an earlier tray under another id (``served``). Closed with its
+        reason, kept for the dashboard; a later POST of the same id does not reopen it."""
+        if status not in ("cancelled", "served"):
+            raise ValueError(f"close_order: status {status!r}")
         with self._lock, self.db.atomic():
-            cur = self.db.execute("UPDATE orders SET status = 'cancelled', closed_reason = ?, updated_at = ? "
-                                  "WHERE id = ? AND status = 'pending'", [reason, utcnow(), order_id])
+            cur = self.db.execute("UPDATE orders SET status = ?, closed_reason = ?, updated_at = ? "
+                                  "WHERE id = ? AND status = 'pending'", [status, reason, utcnow(), order_id])
             return cur.rowcount > 0
 
     def order(self, order_id: str) -> Order | None:

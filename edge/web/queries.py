@@ -86,7 +86,8 @@ class Reader:
 
     def closed_orders(self, limit: int = 20) -> list[dict]:
         """Orders the box gave up on (expired, set aside), newest first."""
-        orders = self.rows("SELECT * FROM orders WHERE closed_reason IS NOT NULL ORDER BY updated_at DESC LIMIT ?",
+        orders = self.rows("SELECT * FROM orders WHERE status = 'cancelled' AND closed_reason IS NOT NULL "
+                           "ORDER BY updated_at DESC LIMIT ?",
                            [limit])
         for o in orders:
             o["lines"] = self.rows("SELECT sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no", [o["id"]])
