@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Generic, TypeVar
 
 from edge.core import UserError
@@ -164,6 +165,9 @@ class CameraWorker(Generic[S]):
         busy = self.loop.busy_since
         if busy is not None and now - busy > stall_s:
             return True
+        failing = self.loop.failing  # a pipeline failing on every frame: a restart is the last resort
+        if failing is not None and now - failing[1] > stall_s:
+            return True
         return self.status.raw == OK and now - self.last_progress > stall_s
 
     def state(self, stall_s: float = STALL_S) -> dict:
@@ -177,6 +181,10 @@ class CameraWorker(Generic[S]):
             s.update(state=FAILED, reason=f"one frame has been processing for {now - busy:.0f} s")
         elif s["state"] == OK and now - self.last_progress > stall_s:
             s.update(state=FAILED, reason=f"no frame processed for {now - self.last_progress:.0f} s")
+        elif s["state"] == OK and (failing := self.loop.failing) is not None:
+            s.update(state=FAILED, reason=failing[0], for_s=round(now - failing[1], 1),
+                     since=datetime.fromtimestamp(time.time() - (now - failing[1]), timezone.utc)
+                     .isoformat(timespec="seconds"))
         s["fps"] = round(self.fps(), 1)
         s["reconnects"] = self.reconnects
         s["dropped"] = self.dropped

@@ -19,6 +19,8 @@ from edge.sources.frame import Frame
 
 log = logging.getLogger("traycheck.pipeline")
 
+FAIL_AFTER = 5  # frames failing in a row before the camera says ``failed`` (one bad frame is a blip)
+
 
 class FrameSink(Protocol):
     """What a frame loop feeds: the camera pipeline (``edge.pipeline.camera.CameraPipeline``)."""
@@ -42,6 +44,17 @@ class FrameLoop:
         self.last_progress = time.monotonic()  # when the last frame was done
         self.busy_since: float | None = None  # monotonic start of the frame being processed
         self._streak = 0  # frames failing in a row
+        self._failure: str | None = None  # the one-line reason of the streak's latest failure
+        self._failing_since: float | None = None  # monotonic time of the streak's first failure
+
+    @property
+    def failing(self) -> tuple[str, float] | None:
+        """(one-line reason, monotonic since) while the pipeline has failed ``FAIL_AFTER`` frames or
+        more in a row; None once a frame passes again. Health reads it (camera state ``failed``)."""
+        reason, since = self._failure, self._failing_since
+        if self._streak < FAIL_AFTER or reason is None or since is None:
+            return None
+        return reason, since
 
     def run(self, frames: Iterable[Frame], stop: threading.Event | None = None,
             until: Callable[[], bool] | None = None) -> None:
@@ -64,13 +77,15 @@ class FrameLoop:
             self.sink.process(frame)
             if self._streak:
                 log.warning("%s: frames processed again after %d failed", self.name, self._streak)
-                self._streak = 0
-        except Exception:  # one bad frame must not end a camera; a streak is logged once
+                self._streak, self._failure, self._failing_since = 0, None, None
+        except Exception as exc:  # one bad frame must not end a camera; a streak is logged once
             if self.raise_errors:
                 raise
             self._streak += 1
             self.failed_frames += 1
+            self._failure = f"the pipeline fails on every frame ({type(exc).__name__}: {_one_line(exc)})"
             if self._streak == 1:
+                self._failing_since = t0
                 log.exception("%s: frame %d failed (further failures in a row are counted)", self.name, frame.index)
         finally:
             self.busy_since = None
@@ -80,3 +95,8 @@ class FrameLoop:
         self.frames += 1
         self.last_t = frame.t
         self.last_progress = time.monotonic()
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split()) or "no message"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
