@@ -336,3 +336,30 @@ def test_an_order_a_miscounted_tray_left_behind_does_not_pull_the_next_tray(dete
     st.order("2", 4.5, BURGER=1, FRIES=1, NUGGETS=1)
     assert st.tray(5.0, burger=1, fries=1) == ("mismatch", "2", {"nuggets": 1}, {})
     assert "1" in st.queue and "3" in st.queue  # left for whoever turns up with its ticket, or their expiry
+
+
+def test_a_menu_reload_that_drops_the_sku_of_a_held_tray_keeps_its_verdict(detector, tmp_path):
+    """A tray associated under the old menu is decided by it: the reload neither fails its frames
+    nor loses its verdict (the old code raised on every frame while the mismatch was held)."""
+    from edge.pipeline.tray import TrayEvent
+    from orders.menu import load_menu
+
+    (tmp_path / "old.yaml").write_text("skus:\n  COMBO_X: [burger, drink]\n")
+    (tmp_path / "new.yaml").write_text("skus:\n  WRAP_X: [wrap]\n")
+    st = _TicketlessStation(detector)
+    st.pipe.menu = load_menu(tmp_path / "old.yaml")
+    st.order("42", 0.0, COMBO_X=1)
+    counts = np.zeros(len(st.classes), dtype=int)
+    counts[st.classes.index("burger")] = 1  # the drink is missing: a mismatch, held for confirmation
+    for ev in (TrayEvent("arrived", 0.5), TrayEvent("rest", 1.5), TrayEvent("counts", 1.5, counts, 0.9)):
+        st.pipe._on_event(ev, None)
+    st.pipe.tray.ticket_tries = st.pipe.params.ticket_tries
+    for k in range(40):
+        if st.pipe.tray.order is None:
+            st.pipe._associate(1.5 + 0.1 * k)
+    assert st.pipe.tray.order is not None and st.pipe.tray.hold_until is not None and st.out == []
+    st.pipe.switch_model(detector, load_menu(tmp_path / "new.yaml"))  # SIGHUP: COMBO_X is gone
+    st.pipe._apply_switch()
+    assert "COMBO_X" not in st.pipe.menu
+    st.pipe._on_event(TrayEvent("left", 5.0), None)
+    assert [(v.verdict, v.order_id, v.missing) for v in st.out] == [("mismatch", "42", {"drink": 1})]

@@ -232,7 +232,7 @@ class CameraPipeline:
                     return  # the POS has not sent it yet: wait while the tray rests
                 log.info("%s: order %s was guessed for an earlier tray; its ticket is here", self.camera, p.order.id)
                 self._settle_identical(p)
-                tray.order = p
+                self._attach(tray, p)
                 tray.association = Association.QR
                 self._decide(t)
                 return
@@ -250,12 +250,18 @@ class CameraPipeline:
             self._fifo_taken[p.order.id] = p
             while len(self._fifo_taken) > 20:
                 self._fifo_taken.pop(next(iter(self._fifo_taken)))
-        tray.order = self.queue.take(p.order.id)
-        if tray.order is None:  # another station took it a moment ago: look again on the next frame
+        taken = self.queue.take(p.order.id)
+        if taken is None:  # another station took it a moment ago: look again on the next frame
             tray.association = None
             self._fifo_taken.pop(p.order.id, None)
             return
+        self._attach(tray, taken)
         self._decide(t)
+
+    def _attach(self, tray: CheckedTray, p: PendingOrder) -> None:
+        """Check ``tray`` against ``p`` from now on, by the menu of this moment: a reload that drops one
+        of its SKUs later must not change (or fail) the verdict of a tray already associated."""
+        tray.order, tray.expected = p, self.menu.expected(p.order.lines())
 
     def _settle_identical(self, reclaimed: PendingOrder) -> None:
         pending = [q for q in self.queue.pending()[: self.params.fifo_window] if self._on_menu(q)]
@@ -294,8 +300,8 @@ class CameraPipeline:
 
     def _decide(self, t: float, confirmed: bool = False) -> None:
         tray = self.tray
-        assert tray is not None and tray.order is not None and tray.counts is not None
-        expected = self.menu.expected(tray.order.order.lines())
+        assert tray is not None and tray.order is not None and tray.counts is not None and tray.expected is not None
+        expected = tray.expected
         m = match(expected, tray.counts)
         kind = VerdictKind.OK if m.ok else VerdictKind.MISMATCH
         if kind is VerdictKind.MISMATCH and tray.last_verdict is None and not confirmed and tray.rest_t is not None \

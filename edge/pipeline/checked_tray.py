@@ -2,6 +2,7 @@
 order it was matched to and the verdicts it got."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from edge.pipeline.verdicts import Association, Verdict, VerdictKind
@@ -17,6 +18,7 @@ class CheckedTray:
     counts: dict[str, int] | None = None
     confidence: float = 0.0
     order: PendingOrder | None = None
+    expected: Counter[str] | None = None  # what ``order`` should show, by the menu it was associated under
     association: Association | None = None  # None: not associated yet
     last_verdict: VerdictKind | None = None
     verdicts: list[Verdict] = field(default_factory=list)
