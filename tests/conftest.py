@@ -61,6 +61,19 @@ def cli():
 
 
 @pytest.fixture
+def read_only_dir(tmp_path):
+    """A read-only tmpfs (the tests run as root, who ignores file modes but not a read-only mount)."""
+    import subprocess
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)]).returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    yield ro
+    subprocess.run(["umount", "-l", str(ro)], check=True)
+
+
+@pytest.fixture
 def small_fs(tmp_path: Path):
     """A real 16 MiB tmpfs (a disk a test can fill), always unmounted after the test."""
     from tests.disk_helpers import small_fs_at

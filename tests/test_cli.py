@@ -106,19 +106,6 @@ def appliance_config(tmp_path, **overrides: str) -> Path:
     return cfg
 
 
-@pytest.fixture
-def read_only_dir(tmp_path):
-    """A read-only tmpfs (the tests run as root, who ignores file modes but not a read-only mount)."""
-    import subprocess
-
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)]).returncode != 0:
-        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
-    yield ro
-    subprocess.run(["umount", "-l", str(ro)], check=True)
-
-
 def test_run_with_a_read_only_data_dir_is_one_line_and_exit_2(cli, tmp_path, read_only_dir):
     cfg = appliance_config(tmp_path, data_dir=f"data_dir: {read_only_dir / 'data'}")
     one_line_error(cli("run", "--config", cfg, timeout=120), f"config {cfg}: data_dir: {read_only_dir / 'data'}",

@@ -11,6 +11,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import sqlite_utils
 from rich.table import Table
 
 from edge.app.config import Config
@@ -21,7 +22,7 @@ from edge.core import UserError, console
 from edge.sources.camera_state import NOT_OPENED, CameraState
 from edge.sources.capture import FileSource, LiveSource, is_live, open_source
 from edge.sources.live import why_not_open
-from edge.store.db import open_db, schema_version
+from edge.store.db import MIGRATIONS, schema_version
 
 
 class _CameraCheck:
@@ -149,18 +150,36 @@ def _broker(cfg: Config) -> tuple[bool, str]:
 
 
 def _database(cfg: Config) -> tuple[bool, str]:
-    path = Path(cfg.data_dir) / "traycheck.db"
+    """The database read-only (never migrated or written by doctor: the service may be running):
+    readable, its schema version against this TrayCheck's, ``quick_check``; and the data directory
+    writable (a scratch file, not the database)."""
+    data = Path(cfg.data_dir)
+    path = data / "traycheck.db"
     try:
-        db = open_db(path)
-        db.execute("CREATE TABLE IF NOT EXISTS doctor_scratch (x)")
-        db.execute("INSERT INTO doctor_scratch VALUES (1)")
-        db.execute("DROP TABLE doctor_scratch")
-        ok = db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        version = schema_version(db)
-        db.close()
+        scratch = data / ".doctor-scratch"
+        data.mkdir(parents=True, exist_ok=True)
+        scratch.write_bytes(b"x")
+        scratch.unlink()
+    except OSError as exc:
+        return False, f"{data}: not writable ({exc.strerror or exc})"
+    if not path.exists():
+        return True, f"{path}: not created yet (the service creates it at start)"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            version = schema_version(sqlite_utils.Database(conn))
+            check = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
     except (sqlite3.Error, OSError) as exc:
-        return False, f"{path}: {exc}"
-    return ok, f"{path} (schema {version}, {'healthy' if ok else 'CORRUPT'})"
+        return False, f"{path}: CORRUPT or unreadable ({exc}): restore a backup or move it aside"
+    problems = [r[0] for r in check if r[0] != "ok"]
+    if problems:
+        return False, f"{path} (schema {version}): CORRUPT: {problems[0]} ({len(problems)} problems)"
+    if version > len(MIGRATIONS):
+        return False, f"{path}: schema {version} is from a newer TrayCheck (this one knows {len(MIGRATIONS)})"
+    upgrade = f", upgraded to {len(MIGRATIONS)} at the next start" if version < len(MIGRATIONS) else ""
+    return True, f"{path} (schema {version}{upgrade}, healthy)"
 
 
 def _disk(cfg: Config) -> tuple[bool, str]:

@@ -199,6 +199,11 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
     """Replay a shift; with ``data_dir`` store everything, with ``mqtt_url`` also publish (store-and-forward)."""
     settings = MqttSettings.from_url(mqtt_url, site) if mqtt_url else None  # bad URL: fail before any work
     listen = parse_listen(http) if http else None
+    if data_dir is not None:
+        try:
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--data-dir {data_dir}: cannot create it ({exc.strerror or exc})") from None
     menu = load_menu(menu_file) if menu_file is not None else None
     detector = load_detector(model, variant, threads=threads)
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,9 +9,18 @@ service reported is on disk even if the box loses power a moment later.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
+
+from edge.core import UserError
+
+
+class UnusableDatabase(UserError):
+    """The database file cannot be used as it is (corrupt, not a database, from a newer TrayCheck):
+    start-up stops with one line and exit 2 (systemd does not restart on 2) and names ``doctor``."""
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -140,19 +149,40 @@ def schema_version(db: sqlite_utils.Database) -> int:
     return int(row[0]) if row else 0
 
 
+@contextmanager
+def immediate(db: sqlite_utils.Database) -> Iterator[None]:
+    """One write transaction taken at its start (``BEGIN IMMEDIATE``): two processes opening the same
+    database cannot both read a version and then both apply the same migration."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def migrate(db: sqlite_utils.Database) -> int:
-    """Apply the migrations this database has not seen; return the version it is at now."""
-    with db.atomic():
+    """Apply the migrations this database has not seen, each in its own immediate transaction that
+    reads the version it starts from; return the version it is at now."""
+    with immediate(db):
         db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         if db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
             db.execute("INSERT INTO schema_version (version) VALUES (0)")
-    current = schema_version(db)
-    for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-        with db.atomic():
-            for statement in filter(str.strip, script.split(";")):
+    while True:
+        with immediate(db):
+            current = schema_version(db)
+            if current >= len(MIGRATIONS):
+                return current
+            for statement in filter(str.strip, MIGRATIONS[current].split(";")):
                 db.execute(statement)
-            db.execute("UPDATE schema_version SET version = ?", [version])
-    return schema_version(db)
+            db.execute("UPDATE schema_version SET version = ?", [current + 1])
+
+
+def _unusable(path: Path, why: str) -> UnusableDatabase:
+    return UnusableDatabase(f"database {path}: {why}; nothing was changed. Run 'traycheck doctor --config CONFIG' "
+                            f"for details, then restore a backup or move the file aside to start with an empty one")
 
 
 def open_db(path: Path) -> sqlite_utils.Database:
@@ -161,9 +191,23 @@ def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
     db = sqlite_utils.Database(conn)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA foreign_keys=ON")
-    db.execute("PRAGMA busy_timeout=30000")
-    migrate(db)
+    try:
+        db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        version = schema_version(db)
+        if version > len(MIGRATIONS):
+            raise _unusable(path, f"schema {version} was written by a newer TrayCheck (this one knows "
+                                  f"{len(MIGRATIONS)})")
+        migrate(db)
+    except UnusableDatabase:
+        conn.close()
+        raise
+    except sqlite3.OperationalError:  # locked, full, read-only: the disk's problem, not the file's
+        conn.close()
+        raise
+    except sqlite3.DatabaseError as exc:  # not a database, malformed pages
+        conn.close()
+        raise _unusable(path, f"corrupt ({exc})") from None
     return db
