@@ -224,3 +224,14 @@ def test_missing_v4l2_device_is_retried_with_a_reason():
         assert cam.thread.is_alive() and len(cam.status.history) == 1  # one outage, however many tries
     finally:
         cam.stop()
+
+
+def test_a_stream_clock_that_jumps_forward_is_rebased_to_the_wall_time_that_passed(caplog):
+    """A camera whose timestamps leap an hour (its clock set) must not fire every hold and no-order
+    timer at once; a stall that really lasted is kept (the wall clock says it passed)."""
+    clock = StreamClock(name="expo-1")
+    got = [clock(r, 10, wall=w) for r, w in ((5.0, 100.0), (5.1, 100.1), (3605.2, 100.2), (3605.3, 100.3))]
+    assert got == pytest.approx([0.0, 0.1, 0.2, 0.3]) and clock.jumps == 1
+    assert "stream time jumped 3600.0 s ahead of the wall clock; rebased" in caplog.text
+    assert clock(3607.3, 10, wall=102.3) == pytest.approx(2.3)  # a real 2 s stall: kept
+    assert clock.jumps == 1

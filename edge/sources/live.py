@@ -76,25 +76,44 @@ def why_not_open(url: str, timeout_s: float = 1.0) -> str:
     return f"stream {shown} did not answer: {host}:{port} accepts connections but sent no video"
 
 
+JUMP_FRAMES = 3  # a stream clock running ahead of the wall clock by more frame intervals than this jumped
+
+
 class StreamClock:
     """Monotonic stream time over reopens: each connection is rebased to go on one frame
-    interval after the last time given out (and so is a clock that jumps back)."""
+    interval after the last time given out (and so is a clock that jumps back). A clock that
+    jumps forward (a camera's clock set, a timestamp glitch) would fire every hold and
+    no-order timer at once: when stream time runs ahead of the wall clock between two frames by
+    more than ``JUMP_FRAMES`` intervals, it is rebased to go on by the wall time that passed."""
 
-    def __init__(self, floor: float = 0.0):
+    def __init__(self, floor: float = 0.0, name: str = ""):
         self.last: float | None = None
         self.floor = floor
+        self.name = name
         self._base: float | None = None
+        self._last_wall: float | None = None
+        self.jumps = 0  # forward jumps rebased
 
     def reopened(self) -> None:
         self._base = None
 
-    def __call__(self, raw: float, fps: float) -> float:
+    def __call__(self, raw: float, fps: float, wall: float | None = None) -> float:
+        """Stream time of a frame with camera time ``raw`` arriving at monotonic ``wall`` (now if None)."""
+        wall = time.monotonic() if wall is None else wall
         step = 1.0 / (fps if fps > 0 else DEFAULT_FPS)
         if self._base is None or (self.last is not None and raw + self._base <= self.last):
             start = self.floor if self.last is None else self.last + step
             self._base = start - raw
+        elif self.last is not None and self._last_wall is not None:
+            passed = max(wall - self._last_wall, step)
+            ahead = raw + self._base - self.last - passed
+            if ahead > JUMP_FRAMES * step:
+                self.jumps += 1
+                log.warning("camera %s: stream time jumped %.1f s ahead of the wall clock; rebased",
+                            self.name, ahead)
+                self._base = self.last + passed - raw
         t = raw + self._base
-        self.last = t
+        self.last, self._last_wall = t, wall
         return t
 
 
@@ -115,7 +134,7 @@ class LiveSource:
         self.attempts = 0  # opens tried
         self.connected = False
         self.last_frame_wall: float | None = None
-        self._clock = StreamClock(t_floor)
+        self._clock = StreamClock(t_floor, self.shown)
         self._cond = threading.Condition()
         self._latest: tuple[float, np.ndarray] | None = None
         self._delivered = 0
@@ -155,7 +174,7 @@ class LiveSource:
                 self.state.ok()
                 log.info("camera %s: streaming", self.shown)
             pos = cap.get(cv2.CAP_PROP_POS_MSEC)
-            t = self._clock(pos / 1000.0 if pos and pos > 0 else now - t0, self.fps)
+            t = self._clock(pos / 1000.0 if pos and pos > 0 else now - t0, self.fps, now)
             with self._cond:
                 if self._latest is not None:
                     self.dropped += 1
