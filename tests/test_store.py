@@ -11,6 +11,8 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
+
 from edge.store.db import MIGRATIONS, open_db, schema_version
 from edge.store.store import Store
 from orders.models import Order
@@ -171,3 +173,28 @@ def test_reads_never_see_a_transaction_that_has_not_committed(tmp_path):
     for r in readers:
         r.join(10)
     assert seen == {"outbox": [], "outbox_len": 0, "pending": [], "order": None, "alerts": 0}
+
+
+def test_retention_deletes_every_snapshot_a_tray_had_and_bounds_outbox_and_sessions(tmp_path):
+    """A tray's mismatch and its resolution each write a snapshot; the tray row keeps the newest, the
+    verdicts their own: purge hands back both, so no file outlives its rows. Undelivered messages of
+    purged trays and expired sessions go too."""
+    from edge.store.snapshots import SnapshotWriter
+
+    s = Store(tmp_path / "t.db")
+    snaps = SnapshotWriter(tmp_path / "snapshots", 0)
+    frame = np.full((40, 40, 3), 128, np.uint8)
+    for vid, kind in (("m", "mismatch"), ("r", "resolved")):
+        rel = snaps.write(vid, frame, (0, 0, 40, 40), "2026-10-01")
+        s.record_verdict(verdict(vid, kind, tray=1), run="r", snapshot=rel)
+    on_disk = lambda: sorted(str(p.relative_to(snaps.root)) for p in snaps.root.rglob("*.jpg"))  # noqa: E731
+    assert on_disk() == ["2026-10-01/m.jpg", "2026-10-01/r.jpg"]
+    s.db.execute("INSERT INTO sessions (id, user, created, last_seen, expires) VALUES ('gone', 'u', 0, 0, 1), "
+                 "('live', 'u', 0, 0, ?)", [time.time() + 3600])
+    old = (datetime.now(timezone.utc) - timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    s.db.execute("UPDATE trays SET created_at = ?", [old])
+    s.db.execute("UPDATE outbox SET created_at = ?", [old])
+    assert snaps.delete(s.purge(30)) == 2
+    assert on_disk() == []
+    assert s.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+    assert [r[0] for r in s.db.execute("SELECT id FROM sessions").fetchall()] == ["live"]

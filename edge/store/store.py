@@ -263,13 +263,21 @@ class Store:
 
     # -- retention ---------------------------------------------------------------
     def purge(self, days: float, now: datetime | None = None) -> list[str]:
-        """Delete trays (with verdicts and alerts), finished orders and audit rows older than ``days``;
-        return the snapshot files that belonged to the deleted trays."""
-        cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        """Delete trays (with verdicts and alerts), finished orders, audit rows and undelivered MQTT
+        messages older than ``days``, and expired dashboard sessions; return the snapshot files that
+        belonged to the deleted rows (each verdict owns the snapshot taken for it, the tray its newest)."""
+        moment = now or datetime.now(timezone.utc)
+        cutoff = (moment - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with self._lock, self.db.atomic():
             snaps = [r[0] for r in self.db.execute(
-                "SELECT snapshot FROM trays WHERE created_at < ? AND snapshot IS NOT NULL", [cutoff]).fetchall()]
+                "SELECT snapshot FROM trays WHERE created_at < ? AND snapshot IS NOT NULL UNION "
+                "SELECT json_extract(v.record, '$.snapshot') FROM verdicts v JOIN trays t ON t.id = v.tray_id "
+                "WHERE t.created_at < ? AND json_extract(v.record, '$.snapshot') IS NOT NULL",
+                [cutoff, cutoff]).fetchall()]
             self.db.execute("DELETE FROM trays WHERE created_at < ?", [cutoff])
+            self.db.execute("DELETE FROM outbox WHERE created_at < ?", [cutoff])  # its verdicts are gone too
+            if "sessions" in self.db.table_names():
+                self.db.execute("DELETE FROM sessions WHERE expires < ?", [moment.timestamp()])
             self.db.execute("DELETE FROM orders WHERE updated_at < ? AND status != 'pending'", [cutoff])
             self.db.execute("DELETE FROM audit WHERE at < ?", [cutoff])
         return snaps
