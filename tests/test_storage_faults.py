@@ -117,9 +117,31 @@ def test_memory_queue_is_bounded_keeps_the_oldest_and_counts_the_rest(small_fs, 
     for v in made:
         rec(v, pipe)
     assert rec.dropped == 5 and rec.pending <= 10
+    assert "the memory queue is full (10): 5 verdicts dropped" in rec.problem  # health says so, not only a log
     filler.unlink()
     assert rec.flush(30)
     assert stored_ids(small_fs / "traycheck.db") == [v.id for v in made[:10]]  # the oldest were kept
+    rec.close(5)
+    store.close()
+
+
+def test_a_schema_error_sets_the_verdict_aside_clears_the_problem_and_the_next_verdicts_are_stored(
+        tmp_path, pipe, caplog):
+    """``no such column`` is the program's or the schema's fault, not the disk's: retried a few times,
+    then the verdict is set aside (logged in full) and the queue goes on, instead of every later
+    verdict waiting forever behind it."""
+    rec, store = _recorder(tmp_path)
+    first, later = verdicts(1), verdicts(2, start=1)
+    store.db.execute("ALTER TABLE verdicts RENAME COLUMN confidence TO confidence_old")  # a broken schema
+    rec(first[0], pipe)
+    wait_until(lambda: rec.set_aside == 1, 30, "the verdict was never set aside")
+    assert rec.problem is None  # storage itself works: the queue moved on
+    store.db.execute("ALTER TABLE verdicts RENAME COLUMN confidence_old TO confidence")
+    for v in later:
+        rec(v, pipe)
+    assert rec.flush(20) and stored_ids(tmp_path / "traycheck.db") == [v.id for v in later]
+    assert any("set aside after 5 tries (not a storage fault)" in r.getMessage() and first[0].id in r.getMessage()
+               for r in caplog.records)
     rec.close(5)
     store.close()
 

@@ -82,6 +82,8 @@ class ServiceCollector(Collector):
                                 value=recorder.pending)
         yield CounterMetricFamily("traycheck_verdicts_dropped", "Verdicts lost: the memory queue was full",
                                   value=recorder.dropped)
+        yield CounterMetricFamily("traycheck_verdicts_set_aside", "Verdicts given up on an error that is not the "
+                                  "disk's (a schema or program fault; logged in full)", value=recorder.set_aside)
         yield GaugeMetricFamily("traycheck_storage_free_bytes", "Free bytes on the data directory's disk",
                                 value=shutil.disk_usage(self.svc.data_dir).free)
         if self.svc.publisher is not None:

@@ -42,7 +42,18 @@ MAX_PENDING = 10_000  # verdicts kept in memory while storage fails (hours of a 
 MAX_CROPS = 100  # zone crops waiting for their snapshot; beyond it a verdict goes without one
 RETRY_MAX_S = 5.0  # longest wait between two tries of a failing storage
 GIVE_UP_TRIES = 5  # tries of an error that is not about the disk (a bug) before the verdict is set aside
-RETRYABLE = (sqlite3.OperationalError, OSError)  # full, read-only, locked, I/O: the disk may come back
+DISK_WORDS = ("full", "disk", "i/o", "readonly", "read-only", "locked", "busy", "unable to open")
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether a storage error is the disk's (full, read-only, locked, I/O: it may come back, so wait and
+    retry) rather than the program's or the schema's (``no such column``: retrying cannot help)."""
+    if isinstance(exc, OSError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return any(w in text for w in DISK_WORDS)
+    return False
 
 
 def model_name(detector: object) -> str | None:
@@ -90,7 +101,11 @@ class Recorder:
     # -- state ---------------------------------------------------------------------
     @property
     def problem(self) -> str | None:
-        """Why verdicts cannot be stored right now (the ``storage`` health problem), or None."""
+        """Why verdicts cannot be stored right now (the ``storage`` health problem), or None. A full
+        memory queue is part of it: verdicts being dropped is never silent."""
+        if self._overflowing:
+            full = f"the memory queue is full ({self.max_pending}): {self.dropped} verdicts dropped"
+            return f"{self._problem}; {full}" if self._problem else full
         return self._problem
 
     @property
@@ -167,7 +182,7 @@ class Recorder:
                     self.stored += 1
             except Exception as exc:  # noqa: BLE001 - nothing may kill the writer: the verdicts wait in it
                 tries += 1
-                if not isinstance(exc, RETRYABLE) and tries >= GIVE_UP_TRIES:
+                if not retryable(exc) and tries >= GIVE_UP_TRIES:
                     what = (f"order {head.closed.order.id} ({head.closed.reason})" if head.closed is not None
                             else f"verdict {head.record.get('id')}")
                     log.exception("%s set aside after %d tries (not a storage fault): %s", what, tries,
@@ -175,6 +190,8 @@ class Recorder:
                     self.set_aside += 1
                     self._done(head)
                     delay, tries = 0.0, 0
+                    if self._problem is not None:  # the queue moves on: what holds it back is gone
+                        self._set_problem(None)
                     continue
                 self._fail(exc)
                 delay = min(self.retry_max_s, max(0.1, delay * 2))
