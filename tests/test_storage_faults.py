@@ -283,3 +283,41 @@ def test_service_with_a_full_disk_loses_no_verdict_and_refuses_orders_with_503(s
     assert [h["state"] for h in health][-3:] == ["ok", "degraded", "ok"], health
     assert health[-2]["problems"][0]["kind"] == "storage" and "full" in health[-2]["problems"][0]["detail"]
     assert published == ids  # every verdict stored is published once space returned: 0 lost
+
+
+def test_a_replay_whose_disk_fills_checks_every_tray_and_stores_everything_once_space_returns(small_fs, tmp_path):
+    """The issue's finding: the data dir on a small tmpfs, full from the first POS order on. The camera
+    never writes the database, so the shift goes on; orders and verdicts wait in the recorder and are
+    all stored once space returns (the old code ended the replay after one verdict)."""
+    import sys
+
+    from tests.conftest import ROOT
+
+    data = small_fs / "data"
+    out = tmp_path / "verdicts.jsonl"
+    p = subprocess.Popen([sys.executable, "-m", "edge", "replay", str(FIXTURES / "lunch-rush"), "--data-dir",
+                          str(data), "--verdicts", str(out)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: (data / "traycheck.db").exists() or p.poll() is not None, 60, "the replay never started")
+    filler = fill(small_fs)
+    lines = []
+    for line in p.stderr:  # wait for the event: the first write the full disk refused
+        lines.append(line)
+        if "disk is full" in line:
+            break
+    filler.unlink()
+    _, rest = p.communicate(timeout=600)
+    log = "".join(lines) + rest
+    assert p.returncode == 0, log[-3000:]
+    assert any("disk is full" in x for x in lines), log[-3000:]
+    made = [json.loads(x) for x in out.read_text().splitlines()]
+    trays = {v["tray"] for v in made}
+    truth = (FIXTURES / "lunch-rush" / "truth.jsonl").read_text().splitlines()
+    assert len(trays) >= len(truth), f"{len(trays)} trays checked of {len(truth)}"
+    assert sorted(stored_ids(data / "traycheck.db")) == sorted(v["id"] for v in made)  # every verdict stored
+    conn = sqlite3.connect(data / "traycheck.db")
+    try:
+        orders = conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+    finally:
+        conn.close()
+    pos = [x for x in (FIXTURES / "lunch-rush" / "pos.jsonl").read_text().splitlines() if '"order"' in x]
+    assert orders == len(pos)

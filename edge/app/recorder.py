@@ -33,7 +33,8 @@ from edge.app.mqtt import Publisher
 from edge.pipeline.camera import CameraPipeline
 from edge.pipeline.verdicts import Verdict
 from edge.store.snapshots import SnapshotWriter, zone_boxes
-from edge.store.store import Store
+from edge.store.store import OrderClosed, Store
+from orders.models import Order
 from orders.registry import ClosedOrder
 
 log = logging.getLogger("traycheck.recorder")
@@ -64,8 +65,9 @@ def model_name(detector: object) -> str | None:
 
 @dataclass
 class _Job:
-    record: dict  # a verdict's record ({} for an order transition)
-    closed: ClosedOrder | None = None  # an order transition without a verdict
+    record: dict  # a verdict's record ({} for an order write)
+    write: Callable[[], bool] | None = None  # an order write without a verdict (a transition, an order in)
+    what: str = ""  # that write, for the log
     crop: np.ndarray | None = None  # the zone crop, until its snapshot is written (or fails)
     boxes: dict | None = None
     day: str = ""
@@ -149,18 +151,33 @@ class Recorder:
     def close_order(self, closed: ClosedOrder) -> None:
         """Hand over an order transition without a verdict (expired, set aside, served by an earlier
         tray): memory only, stored in order with the verdicts."""
+        self._order_write(lambda: self.store.close_order(closed.order.id, closed.reason, closed.status),
+                          f"order {closed.order.id} {closed.status} ({closed.reason})")
+
+    def store_order(self, order: Order, camera: str | None, source: str) -> None:
+        """Store an order that could not be stored when it came (a replay's POS script on a full disk):
+        in order with the verdicts, retried like them. One the box closed meanwhile stays closed."""
+        def put() -> bool:
+            try:
+                return self.store.put_order(order, camera, source)
+            except OrderClosed as exc:
+                log.warning("%s", exc)
+                return False
+
+        self._order_write(put, f"order {order.id} ({source})")
+
+    def _order_write(self, write: Callable[[], bool], what: str) -> None:
         with self._cond:
             if self._closing:
-                log.error("order %s closed after the recorder closed, not stored: %s", closed.order.id, closed.reason)
+                log.error("%s came after the recorder closed, not stored", what)
                 return
-            self._queue.append(_Job({}, closed))
+            self._queue.append(_Job({}, write, what))
             self._cond.notify()
 
     def _write(self, job: _Job) -> bool:
         """Store one job; True when it wrote something new."""
-        if job.closed is not None:
-            c = job.closed
-            return self.store.close_order(c.order.id, c.reason, c.status)
+        if job.write is not None:
+            return job.write()
         return self.store.record_verdict(job.record, run=self.run, snapshot=job.snapshot, boxes=job.boxes)
 
     # -- the writer thread ---------------------------------------------------------------
@@ -178,13 +195,12 @@ class Recorder:
             for job in snaps:  # snapshots first (each frees its crop), so a storage outage holds no images
                 self._snapshot(job)
             try:
-                if self._write(head) and head.closed is None:
+                if self._write(head) and head.write is None:
                     self.stored += 1
             except Exception as exc:  # noqa: BLE001 - nothing may kill the writer: the verdicts wait in it
                 tries += 1
                 if not retryable(exc) and tries >= GIVE_UP_TRIES:
-                    what = (f"order {head.closed.order.id} ({head.closed.reason})" if head.closed is not None
-                            else f"verdict {head.record.get('id')}")
+                    what = head.what or f"verdict {head.record.get('id')}"
                     log.exception("%s set aside after %d tries (not a storage fault): %s", what, tries,
                                   json.dumps(head.record))
                     self.set_aside += 1

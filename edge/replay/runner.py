@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -285,6 +286,9 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
         except OrderClosed as exc:  # a shift that sends an id again after its tray: what the POS API answers 409
             log.warning("replay: %s", exc)
             return
+        except (sqlite3.Error, OSError) as exc:  # a full disk must not end the shift: checked now, stored later
+            log.warning("replay: order %s not stored yet (%s): the recorder stores it when it can", ev.order.id, exc)
+            svc.recorder.store_order(ev.order, camera, "replay")
         svc._route_order(ev.order, camera, ev.t)
 
     v = FileSource(shift_video(folder), None).video  # (its size, rate and length)
