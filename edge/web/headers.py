@@ -64,5 +64,10 @@ def address_allowed(host: str | None, nets: list) -> bool:
 
 
 def bearer_ok(authorization: str | None, token: str) -> bool:
+    """Whether ``Authorization`` carries ``token``; an empty token (or an empty answer) never matches, so
+    a token file left empty can never mean "no authentication"."""
     scheme, _, given = (authorization or "").partition(" ")
+    given = given.strip()
+    if not token or not given:
+        return False
     return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
