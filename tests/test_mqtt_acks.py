@@ -95,7 +95,7 @@ def test_a_slow_delete_runs_in_batches_on_the_drain_thread_and_never_stalls_paho
     for i in (1, 2, 4, 5, 7, 8, 10, 11, 13, 14):  # ok verdicts: one message each
         store.record_verdict(verdict(i), run="r")
     orders = threading.Event()
-    pub = Publisher(MqttSettings(host="127.0.0.1", port=broker.port, site="r1"), store,
+    pub = Publisher(MqttSettings(host="127.0.0.1", port=broker.port, site="r1", client_id="box-r1"), store,
                     {"pos/r1/orders": lambda topic, payload: orders.set()})
     pub.start()
     pos = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pos-test")

@@ -283,9 +283,8 @@ def _replay_stored(folder: Path, detector: ModelDetector, speed: float | None, d
     def hand_over(ev: PosEvent) -> None:  # what the POS API does: store the order, then route it
         try:
             svc.store.put_order(ev.order, camera, source="replay")
-        except OrderClosed as exc:  # a shift that sends an id again after its tray: what the POS API answers 409
-            log.warning("replay: %s", exc)
-            return
+        except OrderClosed:  # the same shift replayed again into its data dir (after a crash): its verdicts
+            pass  # have stable ids, so checking its trays again stores nothing twice
         except (sqlite3.Error, OSError) as exc:  # a full disk must not end the shift: checked now, stored later
             log.warning("replay: order %s not stored yet (%s): the recorder stores it when it can", ev.order.id, exc)
             svc.recorder.store_order(ev.order, camera, "replay")
