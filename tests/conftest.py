@@ -106,3 +106,15 @@ def wait_http_ok(url: str, proc: subprocess.Popen, what: str, timeout: float = 6
             pass
         assert time.monotonic() < deadline and proc.poll() is None, what
         time.sleep(0.2)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under ``CI=true`` a skip (a component missing: a tmpfs that cannot be mounted, no ffmpeg, no
+    broker...) is a failure: CI installs everything, so a skip there means a test silently did not run."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI", "").lower() == "true" and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true (a component is missing?): {reason}"
