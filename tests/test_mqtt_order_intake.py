@@ -90,17 +90,17 @@ def test_an_order_that_cannot_be_stored_gets_no_puback_and_is_stored_after_the_d
         for i in range(20):
             pos.publish(TOPIC, json.dumps(order(i, lines=50)), qos=1).wait_for_publish(timeout=10)
         assert wait_until(lambda: box.counts.storage_failures >= 3, 30), "the intake never tried to store"
-        assert box.pub.intake_retrying and box.pub.unsettled == 20 and box.routed == ["probe"]
+        assert box.pub.intake.retrying and box.pub.intake.unsettled == 20 and box.routed == ["probe"]
         box.close()  # the box goes down with nothing acknowledged...
         box = Box(small_fs, broker.port)  # ...and comes back, the disk still full
-        assert wait_until(lambda: box.pub.unsettled == 20 and box.counts.storage_failures >= 2, 30), \
+        assert wait_until(lambda: box.pub.intake.unsettled == 20 and box.counts.storage_failures >= 2, 30), \
             "the broker did not deliver the unacknowledged orders again"
         assert stored_ids(small_fs / "traycheck.db") == ["probe"]
         filler.unlink()
-        assert wait_until(lambda: box.pub.unsettled == 0, 30), "the orders were never stored after recovery"
+        assert wait_until(lambda: box.pub.intake.unsettled == 0, 30), "the orders were never stored after recovery"
         assert sorted(stored_ids(small_fs / "traycheck.db")) == sorted(["probe", *map(str, range(20))])
         assert box.routed == list(map(str, range(20)))  # in the order the POS sent them, once each
-        assert not box.pub.intake_retrying
+        assert not box.pub.intake.retrying
     finally:
         pos.loop_stop()
         box.close()

@@ -92,7 +92,7 @@ class ServiceCollector(Collector):
             yield CounterMetricFamily("traycheck_mqtt_reconnects", "Broker connections lost",
                                       value=self.svc.publisher.reconnects)
             yield GaugeMetricFamily("traycheck_mqtt_orders_unsettled", "POS orders received over MQTT, not stored "
-                                    "(so not acknowledged) yet", value=self.svc.publisher.unsettled)
+                                    "(so not acknowledged) yet", value=self.svc.publisher.intake.unsettled)
         intake = getattr(self.svc, "intake", None)
         if intake is not None:
             refused = CounterMetricFamily("traycheck_mqtt_orders_refused", "POS orders over MQTT refused, by reason "

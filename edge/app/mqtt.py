@@ -12,11 +12,8 @@ once. The ``offline`` status is the last will, so it also appears when the
 process dies. Subscribers drop duplicates by ``msg_id``.
 
 Messages the box subscribes to (POS orders) are acknowledged only once they are
-stored: paho's manual acknowledgement, a persistent session under a stable
-client id (the broker keeps what is published while the box is down), and the
-handler runs on its own thread, never paho's. A handler answers False when it
-could not store a message: it is tried again every second, still unacknowledged,
-so a box that dies meanwhile gets it again from the broker.
+stored (``edge/app/mqtt_intake.py``), over a persistent session under a stable
+client id, so the broker keeps what is published while the box is down.
 
 Topics (``<site>`` and ``<camera>`` from the config):
 
@@ -28,22 +25,19 @@ Topics (``<site>`` and ``<camera>`` from the config):
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import queue
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 
 from edge.app.mqtt_acks import AckBook
+from edge.app.mqtt_intake import Handler, Intake
 from edge.core import UserError
 from edge.store.store import Store
 
@@ -51,22 +45,6 @@ log = logging.getLogger("traycheck.mqtt")
 
 _STATE = "state"  # AckBook keys of retained states are (_STATE, topic) (outbox keys are msg_id strings)
 STUCK_S = 60  # connected this long and still no PUBACK: hand the message to paho again
-RETRY_S = 1.0  # a subscribed message its handler could not store is tried again this often
-
-Handler = Callable[[str, bytes], bool]  # (topic, payload) -> settled (acknowledge it); False: not stored, retry
-
-
-@dataclass(frozen=True)
-class Received:
-    """A subscribed message waiting for its handler; ``session`` tells whether its ``mid`` is still ours."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    session: int
-
-
 @dataclass(frozen=True)
 class MqttSettings:
     host: str
@@ -107,13 +85,6 @@ class MqttSettings:
         return f"traycheck/{self.site}/health"
 
 
-def box_client_id(site: str, data_dir: Path) -> str:
-    """A client id stable across restarts of one box (its site, host name and data directory), so the
-    broker keeps its session, and distinct for two services on one host."""
-    where = hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:8]
-    return f"traycheck-{site}-{socket.gethostname()}-{where}"
-
-
 class Publisher:
     """Drains the store's outbox to the broker; ``start()`` once, ``stop()`` at shutdown."""
 
@@ -139,10 +110,6 @@ class Publisher:
         self.reconnects = 0
         self.delete_batches = 0  # transactions that removed delivered rows (one per batch of PUBACKs)
         self.drain_rounds = 0  # passes of the drain loop: progress a watchdog or a test can wait on
-        self._inbox: queue.Queue[Received] = queue.Queue()  # subscribed messages, not acknowledged yet
-        self._session = 0  # connections so far: a message's mid is only ours to acknowledge on its own one
-        self._busy = False  # the intake thread holds a message
-        self.intake_retrying = False  # a handler could not store a message and waits to try again
         persistent = bool(self.subscriptions)
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id, clean_session=not persistent,
                         manual_ack=persistent)
@@ -159,14 +126,14 @@ class Publisher:
         c.on_message = self._on_message
         self.client = c
         self._drainer = threading.Thread(target=self._drain, name="mqtt outbox", daemon=True)
-        self._taker = threading.Thread(target=self._take, name="mqtt intake", daemon=True)
+        self.intake = Intake(self.subscriptions, c.ack, self.connected, self._stop)
 
     def start(self) -> None:
         self.client.connect_async(self.s.host, self.s.port, self.s.keepalive)
         self.client.loop_start()
         self._drainer.start()
         if self.subscriptions:
-            self._taker.start()
+            self.intake.thread.start()
 
     def stop(self, flush_s: float = 3.0) -> None:
         """Flush what the broker will take within ``flush_s``, publish ``offline``, disconnect."""
@@ -179,7 +146,7 @@ class Publisher:
                 pass
         self._stop.set()
         self._wake.set()
-        for t in (self._drainer, self._taker):  # they use the database: done before the store closes
+        for t in (self._drainer, self.intake.thread):  # they use the database: done before the store closes
             if t.is_alive():
                 t.join(timeout=5)
         self.client.disconnect()
@@ -219,11 +186,6 @@ class Publisher:
         self._wake.set()
 
     @property
-    def unsettled(self) -> int:
-        """Subscribed messages received and not settled (stored or refused) yet."""
-        return self._inbox.qsize() + int(self._busy)
-
-    @property
     def in_flight(self) -> int:
         """Messages handed to paho and not yet acknowledged."""
         return len(self._acks)
@@ -236,7 +198,7 @@ class Publisher:
                 self._refused_logged = True
             return
         self._refused_logged = False
-        self._session += 1
+        self.intake.new_session()
         log.info("MQTT connected to %s:%d%s", self.s.host, self.s.port,
                  " (session kept by the broker)" if flags.session_present else "")
         client.publish(self.s.status_topic, "online", qos=1, retain=True)
@@ -261,34 +223,7 @@ class Publisher:
         self._wake.set()
 
     def _on_message(self, client, userdata, msg) -> None:
-        self._inbox.put(Received(msg.topic, msg.payload, msg.mid, msg.qos, self._session))
-
-    # -- the intake thread: subscribed messages, acknowledged once settled --------------
-    def _take(self) -> None:
-        while not self._stop.is_set():
-            try:
-                m = self._inbox.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            self._busy = True
-            while not self._settle_message(m):
-                self.intake_retrying = True
-                if self._stop.wait(RETRY_S):  # unacknowledged: the broker delivers it again after a restart
-                    return
-            self.intake_retrying = self._busy = False
-
-    def _settle_message(self, m: Received) -> bool:
-        """Run the handlers of ``m``; acknowledge it when every one settled it (True)."""
-        settled = True
-        for pattern, handler in self.subscriptions.items():
-            if mqtt.topic_matches_sub(pattern, m.topic):
-                try:
-                    settled = handler(m.topic, m.payload) and settled
-                except Exception:  # a bug must not wedge the intake: logged, acknowledged, not retried forever
-                    log.exception("handler for %s failed", m.topic)
-        if settled and m.qos > 0 and m.session == self._session and self.connected.is_set():
-            self.client.ack(m.mid, m.qos)  # else the broker sends it again on the next connection: idempotent
-        return settled
+        self.intake.received(msg)
 
     # -- the drain thread ------------------------------------------------------------
     def _drain(self) -> None:

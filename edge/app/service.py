@@ -26,7 +26,8 @@ from edge.app.config import CameraConfig, Config, load_config
 from edge.app.health import Health, utcnow_iso
 from edge.app.metrics import make_registry
 from edge.app.model_store import config_menu
-from edge.app.mqtt import MqttSettings, Publisher, box_client_id
+from edge.app.mqtt import MqttSettings, Publisher
+from edge.app.mqtt_intake import box_client_id
 from edge.app.notify import notify, watchdog_interval
 from edge.app.order_intake import CurrentMenu, IntakeCounts, take_mqtt_order
 from edge.app.recorder import Recorder
