@@ -201,13 +201,10 @@ def open_db(path: Path) -> sqlite_utils.Database:
             raise _unusable(path, f"schema {version} was written by a newer TrayCheck (this one knows "
                                   f"{len(MIGRATIONS)})")
         migrate(db)
-    except UnusableDatabase:
+    except Exception as exc:
         conn.close()
+        # not a database, malformed pages; an OperationalError (locked, full, read-only) is the disk's problem
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            raise _unusable(path, f"corrupt ({exc})") from None
         raise
-    except sqlite3.OperationalError:  # locked, full, read-only: the disk's problem, not the file's
-        conn.close()
-        raise
-    except sqlite3.DatabaseError as exc:  # not a database, malformed pages
-        conn.close()
-        raise _unusable(path, f"corrupt ({exc})") from None
     return db
