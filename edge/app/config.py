@@ -7,10 +7,11 @@ environment (``TRAYCHECK_API_TOKEN``, ``TRAYCHECK_MQTT_PASSWORD``).
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -21,12 +22,14 @@ from edge.app.camera_params import PipelineOverrides, TrayOverrides, camera_para
 from edge.app.detector_config import DetectorConfig, OnnxDetectorConfig
 from edge.core import UserError
 from edge.pipeline.params import PipelineParams
+from edge.store.secret_files import read_secret
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no inf or nan, not even as a string: ``days: .inf`` would pass ``gt=0`` and crash a purge later
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_name(v: str) -> str:
@@ -36,22 +39,32 @@ def _check_name(v: str) -> str:
 
 
 def _secret(value: str | None, file: str | None, env: str, key: str) -> str | None:
-    """``env`` if set, else the file's first line (a UserError naming ``key`` if unreadable), else ``value``."""
+    """``env`` if set, else the file's text (a UserError naming ``key`` if it is unreadable, not
+    text or empty: never an empty secret), else ``value``."""
     if env and os.environ.get(env):
         return os.environ[env]
     if file:
-        try:
-            return Path(file).read_text().strip()
-        except OSError as exc:
-            raise UserError(f"{key}: {file}: cannot read ({exc.strerror or exc})") from None
+        return read_secret(Path(file), key)
     return value
+
+
+def zone_area(points: list[tuple[float, float]]) -> float:
+    """The polygon's area as a share of the frame (shoelace formula): a zone that encloses none
+    would silently check no tray at all."""
+    n = len(points)
+    return abs(sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1]
+                   for i in range(n))) / 2
+
+
+MIN_ZONE_AREA = 1e-4  # a hundredth of a percent of the frame: less is a line or a point, no tray fits
 
 
 class CameraConfig(_Strict):
     name: str
     source: str  # rtsp://..., http://..., /dev/videoN, or a video file / shift folder
     zone: list[tuple[float, float]] = Field(default_factory=lambda: [(x, y) for x, y in DEFAULT_ZONE])
-    speed: float | None = 1.0  # file sources only: 1 = real time, null = as fast as possible
+    # file sources only: 1 = real time, null = as fast as possible (0 or less would never deliver a frame)
+    speed: Annotated[float, Field(gt=0)] | None = 1.0
     pipeline: PipelineOverrides = PipelineOverrides()  # type: ignore[valid-type]  # (a model built from PipelineParams)
     tray: TrayOverrides = TrayOverrides()  # type: ignore[valid-type]  # (a model built from TrayParams)
 
@@ -64,6 +77,8 @@ class CameraConfig(_Strict):
             raise ValueError("a zone needs at least 3 [x, y] points")
         if any(not (0 <= x <= 1 and 0 <= y <= 1) for x, y in v):
             raise ValueError("zone points are fractions of the frame, between 0 and 1")
+        if zone_area(v) < MIN_ZONE_AREA:
+            raise ValueError("the zone encloses no area of the frame (its points repeat or lie on one line)")
         return v
 
     def params(self) -> PipelineParams:
@@ -163,21 +178,51 @@ class Config(_Strict):
         return self
 
 
-def load_config(path: str | Path) -> Config:
-    p = Path(path)
+def non_finite(value: Any, path: tuple[str, ...] = ()) -> tuple[tuple[str, ...], float] | None:
+    """(key path, value) of the first inf or nan anywhere in ``value`` (a validated config's dump),
+    or None: a safety net for the sections whose models are built elsewhere (camera overrides,
+    detector) and do not refuse them themselves."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for k, v in items:
+        found = non_finite(v, (*path, str(k)))
+        if found is not None:
+            return found
+    return None
+
+
+def _text(p: Path) -> str:
+    """The config file's text; a UserError naming the file and where its bytes stop being UTF-8
+    (a file saved in another encoding) instead of a traceback."""
     try:
-        data = yaml.safe_load(p.read_text())
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise UserError(f"config {p}: not found") from None
+    except IsADirectoryError:
+        raise UserError(f"config {p}: is a folder, not a file") from None
     except OSError as exc:
-        raise UserError(f"config {p}: cannot read ({exc.strerror})") from None
+        raise UserError(f"config {p}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise UserError(f"config {p}: line {line}: not UTF-8 text (byte {exc.start}: {raw[exc.start]:#04x}); "
+                        "save it as UTF-8") from None
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    text = _text(p)
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise UserError(f"config {p}: line {mark.line + 1 if mark else '?'}: not valid YAML") from None
     if not isinstance(data, dict):
         raise UserError(f"config {p}: expected a YAML mapping")
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
     except ValidationError as exc:
         e = exc.errors()[0]
         parts = [str(x) for x in e["loc"]]
@@ -190,3 +235,8 @@ def load_config(path: str | Path) -> Config:
         loc = ".".join(parts) or "(top level)"
         shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
         raise UserError(f"config {p}: {loc}: {msg}{shown}") from None
+    bad = non_finite(cfg.model_dump())
+    if bad is not None:
+        raise UserError(f"config {p}: {'.'.join(bad[0])}: Input should be a finite number (got {bad[1]!r})")
+    return cfg
+

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 import time
 from collections import deque
 from pathlib import Path
 
+from edge.core import UserError
+from edge.store.secret_files import load_secret, write_new_secret
 from edge.store.sessions import Session
 
 SESSION_COOKIE = "traycheck_session"
@@ -25,19 +26,54 @@ SESSION_HOURS = 12.0  # a shift: the default absolute lifetime of a session
 SESSION_IDLE_MINUTES = 240.0  # a session unused this long ends
 
 
-def session_secret(data_dir: Path) -> bytes:
-    """The key that signs session cookies: generated once per data directory (mode 600)."""
-    path = Path(data_dir) / "session-key"
-    if path.is_file():
-        return bytes.fromhex(path.read_text().strip())
-    key = secrets.token_bytes(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
+SESSION_KEY_BYTES = 32  # a generated key; a shorter one (at least MIN_SESSION_KEY_BYTES) is taken as given
+MIN_SESSION_KEY_BYTES = 16
+
+
+def session_key_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "session-key"
+
+
+def _session_key(path: Path) -> tuple[bytes, str | None]:
+    """(key, None), or (b"", one line naming the file and what is wrong with it): the file must
+    hold at least ``MIN_SESSION_KEY_BYTES`` bytes as hex (an empty key would sign for anyone)."""
+    text, why = load_secret(path)
+    fix = "delete it to generate a new one (everyone signs in again)"
+    if why:
+        return b"", f"{path}: the dashboard session key {why}; {fix}" if why.startswith("is empty") else \
+            f"{path}: cannot read the dashboard session key ({why}); fix its permissions, or {fix}"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex() + "\n")
+        key = bytes.fromhex(text)
+    except ValueError:
+        return b"", f"{path}: the dashboard session key is not hex (damaged or edited?); {fix}"
+    if len(key) < MIN_SESSION_KEY_BYTES:
+        return b"", (f"{path}: the dashboard session key is {len(key)} bytes, too short to sign sessions "
+                     f"(at least {MIN_SESSION_KEY_BYTES}); {fix}")
+    return key, None
+
+
+def session_key_problem(data_dir: Path) -> str | None:
+    """Why the data dir's session key cannot be used (one line naming it), or None: absent (one is
+    generated at start) or good. One of ``startup_problems``: ``run`` refuses, ``config check``
+    and ``doctor`` say the same."""
+    path = session_key_path(data_dir)
+    if not (path.exists() or path.is_symlink()):
+        return None
+    return _session_key(path)[1]
+
+
+def session_secret(data_dir: Path) -> bytes:
+    """The key that signs session cookies: generated once per data directory (mode 600, written
+    whole and fsynced); a UserError naming the file when it is empty, unreadable or not a key."""
+    path = session_key_path(data_dir)
+    if not (path.exists() or path.is_symlink()):
+        key = secrets.token_bytes(SESSION_KEY_BYTES)
+        if write_new_secret(path, key.hex()):
+            return key
+        # another process made it first: theirs it is
+    key, problem = _session_key(path)
+    if problem:
+        raise UserError(problem)
     return key
 
 
