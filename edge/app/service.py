@@ -199,7 +199,8 @@ class Service:
         log.info("traycheck running: %d cameras, HTTP on %s", len(self.workers), self.cfg.http.listen)
 
     def retention(self) -> None:
-        removed = self.snapshots.delete(self.store.purge(self.cfg.retention.days))
+        removed = self.snapshots.delete(self.store.purge(self.cfg.retention.days,
+                                                         session_idle_s=self.cfg.http.session_idle_minutes * 60))
         if removed:
             log.info("retention: %d old snapshots removed", removed)
 

@@ -262,9 +262,10 @@ class Store:
                 self.db.execute("DELETE FROM outbox WHERE msg_id = ?", [m])
 
     # -- retention ---------------------------------------------------------------
-    def purge(self, days: float, now: datetime | None = None) -> list[str]:
+    def purge(self, days: float, now: datetime | None = None, session_idle_s: float | None = None) -> list[str]:
         """Delete trays (with verdicts and alerts), finished orders, audit rows and undelivered MQTT
-        messages older than ``days``, and expired dashboard sessions; return the snapshot files that
+        messages older than ``days``, and expired dashboard sessions (past their end, or unused for
+        ``session_idle_s``: such a row can never be used again); return the snapshot files that
         belonged to the deleted rows (each verdict owns the snapshot taken for it, the tray its newest)."""
         moment = now or datetime.now(timezone.utc)
         cutoff = (moment - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -277,7 +278,9 @@ class Store:
             self.db.execute("DELETE FROM trays WHERE created_at < ?", [cutoff])
             self.db.execute("DELETE FROM outbox WHERE created_at < ?", [cutoff])  # its verdicts are gone too
             if "sessions" in self.db.table_names():
-                self.db.execute("DELETE FROM sessions WHERE expires < ?", [moment.timestamp()])
+                idle_cut = moment.timestamp() - session_idle_s if session_idle_s is not None else 0.0
+                self.db.execute("DELETE FROM sessions WHERE expires < ? OR last_seen < ?",
+                                [moment.timestamp(), idle_cut])
             self.db.execute("DELETE FROM orders WHERE updated_at < ? AND status != 'pending'", [cutoff])
             self.db.execute("DELETE FROM audit WHERE at < ?", [cutoff])
         return snaps
