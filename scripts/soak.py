@@ -9,10 +9,12 @@ disk vs rows, outbox and sessions over time) and exits 1 when a file has no row 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +35,8 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=30, help="minutes of stream")
     ap.add_argument("--speed", type=float, default=1.0, help="times real time")
     ap.add_argument("--retention-minutes", type=float, default=2.0)
+    ap.add_argument("--broker-outage", type=float, nargs=2, default=(0.3, 0.5), metavar=("FROM", "TO"),
+                    help="stop Mosquitto between these fractions of the run (the outbox fills, then drains)")
     ap.add_argument("--work", type=Path, required=True, help="folder for the shift, data dir, logs (emptied)")
     a = ap.parse_args()
     shutil.rmtree(a.work, ignore_errors=True)
@@ -42,8 +46,24 @@ def main() -> int:
     port = free_port()
     (a.work / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    broker = subprocess.Popen([mosquitto, "-c", str(a.work / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    start_broker = lambda: subprocess.Popen([mosquitto, "-c", str(a.work / "mosquitto.conf")],  # noqa: E731
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    broker = start_broker()
+    wall = (json.loads((shift / "truth.jsonl").read_text().splitlines()[-1])["leave_t"] + 3) / a.speed
+    stop = threading.Event()
+
+    def outage() -> None:
+        nonlocal broker
+        if stop.wait(wall * a.broker_outage[0]):
+            return
+        print("stopping Mosquitto (outage)", file=sys.stderr)
+        broker.terminate()
+        if stop.wait(wall * (a.broker_outage[1] - a.broker_outage[0])):
+            return
+        print("starting Mosquitto again", file=sys.stderr)
+        broker = start_broker()
+
+    threading.Thread(target=outage, daemon=True).start()
     try:
         time.sleep(0.5)
         soak = Soak(shift, a.work / "data", port, free_port(), a.speed, a.retention_minutes)
@@ -52,6 +72,7 @@ def main() -> int:
                                                    f"trays {s.trays}  outbox {s.outbox}  sessions {s.sessions}",
                                                    file=sys.stderr))
     finally:
+        stop.set()
         broker.terminate()
     (a.work / "report.json").write_text(report.to_json())
     print(report.to_json())
