@@ -119,7 +119,7 @@ class HttpConfig(_Strict):
     session_hours: float = Field(12, gt=0, le=24 * 30)  # a dashboard session ends this long after sign-in
     session_idle_minutes: float = Field(240, gt=0, le=24 * 60 * 30)  # ... or this long after its last use
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # larger request bodies: 413
-    max_connections: int = Field(1000, ge=32, le=100_000)  # open HTTP connections (docs/security.md)
+    max_connections: int = Field(512, ge=32, le=100_000)  # open HTTP connections (docs/security.md)
 
     @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
