@@ -5,15 +5,29 @@ import unicodedata
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+MAX_MARKS = 3  # combining marks on one base character: Vietnamese needs 2, Indic clusters 3; "Zalgo" text 60
+MARKS = ("Mn", "Mc", "Me")  # Unicode categories of combining marks (nonspacing, spacing, enclosing)
+
 
 def check_printable(text: str) -> str:
     """``text`` when every character is printable: no control characters (NUL, newlines), no bidi
-    overrides or zero-width characters (format characters), no unassigned code points, no blank ends.
-    An order number is shown to staff and matched against a printed ticket; such characters only hide what it is."""
+    overrides or zero-width characters (format characters), no unassigned code points, no blank ends,
+    at most ``MAX_MARKS`` combining marks on a character and none without one. An order number is shown
+    to staff and matched against a printed ticket; such characters only hide what it is (a letter under
+    60 accents is a smear on the screen, not an order number)."""
+    marks = 0
     for i, ch in enumerate(text):
         if not ch.isprintable():
             raise ValueError(f"character {i + 1} (U+{ord(ch):04X} {unicodedata.name(ch, '')}) is not allowed: "
                              "use printable characters only")
+        if unicodedata.category(ch) not in MARKS:
+            marks = 0
+            continue
+        marks += 1
+        if i == 0 or marks > MAX_MARKS:
+            what = "a combining mark on no character is" if i == 0 else \
+                f"more than {MAX_MARKS} combining marks on one character are"
+            raise ValueError(f"character {i + 1} (U+{ord(ch):04X} {unicodedata.name(ch, '')}): {what} not allowed")
     if text != text.strip():
         raise ValueError("no blanks at the start or end")
     return text

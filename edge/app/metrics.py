@@ -2,7 +2,10 @@
 
 Counters of the hot path live in the pipeline as plain integers; this
 collector reads them, and the service state, only when ``/metrics`` is scraped.
-The detector latency histogram is the one thing observed per call.
+The detector latency histogram is the one thing observed per call. The dashboard's
+failed sign-ins (``traycheck_signin_failed_total{reason}``) are registered on the same
+registry by the web app that counts them (``edge.web.app.create_app``, collector in
+``edge.web.login_limits``): the web layer cannot import this one.
 """
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ service reported is on disk even if the box loses power a moment later.
 """
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,11 @@ from edge.core import UserError
 class UnusableDatabase(UserError):
     """The database file cannot be used as it is (corrupt, not a database, from a newer TrayCheck):
     start-up stops with one line and exit 2 (systemd does not restart on 2) and names ``doctor``."""
+
+class StorageUnavailable(UserError):
+    """The database cannot be opened for writing at start (a full, read-only or failing disk, a lock held
+    for 30 s): nothing can be stored, so start-up stops with one line and exit 2, naming the free space."""
+
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -139,6 +145,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX sessions_user ON sessions(user);
     ALTER TABLE users ADD COLUMN disabled_at TEXT
     """,
+    # 6: failed dashboard sign-ins of the last minutes (``edge.web.login_limits``), so that a restart does not
+    # reset the login limit; ``account`` is the name tried (case-folded), ``client`` the address, ``at`` unix seconds
+    """
+    CREATE TABLE signin_failures (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        client TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX signin_failures_client ON signin_failures(client, account);
+    CREATE INDEX signin_failures_at ON signin_failures(at)
+    """,
 ]
 
 
@@ -206,5 +224,19 @@ def open_db(path: Path) -> sqlite_utils.Database:
         # not a database, malformed pages; an OperationalError (locked, full, read-only) is the disk's problem
         if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
             raise _unusable(path, f"corrupt ({exc})") from None
+        if isinstance(exc, sqlite3.OperationalError):
+            raise _unwritable(path, exc) from None
         raise
     return db
+
+
+def _unwritable(path: Path, exc: sqlite3.OperationalError) -> StorageUnavailable:
+    """One line for a database that cannot be opened for writing (full disk: SQLite says ``database or
+    disk is full``, or just ``disk I/O error`` when the WAL file cannot be made), with the free space,
+    so that the operator sees the cause instead of a traceback and a restart loop."""
+    try:
+        free = f"; {shutil.disk_usage(path.parent).free / 1e6:.1f} MB free on its disk"
+    except OSError:
+        free = ""
+    return StorageUnavailable(f"database {path}: cannot be opened for writing ({exc}{free}); nothing was changed. "
+                              "Free space on that disk (or fix it), then start again")

@@ -9,12 +9,15 @@ request, so a demotion applies at once (and ``Users.add`` ends the sessions anyw
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger("traycheck.sessions")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Sessions:
     def __init__(self, path: Path, idle_s: float, max_s: float):
         self.path, self.idle_s, self.max_s = Path(path), idle_s, max_s
         self._local = threading.local()
+        self._tidy_failing = False  # a tidying write failed (full disk): logged once until one works again
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -74,11 +78,27 @@ class Sessions:
             return None
         user, role, last_seen, expires = row
         if now >= expires or now - last_seen > self.idle_s:
-            self.conn.execute("DELETE FROM sessions WHERE id = ?", [sid])
+            self._tidy("DELETE FROM sessions WHERE id = ?", sid)
             return None
         if now - last_seen > TOUCH_S:
-            self.conn.execute("UPDATE sessions SET last_seen = ? WHERE id = ?", [now, sid])
+            self._tidy("UPDATE sessions SET last_seen = ? WHERE id = ?", now, sid)
         return Session(user, role, sid, min(expires, now + self.idle_s))
+
+    def _tidy(self, sql: str, *args: object) -> None:
+        """A write that only keeps the table tidy (an ended session's row, the last-use time): on a full or
+        read-only disk it is skipped, so staff can still read the pages (an ended row is judged again next
+        time; a use that cannot be recorded only lets the idle limit count from the last one that was).
+        Logged once per streak of failures, not once per request."""
+        try:
+            self.conn.execute(sql, list(args))
+        except sqlite3.OperationalError as exc:
+            if not self._tidy_failing:
+                log.warning("sessions: the last-use time is not recorded while storage fails (%s)", exc)
+            self._tidy_failing = True
+            return
+        if self._tidy_failing:
+            self._tidy_failing = False
+            log.info("sessions: the last-use time is recorded again")
 
     def end(self, sid: str) -> None:
         self.conn.execute("DELETE FROM sessions WHERE id = ?", [sid])

@@ -58,10 +58,24 @@ class Users:
 
     def check(self, name: str, password: str) -> str | None:
         """The user's role when the password is right and the user is enabled, else None (same work either way)."""
+        return self.verify(name, password)[0]
+
+    def verify(self, name: str, password: str) -> tuple[str | None, str]:
+        """(role, "ok") when the password is right and the user is enabled, else (None, why): ``unknown_user``,
+        ``wrong_password`` or ``disabled`` (the right password of a disabled user). The same hashing work either
+        way, so the answer's time does not tell whether a name exists; the reason is for metrics and the audit."""
         row = self.db.execute("SELECT role, password_hash, disabled_at FROM users WHERE name = ?", [name]).fetchone()
         stored = row[1] if row else "scrypt$16384$8$1$00$00"  # spend the hashing time for unknown names too
         ok = verify_password(password, stored)
-        return row[0] if (row and ok and row[2] is None) else None
+        if row is None:
+            return None, "unknown_user"
+        if not ok:
+            return None, "wrong_password"
+        return (None, "disabled") if row[2] is not None else (row[0], "ok")
+
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` is a user (enabled or not): a refused sign-in names it in the audit log only then."""
+        return self.db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone() is not None
 
     def list(self) -> list[tuple[str, str]]:
         """(name, role) of every user; a disabled user's role reads ``role (disabled)``."""

@@ -1,5 +1,5 @@
-"""Dashboard sign-in: the cookie key, CSRF tokens, a login rate limit (password hashes:
-``edge.store.passwords``; sessions: ``edge.store.sessions``).
+"""Dashboard sign-in: the cookie key, CSRF tokens (password hashes: ``edge.store.passwords``;
+sessions: ``edge.store.sessions``; the login limit: ``edge.web.login_limits``, re-exported here).
 
 Standard library only. Passwords are hashed with scrypt (salted, deliberately
 slow); sessions live in the database (``edge.store.sessions``) so that they can
@@ -12,14 +12,12 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from pathlib import Path
 
 from edge.core import UserError
 from edge.store.secret_files import load_secret, write_new_secret
 from edge.store.sessions import Session
+from edge.web.login_limits import LoginLimiter as LoginLimiter  # re-exported: where the dashboard finds it
 
 SESSION_COOKIE = "traycheck_session"
 SESSION_HOURS = 12.0  # a shift: the default absolute lifetime of a session
@@ -93,56 +91,3 @@ class Signer:
         if not token:
             return False
         return hmac.compare_digest(token, self.csrf(session))
-
-
-class LoginLimiter:
-    """Failed sign-ins per client address and per account in ``window_s``, plus a global ceiling.
-
-    An attempt is *reserved* before the (slow) password check and counted as a failure
-    until it succeeds, so parallel requests cannot all slip past the count: of 30
-    concurrent wrong passwords at most ``attempts`` are checked, the rest are refused.
-    """
-
-    def __init__(self, attempts: int = 5, window_s: float = 300.0, global_attempts: int = 50):
-        self.window_s = window_s
-        self.limits = {"client": attempts, "user": attempts, "*": global_attempts}
-        self._attempts: dict[str, deque] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque:
-        q = self._attempts.setdefault(key, deque())
-        while q and now - q[0] > self.window_s:
-            q.popleft()
-        return q
-
-    @staticmethod
-    def keys(client: str, user: str) -> list[str]:
-        return [f"client:{client}", f"user:{user.casefold()}", "*"]
-
-    def reserve(self, keys: list[str]) -> float:
-        """Reserve one attempt under every key at once: 0.0 when granted, else the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            wait = 0.0
-            for key in keys:
-                q = self._recent(key, now)
-                if len(q) >= self.limits[key.partition(":")[0]]:
-                    wait = max(wait, self.window_s - (now - q[0]))
-            if wait > 0:
-                return wait
-            for key in keys:
-                self._attempts[key].append(now)
-            for key in [k for k, q in self._attempts.items() if not q]:  # bounded: forget idle keys
-                del self._attempts[key]
-            return 0.0
-
-    def succeeded(self, keys: list[str]) -> None:
-        """A right password: this client's and account's failures are forgiven, the global slot freed."""
-        with self._lock:
-            for key in keys:
-                q = self._attempts.get(key)
-                if key == "*":
-                    if q:
-                        q.pop()
-                else:
-                    self._attempts.pop(key, None)

@@ -1,10 +1,16 @@
 """Sign-in, sign-out and "sign out everywhere": the routes that create and end server-side sessions.
 
-The login limiter is asked *before* the slow password check (``LoginLimiter.reserve``),
-so parallel guesses cannot outrun it; the client address is the socket's peer unless
-``http.trusted_proxies`` names it (then uvicorn takes the forwarded address).
+The login limiter (``edge.web.login_limits``) is asked *before* the slow password check
+(``LoginLimiter.reserve``), so parallel guesses cannot outrun it; the client address is the
+socket's peer unless ``http.trusted_proxies`` names it (then uvicorn takes the forwarded address).
+Every failed sign-in is counted, logged and audited (``FailedSignins``, rate-limited). A sign-in
+that cannot be stored (a full disk) is a 503 with ``Retry-After``, never a 500.
 """
 from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,6 +22,8 @@ from edge.web.pages import render
 from edge.web.security import clear_session_cookie, local_path, page_session, require_csrf, set_session_cookie
 
 router = APIRouter()
+log = logging.getLogger("traycheck.signin")
+RETRY_AFTER_S = 30  # a sign-in that could not be stored: try again then (space may have been freed)
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -28,24 +36,44 @@ def login(request: Request, name: str = Form(..., max_length=64), password: str 
           next: str = Form("/", max_length=2048)) -> Response:
     app = request.app.state
     client = request.client.host if request.client else "?"
-    keys = app.limiter.keys(client, name)
-    wait = app.limiter.reserve(keys)  # counted before the hash: parallel guesses cannot all get through
+    users = Users(app.reader.conn)
+    wait = app.limiter.reserve(name, client)  # counted before the hash: parallel guesses cannot all get through
     resp: Response
     if wait > 0:
+        _failed(app, client, name if users.exists(name) else None, "limited")
         resp = render(request, "login.html", None, next=local_path(next),
                       error=f"Too many failed sign-ins: try again in {int(wait) + 1} s.")
         resp.status_code = 429
         resp.headers["Retry-After"] = str(int(wait) + 1)
         return resp
-    role = Users(app.reader.conn).check(name, password)
+    role, reason = users.verify(name, password)
     if role is None:
+        _failed(app, client, None if reason == "unknown_user" else name, reason)
         resp = render(request, "login.html", None, next=local_path(next), error="Wrong name or password.")
         resp.status_code = 401
         return resp
-    app.limiter.succeeded(keys)
+    app.limiter.succeeded(name, client)
+    try:
+        token = app.sessions.create(name)
+    except (sqlite3.Error, OSError) as exc:
+        log.error("sign-in of %s not stored (storage: %s); answered 503", name, exc)
+        resp = render(request, "login.html", None, next=local_path(next),
+                      error="The box cannot store a sign-in right now (its disk is full or failing): "
+                            f"try again in {RETRY_AFTER_S} s, or tell the manager.")
+        resp.status_code = 503
+        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return resp
     resp = RedirectResponse(local_path(next), status_code=303)
-    set_session_cookie(request, resp, app.sessions.create(name), int(app.sessions.max_s))
+    set_session_cookie(request, resp, token, int(app.sessions.max_s))
     return resp
+
+
+def _failed(app: Any, client: str, account: str | None, reason: str) -> None:
+    """Count, log and audit one failed sign-in (``FailedSignins``, set up by ``create_app``; absent only when
+    the dashboard is mounted without it)."""
+    failed = getattr(app, "failed_signins", None)
+    if failed is not None:
+        failed(client, account, reason)
 
 
 @router.post("/logout", include_in_schema=False)
