@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detectors.detections import ModelDetector
-from detectors.loader import load_detector
 from detectors.model_info import family_name, figures_line, load_metadata, resolve_model
 from edge.app.config import Config
-from edge.app.model_store import active_model, config_menu, model_dir, probe, read_pointer, write_pointer
+from edge.app.model_store import active_model, config_menu, load_model, model_dir, probe, read_pointer, write_pointer
 from edge.core import UserError
 from orders.menu import Menu
 
@@ -48,7 +47,7 @@ class ActiveModel:
     def load(cls, cfg: Config) -> "ActiveModel":
         path, key, name = model_key(cfg)
         d = cfg.detector
-        det = load_detector(path, d.variant, **d.load_options(), shared=True)  # one model, every camera (path: a file)
+        det = load_model(path, d.variant, **d.load_options(), shared=True)  # one model, every camera (path: a file)
         probe(det, f"model file {path}")
         return cls(det, key, name, previous_model(cfg))
 

@@ -2,7 +2,8 @@
 
 The config's own validation (``edge.app.config``) only looks at the YAML; this looks at
 the machine: every referenced file (menu, model, camera files, secrets, TLS files)
-exists and is readable, and the data directory is writable. ``config check`` lists
+exists and is readable, the secrets the service keeps in its data directory (API token,
+session key) are whole, and the data directory is writable. ``config check`` lists
 every problem, one line each; ``run`` refuses to start on any of the fatal ones with
 exit status 2, which the unit's ``RestartPreventExitStatus=2`` does not restart, so a
 broken install never turns into a restart loop.
@@ -17,6 +18,9 @@ from detectors.model_info import resolve_model
 from edge.app.config import Config
 from edge.app.model_store import active_model
 from edge.core import UserError
+from edge.store.secret_files import secret_problem
+from edge.web.auth import session_key_problem
+from edge.web.token import api_token_problem
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "/dev/video")
 SECRET_ENV = {"mqtt.password_file": "TRAYCHECK_MQTT_PASSWORD"}  # the variable wins over the file
@@ -74,18 +78,31 @@ def _file(key: str, path: str | Path | None, problems: list[str]) -> None:
 
 
 def secret_problems(cfg: Config) -> list[str]:
-    """Secret files that are named, used, and cannot be read (a file is not read where a value
-    that wins over it is set: ``http.api_token``; ``TRAYCHECK_MQTT_PASSWORD``)."""
+    """Secret files that are named, used, and cannot serve: unreadable, not text or empty (a file
+    is not read where a value that wins over it is set: ``http.api_token``;
+    ``TRAYCHECK_MQTT_PASSWORD``). Then the secrets the service keeps in its data dir."""
     problems: list[str] = []
     files = {"http.api_token_file": None if cfg.http.api_token else cfg.http.api_token_file,
              "mqtt.password_file": cfg.mqtt.password_file if cfg.mqtt else None}
     for key, path in files.items():
-        if not os.environ.get(SECRET_ENV.get(key, "")):
-            _file(key, path, problems)
+        if path and not os.environ.get(SECRET_ENV.get(key, "")):
+            why = secret_problem(Path(path))
+            if why:
+                problems.append(f"{key}: {path}: {why}")
     if cfg.mqtt:
         for key in ("ca_file", "cert_file", "key_file"):
             _file(f"mqtt.{key}", getattr(cfg.mqtt, key), problems)
-    return problems
+    return problems + data_secret_problems(cfg)
+
+
+def data_secret_problems(cfg: Config) -> list[str]:
+    """The secrets the service reads from (or generates into) its data dir and would stop on:
+    the POS API token (where no configured token wins over it) and the dashboard session key.
+    Absent ones are fine (generated at start); empty, unreadable or malformed ones are not."""
+    data = Path(cfg.data_dir)
+    token_used = not (cfg.http.api_token or cfg.http.api_token_file or os.environ.get("TRAYCHECK_API_TOKEN"))
+    found = [api_token_problem(data) if token_used else None, session_key_problem(data)]
+    return [f"data_dir: {p}" for p in found if p]
 
 
 def model_problems(cfg: Config, data_dir_ok: bool = True) -> list[str]:
@@ -125,11 +142,21 @@ def data_dir_problems(cfg: Config, create: bool) -> list[str]:
     return []
 
 
+def menu_problems(cfg: Config) -> list[str]:
+    """The menu file, when the config names one (``default`` is built in)."""
+    problems: list[str] = []
+    if cfg.menu != "default":
+        _file("menu", cfg.menu, problems)
+    return problems
+
+
 def startup_problems(cfg: Config) -> list[str]:
-    """What stops ``run`` before anything opens: unwritable data dir, unreadable secret or model.
-    (A missing camera file is not among them: the camera keeps trying and shows up as failed.)"""
+    """What stops ``run`` before anything opens: every file the service reads at start (data dir,
+    secrets in the config and in the data dir, model, menu). ``config check`` and ``doctor``
+    report the same lines. (A missing camera file is not among them: the camera keeps trying
+    and shows up as failed.)"""
     data = data_dir_problems(cfg, create=True)
-    return data + secret_problems(cfg) + model_problems(cfg, data_dir_ok=not data)
+    return data + secret_problems(cfg) + model_problems(cfg, data_dir_ok=not data) + menu_problems(cfg)
 
 
 def file_problems(cfg: Config) -> list[str]:
@@ -137,9 +164,7 @@ def file_problems(cfg: Config) -> list[str]:
     path: the start-up problems plus the menu and the camera files (URLs and devices are not
     files; ``doctor`` tries those)."""
     data = data_dir_problems(cfg, create=False)
-    problems = data + secret_problems(cfg) + model_problems(cfg, data_dir_ok=not data)
-    if cfg.menu != "default":
-        _file("menu", cfg.menu, problems)
+    problems = data + secret_problems(cfg) + model_problems(cfg, data_dir_ok=not data) + menu_problems(cfg)
     for i, cam in enumerate(cfg.cameras):
         if cam.source.startswith(LIVE_PREFIXES):
             continue

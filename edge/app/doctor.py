@@ -1,21 +1,31 @@
 """``traycheck doctor``: check everything the appliance needs, print a table, exit
 non-zero when something is wrong. Safe to run beside the service: it only reads
-(and writes one row it removes again in a scratch table)."""
+(and writes one row it removes again in a scratch table).
+
+Every check runs side by side and the whole run ends within ``--camera-timeout`` + 2 s
+(plus a slow broker's own limit), whatever the number of cameras: each camera is tried in a
+child process of its own (OpenCV opens FFmpeg streams one at a time per process, so threads
+would wait for each other behind a silent camera), the other checks in threads.
+"""
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import sqlite_utils
 from rich.table import Table
 
 from edge.app.config import Config
-from edge.app.config_files import data_dir_problems, secret_problems
+from edge.app.config_files import data_dir_problems, menu_problems, secret_problems
 from edge.app.model_store import active_model, config_menu, load_active
 from edge.app.station_health import reference_row
 from edge.core import UserError, console
@@ -85,6 +95,57 @@ class _CameraCheck:
 def _camera(name: str, source: str, timeout: float = 15.0) -> tuple[bool, str]:
     """One camera: ok with the frame size, or FAIL with the reason, within ``timeout`` seconds."""
     return _CameraCheck(name, source, timeout).result()
+
+
+CHILD_GRACE_S = 1.5  # a camera's child process answers by then after its limit, or it is killed
+
+
+def _camera_in_child(name: str, source: str, timeout: float, out: Connection) -> None:
+    """The body of a camera's child process: its check, sent back to the parent. (The process
+    then ends with ``os._exit``, so a reader still inside OpenCV cannot abort it.)"""
+    try:
+        result = _camera(name, source, timeout)
+    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+        result = (False, f"{source}: check failed ({type(exc).__name__}: {exc})")
+    try:
+        out.send(result)
+    except OSError:  # the parent gave up on it already
+        pass
+
+
+class _CameraProcess:
+    """One camera's check in a child process, so that checks run truly side by side: OpenCV's
+    FFmpeg backend opens one stream at a time per process (a global lock), and a silent camera
+    holds that lock for its whole open timeout, so checks in threads of one process queued
+    behind each other (3 silent cameras: 20 s for a 15 s limit). The parent waits for the
+    answer until the limit plus ``CHILD_GRACE_S`` and then ends the child, whatever it does."""
+
+    _ctx = multiprocessing.get_context("fork")  # the child has this process's modules already: no start-up
+
+    def __init__(self, name: str, source: str, timeout: float = 15.0):
+        self.source, self.timeout = source, timeout
+        self.end = time.monotonic() + timeout
+        self._answer, send = self._ctx.Pipe(duplex=False)
+        self._proc = self._ctx.Process(target=_camera_in_child, args=(name, source, timeout, send),
+                                       name=f"doctor camera {name}", daemon=True)
+        self._proc.start()
+        send.close()  # the child holds the only write end: its death reads as EOF here
+
+    def result(self) -> tuple[bool, str]:
+        """The child's answer, or FAIL when none came by the limit plus the grace (the child
+        is killed then)."""
+        try:
+            if self._answer.poll(max(0.0, self.end + CHILD_GRACE_S - time.monotonic())):
+                ok, detail = self._answer.recv()
+                return bool(ok), str(detail)
+            return False, f"no frame within {self.timeout:.0f} s (the check did not end in time)"
+        except (EOFError, OSError):
+            return False, f"{self.source}: the check ended without an answer (exit status {self._proc.exitcode})"
+        finally:
+            self._answer.close()
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._proc.join(1.0)
 
 
 def _model(cfg: Config) -> tuple[bool, str]:
@@ -194,18 +255,43 @@ def _clock() -> tuple[bool, str]:
     return 2025 <= now.year <= 2100, now.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _files(cfg: Config) -> tuple[bool, str]:
+    """The files no other row covers (the camera and model rows try theirs): the same lines
+    ``run`` refuses to start on and ``config check`` prints."""
+    files = data_dir_problems(cfg, create=False) + secret_problems(cfg) + menu_problems(cfg)
+    return not files, "; ".join(files) or "secret files readable, data dir writable"
+
+
+def _guarded(check: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
+    """A check's row; an unexpected error is a FAIL row with its reason, never a traceback."""
+    try:
+        return check()
+    except UserError as exc:
+        return False, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+        return False, f"check failed ({type(exc).__name__}: {exc})"
+
+
 def run_doctor(cfg: Config, camera_timeout: float = 15.0) -> bool:
-    """Every check, the cameras side by side with the rest: all of it ends within
-    ``camera_timeout`` plus the time the other checks take, whatever the cameras do."""
-    cams = [(f"camera {cam.name}", _CameraCheck(cam.name, cam.source, camera_timeout)) for cam in cfg.cameras]
-    # the files no other row covers (the camera and model rows try theirs)
-    files = data_dir_problems(cfg, create=False) + secret_problems(cfg)
-    checks: list[tuple[str, tuple[bool, str]]] = [
-        ("model", _model(cfg)), ("broker", _broker(cfg)), ("database", _database(cfg)),
-        ("disk", _disk(cfg)), ("clock", _clock())]
-    views = [(f"view {cam.name}", reference_row(Path(cfg.data_dir), cam.name)) for cam in cfg.cameras]
-    checks = [("files", (not files, "; ".join(files) or "secret files readable, data dir writable"))] + \
-        [(name, check.result()) for name, check in cams] + views + checks
+    """Every check side by side: the cameras each in a child process (started first, before
+    any thread: a fork copies only the calling thread), the rest in threads. It ends within
+    ``camera_timeout`` + ``CHILD_GRACE_S`` or the slowest other check, whatever the cameras do."""
+    cams = [(f"camera {cam.name}", _CameraProcess(cam.name, cam.source, camera_timeout)) for cam in cfg.cameras]
+    data = Path(cfg.data_dir)
+    others: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
+        ("files", lambda: _files(cfg))]
+    views = [(f"view {cam.name}", lambda name=cam.name: reference_row(data, name)) for cam in cfg.cameras]
+    rest: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
+        ("model", lambda: _model(cfg)), ("broker", lambda: _broker(cfg)), ("database", lambda: _database(cfg)),
+        ("disk", lambda: _disk(cfg)), ("clock", _clock)]
+    with ThreadPoolExecutor(max_workers=len(cams) + len(others) + len(views) + len(rest),
+                            thread_name_prefix="doctor") as pool:
+        camera_rows = [(name, pool.submit(check.result)) for name, check in cams]
+        other_rows = [(name, pool.submit(_guarded, fn)) for name, fn in others + views + rest]
+        done = {name: future.result() for name, future in camera_rows + other_rows}
+    order = [name for name, _ in others] + [name for name, _ in cams] + [name for name, _ in views] + \
+        [name for name, _ in rest]
+    checks = [(name, done[name]) for name in order]
     t = Table(title=f"traycheck doctor ({socket.gethostname()})")
     t.add_column("check")
     t.add_column("result")

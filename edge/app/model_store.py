@@ -20,10 +20,11 @@ import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from detectors.detections import ModelDetector
 from detectors.loader import load_detector
-from detectors.model_info import count_accuracy, family_name, figures_line, model_label
+from detectors.model_info import count_accuracy, family_name, figures_line, model_label, resolve_model
 from detectors.onnx_backend import OnnxDetector
 from edge.app.config import Config
 from edge.core import UserError
@@ -93,11 +94,35 @@ def config_menu(cfg: Config, detector: object, config_path: Path | None = None) 
         raise UserError(f"config {config_path}: menu: {exc}") from None
 
 
+def load_model(ref: str | Path | None, variant: str, **options: Any) -> ModelDetector:
+    """``load_detector``, where a file that does not load (a text file named ``.pt``, a truncated
+    export) is one line naming the file, never the runtime's traceback: ``config check``, ``run``,
+    ``doctor`` and ``model rollback`` all load through here."""
+    try:
+        return load_detector(ref, variant, **options)
+    except UserError:
+        raise
+    except Exception as exc:  # whatever torch, ultralytics or ONNX Runtime raise for a broken file
+        try:
+            where: object = resolve_model(ref, variant)
+        except UserError:
+            where = ref
+        raise cannot_load(where, exc) from None
+
+
+def cannot_load(where: object, exc: Exception) -> UserError:
+    """One line for a model file the runtime choked on: the file, the exception's type and the
+    first line of its message (ultralytics' run to several, with advice that does not apply)."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    detail = f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+    return UserError(f"model file {where}: cannot be loaded ({detail})")
+
+
 def load_active(cfg: Config, threads: int = 1) -> tuple[ModelDetector, str | None]:
     """(detector, installed name or None) of the model the service would start with."""
     ref, name = active_model(cfg)
     d = cfg.detector
-    det = load_detector(ref, d.variant_for(ref), **{**d.load_options(), "threads": threads})
+    det = load_model(ref, d.variant_for(ref), **{**d.load_options(), "threads": threads})
     return det, name
 
 
@@ -175,7 +200,13 @@ def check_family(folder: Path, name: str, menu: Menu) -> tuple[str, ...]:
         raise UserError(f"{meta_path}: classes: expected a list of distinct class names in class-id order")
     for suffix in (".onnx", ".int8.onnx"):
         path = folder / f"{name}{suffix}"
-        probe(OnnxDetector(path, threads=1, spin=False), str(path))
+        try:
+            det = OnnxDetector(path, threads=1, spin=False)
+        except UserError:
+            raise
+        except Exception as exc:  # a file ONNX Runtime opens but that is no detector (no image input, ...)
+            raise cannot_load(path, exc) from None
+        probe(det, str(path))
     menu.check_classes(classes, f"model {name}")
     return tuple(classes)
 
@@ -271,8 +302,8 @@ def rollback(cfg: Config, menu: Menu) -> str:
             raise UserError(f"cannot roll back to model {prev!r}: {dest / (prev + '.onnx')} is gone")
         check_family(dest, prev, menu)
     else:
-        det = load_detector(cfg.detector.model, cfg.detector.variant, **{**cfg.detector.load_options(), "threads": 1},
-                            spin=False)
+        det = load_model(cfg.detector.model, cfg.detector.variant, **{**cfg.detector.load_options(), "threads": 1},
+                         spin=False)
         menu.check_classes(det.classes, model_label(det))
     write_pointer(dest, prev, current)
     return (f"active model is now {describe(prev, cfg)} (was {describe(current, cfg)}). Send SIGHUP to "
