@@ -253,6 +253,44 @@ def test_a_broken_config_exits_2_once_and_is_not_restarted(booted):
         cfg.write_text(good)
 
 
+def test_bad_start_up_inputs_fail_the_unit_in_one_line_without_a_restart(booted):
+    """Issue 25: an empty session key (the old code started with an empty signing key) and a config
+    that is not UTF-8 (a traceback and exit 1: a restart loop) each end the unit failed with exit
+    status 2, one line from the process in the journal, no restart scheduled."""
+    c, _ = booted
+    before = c.wait_for("traycheck running", running, timeout=60)
+    key, cfg = c.root / "var/lib/traycheck/session-key", c.root / "etc/traycheck/config.yaml"
+    good_key, good_cfg = key.read_bytes(), cfg.read_bytes()
+    cases = [
+        (lambda: key.write_bytes(b""),  # the write keeps the file's owner and mode
+         "data_dir: /var/lib/traycheck/session-key: the dashboard session key is empty"),
+        (lambda: cfg.write_bytes(good_cfg + b"# caf\xe9\n"), "not UTF-8 text"),
+    ]
+    try:
+        for spoil, words in cases:
+            cursor = c.journal("-n", "1", "--show-cursor").strip().rpartition("-- cursor: ")[2]
+            assert cursor, c.journal()[-2000:]
+            spoil()
+            c.ctl("systemctl", "restart", "traycheck.service", timeout=120)  # fails: that is the point
+            failed = c.wait_for(f"traycheck failed on {words!r}", lambda p: p["ActiveState"] == "failed", timeout=60)
+            assert failed["Result"] == "exit-code" and failed["ExecMainStatus"] == "2", failed
+            assert int(failed["NRestarts"]) <= int(before["NRestarts"]), (failed, before)  # none added
+            deadline = time.monotonic() + 3 * RESTART_S  # and none later: it stays failed
+            while time.monotonic() < deadline:
+                now = c.show("ActiveState", "NRestarts")
+                assert now == {"ActiveState": "failed", "NRestarts": failed["NRestarts"]}, now
+                time.sleep(0.5)
+            log = c.journal("--after-cursor", cursor)
+            said = [line for line in log.splitlines() if " traycheck[" in line]  # the process's own lines
+            assert len(said) == 1 and "error: config /etc/traycheck/config.yaml: " in said[0] and words in said[0], log
+            assert "Traceback" not in log and "Scheduled restart job" not in log, log
+            key.write_bytes(good_key)
+            cfg.write_bytes(good_cfg)
+    finally:
+        key.write_bytes(good_key)
+        cfg.write_bytes(good_cfg)
+
+
 def test_stop_within_10_s(booted):
     c, _ = booted
     if c.show("ActiveState")["ActiveState"] != "active":
