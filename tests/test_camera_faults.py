@@ -210,7 +210,7 @@ def test_health_is_scored_per_fault_with_delays_and_false_alarms(fault_shift):
 def test_the_bundled_fixtures_carry_the_health_truth_of_their_scenario():
     """camera-trouble has each fault once with its truth; the other fixtures have neither."""
     from conftest import SHIFTS
-    from detectors.synth.shift import camera_truth_records
+    from detectors.synth.shift_records import camera_truth_records
     from edge.replay.health_eval import read_camera_truth
 
     kinds = {}

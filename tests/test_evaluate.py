@@ -12,7 +12,8 @@ from conftest import ROOT, SHIFTS
 from detectors.classes import CLASSES
 from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
 from detectors.synth.scenario import load_scenario, parse_scenario
-from detectors.synth.shift import render_shift, truth_records
+from detectors.synth.shift import render_shift
+from detectors.synth.shift_records import truth_records
 from edge.replay.truth import diff, scenario_truth
 from edge.replay.evaluate import assign, score_shift, summarize
 from edge.sources.video_file import VideoFile

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from detectors.synth.scenario import load_scenario, parse_scenario
-from detectors.synth.shift import pos_events, truth_records
+from detectors.synth.shift_records import pos_events, truth_records
 from edge.core import UserError
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detectors.synth.scenario import Camera, CameraEvent
+from detectors.synth.scenario import LoadedScenario
+from detectors.synth.scenario_schema import Camera, CameraEvent
 
 DEFAULT_AMOUNT = {"cover": 0.85, "dark": 0.12, "blur": 0.8, "freeze": 0.0}  # move: 8 % of the width
 MOVE_DEFAULT_FRACTION = 0.08
@@ -43,6 +44,12 @@ def resolve(ev: CameraEvent, width: int, rng: np.random.Generator) -> Fault:
     theta = rng.uniform(0, 2 * np.pi)
     angle = float(rng.uniform(-1.5, 1.5))
     return Fault(ev.kind, float(amount), side, colour, (amount * np.cos(theta), amount * np.sin(theta)), angle)
+
+
+def resolved_faults(loaded: LoadedScenario) -> list[Fault]:
+    """The scenario's camera events with their amounts and draws (stream ``[seed, 3, k]`` per event)."""
+    s = loaded.scenario
+    return [resolve(ev, s.video.width, np.random.default_rng([s.seed, 3, k])) for k, ev in enumerate(s.camera_events)]
 
 
 def scene_fault(frame: np.ndarray, f: Fault) -> np.ndarray:

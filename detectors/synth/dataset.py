@@ -17,9 +17,8 @@ from detectors.classes import CLASSES
 from detectors.synth import props
 from detectors.synth.camera import degrade
 from detectors.synth.layout import build_layout
-from detectors.synth.scenario import Camera
-from detectors.synth.scene import Layer, compose
-from detectors.synth.shift import _hand_layer
+from detectors.synth.scenario_schema import Camera
+from detectors.synth.scene import Layer, compose, hand_layer
 
 CONFUSABLE = [("burger", "cheeseburger"), ("chicken_sandwich", "wrap")]
 MIN_VISIBLE = 0.5  # keep a label when at least half of the item is in view (not cut off, not under a hand)
@@ -66,7 +65,7 @@ def render_sample(seed: int, i: int, w: int = 640, h: int = 480) -> tuple[np.nda
         placements.append((tray, x, y))
         cover = np.zeros((h, w), np.float32)  # where hands hide the tray
         for k in range(int(rng.choice([0, 0, 1, 1, 2]))):
-            layer, hw, hh = _hand_layer(rng, scale, bool(rng.random() < 0.5))
+            layer, hw, hh = hand_layer(rng, scale, bool(rng.random() < 0.5))
             hx, hy = int(x + rng.uniform(0, tw) - hw / 2), int(y + rng.uniform(-0.3, 0.9) * th - hh / 2)
             placements.append((layer, hx, hy))
             _cover(cover, layer.sprite.alpha, hx, hy)

@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from detectors.classes import CLASSES
-from detectors.synth.scenario import MAX_ITEMS_PER_TRAY
+from detectors.synth.scenario_schema import MAX_ITEMS_PER_TRAY
 from orders.menu import DEFAULT_MENU, Menu
 
 KINDS: dict[str, dict] = {
@@ -150,26 +150,8 @@ def _tray_scenario(kind: str, seed: int, name: str | None, mistake_rate: float, 
         lines = COMBOS[int(rng.integers(0, len(COMBOS)))]
         if trays and spec.get("repeat") and rng.random() < spec["repeat"]:
             lines = [(it["sku"], it["qty"]) for it in trays[-1]["order"]["items"]]  # the same order again
-        expected = menu.expected(lines)
-        tray: dict = {"at": round(t, 1), "dwell": dwell,
-                      "order": {"id": str(order_no), "items": [{"sku": s, "qty": q} for s, q in lines]}}
-        sent = _sent(rng, spec, dwell)
-        never = len(trays) == never_at or bool(spec.get("never_rate") and rng.random() < spec["never_rate"])
-        tray["order"]["sent"] = "never" if never else sent
-        if rng.random() < mistake_rate:
-            placed = _mistakes(rng, expected, spec)
-            tray["placed"] = dict(sorted(placed.items()))
-            if rng.random() < 0.4 and dwell >= 3.5:
-                tray["fix"] = {"at": round(float(rng.uniform(1.2, dwell - 1.5)), 1),
-                               "placed": dict(sorted(expected.items()))}
-        tray["ticket"] = str(rng.choice(["qr", "none", "damaged"], p=[0.74, 0.13, 0.13]))
-        if tray["order"]["sent"] == "never" and not spec.get("never_ticket_any"):
-            # Its ticket is the only evidence that the POS never sent it: without one, a tray whose
-            # content fits a pending order is that order's by FIFO, indistinguishably (rush-hard has them).
-            tray["ticket"] = "qr"
-        tray["hands"] = int(rng.choice([0, 1, 2], p=[0.5, 0.35, 0.15]))
-        tray["clutter"] = int(rng.choice([0, 1, 2, 3], p=[0.45, 0.3, 0.15, 0.1]))
-        trays.append(tray)
+        trays.append(_tray(rng, spec, menu, round(t, 1), dwell, str(order_no), lines, len(trays) == never_at,
+                           mistake_rate))
         t += 1.0 + dwell + 1.0 + float(rng.uniform(*spec["gap"]))
         if spec["gap"][0] < 0.1:  # "at" is written with one decimal: never before the last tray is gone
             t = math.ceil(t * 10 - 1e-6) / 10
@@ -178,6 +160,32 @@ def _tray_scenario(kind: str, seed: int, name: str | None, mistake_rate: float, 
         doc["camera"] = dict(spec["camera"])
     doc["trays"] = trays
     return doc
+
+
+def _tray(rng: np.random.Generator, spec: dict, menu: Menu, at: float, dwell: float, order_id: str,
+          lines: list[tuple[str, int]], never_sent: bool, mistake_rate: float) -> dict:
+    """One tray of the scenario: its order and when the POS sends it, what is really served (a mistake,
+    maybe fixed while it rests), its ticket, hands and clutter. Draws from ``rng`` in that order."""
+    expected = menu.expected(lines)
+    tray: dict = {"at": at, "dwell": dwell,
+                  "order": {"id": order_id, "items": [{"sku": s, "qty": q} for s, q in lines]}}
+    sent = _sent(rng, spec, dwell)
+    never = never_sent or bool(spec.get("never_rate") and rng.random() < spec["never_rate"])
+    tray["order"]["sent"] = "never" if never else sent
+    if rng.random() < mistake_rate:
+        placed = _mistakes(rng, expected, spec)
+        tray["placed"] = dict(sorted(placed.items()))
+        if rng.random() < 0.4 and dwell >= 3.5:
+            tray["fix"] = {"at": round(float(rng.uniform(1.2, dwell - 1.5)), 1),
+                           "placed": dict(sorted(expected.items()))}
+    tray["ticket"] = str(rng.choice(["qr", "none", "damaged"], p=[0.74, 0.13, 0.13]))
+    if tray["order"]["sent"] == "never" and not spec.get("never_ticket_any"):
+        # Its ticket is the only evidence that the POS never sent it: without one, a tray whose
+        # content fits a pending order is that order's by FIFO, indistinguishably (rush-hard has them).
+        tray["ticket"] = "qr"
+    tray["hands"] = int(rng.choice([0, 1, 2], p=[0.5, 0.35, 0.15]))
+    tray["clutter"] = int(rng.choice([0, 1, 2, 3], p=[0.45, 0.3, 0.15, 0.1]))
+    return tray
 
 
 def _camera_faults(rng: np.random.Generator, duration: float | None) -> tuple[list[dict], list[tuple[float, float]]]:

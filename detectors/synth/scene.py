@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.synth.sprites import Sprite, darken, paste, soft_shadow
+from detectors.synth import props
+from detectors.synth.sprites import Sprite, darken, paste, rotate, soft_shadow
 
 
 @dataclass
@@ -41,3 +42,10 @@ def compose(background: np.ndarray, placements: list[tuple[Layer, int, int]]) ->
 def smoothstep(p: float) -> float:
     p = min(1.0, max(0.0, p))
     return p * p * (3 - 2 * p)
+
+
+def hand_layer(rng: np.random.Generator, scale: float, from_below: bool) -> tuple[Layer, int, int]:
+    """A worker's hand reaching in from below (or above): its layer and its size in pixels."""
+    angle = rng.uniform(60, 120) if from_below else rng.uniform(-120, -60)
+    sp = rotate(props.hand(rng), angle, scale)
+    return Layer.of(sp, scale, 14, 0.35), sp.size[0], sp.size[1]

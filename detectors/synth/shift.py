@@ -8,7 +8,6 @@ and flicker: the same trays through another few seconds of sensor noise.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -18,11 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from detectors.synth import props
-from detectors.synth.camera import Fault, degrade, resolve
+from detectors.synth.camera import Fault, degrade, resolved_faults
 from detectors.synth.layout import TrayLayout, build_layout
-from detectors.synth.scenario import FAULT_CHECKS, SLIDE_S, LoadedScenario, Tray
-from detectors.synth.scene import Layer, compose, smoothstep
-from detectors.synth.sprites import rotate
+from detectors.synth.scenario import LoadedScenario
+from detectors.synth.scenario_schema import SLIDE_S, Tray
+from detectors.synth.scene import Layer, compose, hand_layer, smoothstep
+from detectors.synth.shift_records import camera_truth_records, pos_events, truth_records, write_jsonl
 from detectors.synth.video import VideoWriter
 
 FIX_HAND_S = 0.5  # the worker's hand is over the tray this long before and after a fix
@@ -40,18 +40,6 @@ class TrayRender:
     rest_xy: tuple[int, int]
     hands: list[tuple[Layer, float, float, float, float]]  # layer, dx, dy (rel. to tray), t0, t1
     fix_hand: tuple[Layer, float, float] | None
-
-
-def _hand_layer(rng: np.random.Generator, scale: float, from_below: bool) -> tuple[Layer, int, int]:
-    angle = rng.uniform(60, 120) if from_below else rng.uniform(-120, -60)
-    sp = rotate(props.hand(rng), angle, scale)
-    return Layer.of(sp, scale, 14, 0.35), sp.size[0], sp.size[1]
-
-
-def resolved_faults(loaded: LoadedScenario) -> list[Fault]:
-    """The scenario's camera events with their amounts and draws (stream ``[seed, 3, k]`` per event)."""
-    s = loaded.scenario
-    return [resolve(ev, s.video.width, np.random.default_rng([s.seed, 3, k])) for k, ev in enumerate(s.camera_events)]
 
 
 class ShiftRenderer:
@@ -92,7 +80,7 @@ class ShiftRenderer:
         hands = []
         for k in range(tray.hands):
             below = bool(k % 2 == 0) ^ bool(rng.random() < 0.3)
-            layer, hw, hh = _hand_layer(rng, self.scale, below)
+            layer, hw, hh = hand_layer(rng, self.scale, below)
             dx = rng.uniform(0.15, 0.85) * tw - hw / 2
             dy = (th * rng.uniform(0.35, 0.7)) if below else (th * rng.uniform(0.3, 0.65) - hh)
             t0 = tray.at + rng.uniform(0.0, 0.3)
@@ -105,7 +93,7 @@ class ShiftRenderer:
             changed = [p for p in layout_after.items if p not in layout.items] or layout.items or layout.placed
             if changed:
                 box = changed[0].box
-                layer, hw, hh = _hand_layer(rng, self.scale, True)
+                layer, hw, hh = hand_layer(rng, self.scale, True)
                 fix_hand = (layer, (box[0] + box[2]) / 2 - hw / 2, (box[1] + box[3]) / 2 - hh * 0.1)
         return TrayRender(tray, before, after, layout, layout_after, rest, hands, fix_hand)
 
@@ -168,67 +156,6 @@ class ShiftRenderer:
     def frames(self) -> Iterator[np.ndarray]:
         for i in range(self.n_frames):
             yield self.frame(i)
-
-
-def pos_events(loaded: LoadedScenario) -> list[dict]:
-    """POS messages of the scenario, in stream-time order (orders sent 'never' are absent)."""
-    events = []
-    for tray in loaded.scenario.trays:
-        if tray.order.sent == "never":
-            continue
-        t = max(0.0, round(tray.at + float(tray.order.sent), 3))
-        order = {"id": tray.order.id, "items": [{"sku": line.sku, "qty": line.qty} for line in tray.order.items]}
-        events.append({"t": t, "type": "order", "order": order})
-    return sorted(events, key=lambda e: e["t"])
-
-
-def _diff(expected: Counter[str], placed: Counter[str]) -> tuple[dict[str, int], dict[str, int]]:
-    """Missing and extra items by plain multiset difference (the pipeline's matcher is not used:
-    truth must not share its bugs)."""
-    return dict(sorted((expected - placed).items())), dict(sorted((placed - expected).items()))
-
-
-def truth_records(loaded: LoadedScenario) -> list[dict]:
-    """One truth line per tray (contract section 3)."""
-    out = []
-    for tray in loaded.scenario.trays:
-        expected = loaded.expected(tray)
-        placed = loaded.placed(tray)
-        missing, extra = _diff(expected, placed)
-        if tray.order.sent == "never":
-            initial = "no_order"
-        else:
-            initial = "mismatch" if (missing or extra) else "ok"
-        final = initial
-        if tray.fix is not None and initial != "no_order":
-            fixed = Counter({k: v for k, v in tray.fix.placed.items() if v > 0})
-            final = "ok" if fixed == expected else "mismatch"
-        out.append({
-            "order_id": tray.order.id,
-            "rest_t": round(tray.rest_t, 3),
-            "leave_t": round(tray.leave_t, 3),
-            "expected": dict(sorted(expected.items())),
-            "placed": dict(sorted(placed.items())),
-            "initial": initial,
-            "missing": missing,
-            "extra": extra,
-            "final": final,
-        })
-    return out
-
-
-def camera_truth_records(loaded: LoadedScenario) -> list[dict]:
-    """One line per camera fault (extension ``camera_truth.jsonl``): its kind, the health check that
-    must fire, its stream-time interval and its amount (the kind's default filled in)."""
-    out = []
-    for ev, fault in zip(loaded.scenario.camera_events, resolved_faults(loaded)):
-        out.append({"kind": ev.kind, "check": FAULT_CHECKS[ev.kind], "start": round(ev.at, 3),
-                    "end": round(ev.end, 3), "amount": round(fault.amount, 3)})
-    return out
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def render_shift(loaded: LoadedScenario, out: Path, progress=None, draw: int = 0) -> Path:

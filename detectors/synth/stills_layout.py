@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detectors.synth.scenario import SLIDE_S
+from detectors.synth.scenario_schema import SLIDE_S
 from detectors.synth.scene import smoothstep
 from detectors.synth.stills_data import Photo, StillsDataset
 from detectors.synth.stills_orders import SkuChoice, alter, derived_menu, menu_choice, mistake_trays
