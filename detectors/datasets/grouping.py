@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from detectors.datasets.readers import natural_key
+from detectors.datasets.image_files import natural_key
 from detectors.datasets.validate import CheckedImage
 from edge.core import UserError
 

@@ -113,12 +113,7 @@ def import_dataset(src_path: Path, out: Path, opts: ImportOptions) -> ImportResu
     if not checked:
         raise UserError(f"{src_path}: no usable images ({len(problems)} problems; first: "
                         f"{problems[0].file}: {problems[0].reason})" if problems else f"{src_path}: no images")
-    dups = find_duplicates(checked)
-    groups = regex_groups(checked, opts.group_by) if opts.group_by else burst_groups(checked, dups)
-    kept = [i for i in range(len(checked)) if i not in dups]
-    names = [checked[i].item.path.name for i in kept]
-    splits = split_groups([groups[i] for i in kept], names, [set(checked[i].item.names) for i in kept],
-                          opts.val_fraction)
+    dups, groups, kept, splits = _plan(checked, opts)
     class_id = {c: k for k, c in enumerate(classes)}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -132,20 +127,42 @@ def import_dataset(src_path: Path, out: Path, opts: ImportOptions) -> ImportResu
                         "val_fraction": opts.val_fraction},
             "hash": digest, "counts": counts,
             "images": entries,
-            "duplicates": [{"source": checked[i].item.path.name, "kept": checked[j].item.path.name}
-                           for i, j in sorted(dups.items(), key=lambda kv: checked[kv[0]].item.path.name)],
+            "duplicates": _duplicate_entries(checked, dups),
             "problems": [{"file": p.file, "reason": p.reason, "image_dropped": p.image_dropped} for p in problems],
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        data = {"path": str(out), "train": "images/train", "val": "images/val",
-                "names": {k: c for k, c in enumerate(classes)}}
-        (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        _write_descriptions(tmp, out, classes, manifest)
         _move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     split_images = {s: sum(1 for e in entries if e["split"] == s) for s in ("train", "val")}
     return ImportResult(out, classes, len(src.images) + sum(p.image_dropped for p in src.problems), problems,
                         len(dups), len(set(groups[i] for i in kept)), counts, split_images, digest)
+
+
+def _plan(checked: list[CheckedImage], opts: ImportOptions) -> tuple[dict[int, int], list[int], list[int], list[str]]:
+    """Which images are duplicates (index -> the kept copy), each image's tray group, the indices
+    kept, and the split of each kept image (whole groups go to one split)."""
+    dups = find_duplicates(checked)
+    groups = regex_groups(checked, opts.group_by) if opts.group_by else burst_groups(checked, dups)
+    kept = [i for i in range(len(checked)) if i not in dups]
+    names = [checked[i].item.path.name for i in kept]
+    splits = split_groups([groups[i] for i in kept], names, [set(checked[i].item.names) for i in kept],
+                          opts.val_fraction)
+    return dups, groups, kept, splits
+
+
+def _duplicate_entries(checked: list[CheckedImage], dups: dict[int, int]) -> list[dict[str, str]]:
+    """The manifest's record of each dropped duplicate and the copy kept, in source-name order."""
+    return [{"source": checked[i].item.path.name, "kept": checked[j].item.path.name}
+            for i, j in sorted(dups.items(), key=lambda kv: checked[kv[0]].item.path.name)]
+
+
+def _write_descriptions(tmp: Path, out: Path, classes: list[str], manifest: dict) -> None:
+    """manifest.json and data.yaml (its ``path`` the final folder ``out``) into ``tmp``."""
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    data = {"path": str(out), "train": "images/train", "val": "images/val",
+            "names": {k: c for k, c in enumerate(classes)}}
+    (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def _check_images(src: Source, problems: list[Problem]) -> list[CheckedImage]:

@@ -28,11 +28,9 @@ from detectors.datasets.grouping import (
     shot_number,
     thumb_corr,
 )
+from detectors.datasets.image_files import IMAGE_SUFFIXES, natural_key
 from detectors.datasets.importer import load_manifest
-from detectors.datasets.readers import natural_key
 from edge.core import UserError
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 @dataclass
@@ -108,6 +106,19 @@ def leave_out_val_trays(photos: Sequence[Path], dataset: Path,
             progress(1)
     if not labelled:
         return UnlabelledSplit([s.path for s in shots if s.path is not None], [], unreadable, False)
+    u = _tray_groups(shots)
+    val = [i for i, s in enumerate(shots) if s.split == "val"]
+    val_roots = {u.find(i) for i in val}
+    kept: list[Path] = []
+    left: list[Path] = []
+    for i, s in enumerate(shots):
+        if s.path is not None:
+            (left if u.find(i) in val_roots else kept).append(s.path)
+    return UnlabelledSplit(kept, left, unreadable, True)
+
+
+def _tray_groups(shots: list[_Shot]) -> UnionFind:
+    """Shots joined into trays: the dataset's own groups, bursts, and near copies of a val photo."""
     u = UnionFind(len(shots))
     first_of_group: dict[int, int] = {}
     for i, s in enumerate(shots):  # the dataset's own groups stay together
@@ -120,20 +131,20 @@ def leave_out_val_trays(photos: Sequence[Path], dataset: Path,
             continue
         if thumb_corr(shots[a].grey, shots[b].grey) >= ALIKE_CORR:
             u.join(a, b)
+    _join_near_copies_of_val(shots, u)
+    return u
+
+
+def _join_near_copies_of_val(shots: list[_Shot], u: UnionFind) -> None:
+    """Join every unlabelled shot that is a near copy of a val photo (anywhere in the order) to it."""
     val = [i for i, s in enumerate(shots) if s.split == "val"]
-    if val:  # near copies of a val picture anywhere in the order
-        val_hash = np.array([phash(shots[i].grey) for i in val])
-        for i, s in enumerate(shots):
-            if s.split is not None:
-                continue
-            dist = (val_hash != phash(s.grey)[None, :]).sum(axis=1)
-            for k in np.flatnonzero(dist <= NEAR_DUP_BITS):
-                if thumb_corr(s.grey, shots[val[k]].grey) >= NEAR_DUP_CORR:
-                    u.join(i, val[k])
-    val_roots = {u.find(i) for i in val}
-    kept: list[Path] = []
-    left: list[Path] = []
+    if not val:
+        return
+    val_hash = np.array([phash(shots[i].grey) for i in val])
     for i, s in enumerate(shots):
-        if s.path is not None:
-            (left if u.find(i) in val_roots else kept).append(s.path)
-    return UnlabelledSplit(kept, left, unreadable, True)
+        if s.split is not None:
+            continue
+        dist = (val_hash != phash(s.grey)[None, :]).sum(axis=1)
+        for k in np.flatnonzero(dist <= NEAR_DUP_BITS):
+            if thumb_corr(s.grey, shots[val[k]].grey) >= NEAR_DUP_CORR:
+                u.join(i, val[k])
