@@ -270,20 +270,21 @@ def test_bad_start_up_inputs_fail_the_unit_in_one_line_without_a_restart(booted)
     ]
     try:
         for spoil, words in cases:
+            assert c.ctl("systemctl", "stop", "traycheck.service", timeout=60).returncode == 0
             cursor = c.journal("-n", "1", "--show-cursor").strip().rpartition("-- cursor: ")[2]
             assert cursor, c.journal()[-2000:]
             spoil()
-            c.ctl("systemctl", "restart", "traycheck.service", timeout=120)  # fails: that is the point
+            c.ctl("systemctl", "start", "traycheck.service", timeout=120)  # fails: that is the point
             failed = c.wait_for(f"traycheck failed on {words!r}", lambda p: p["ActiveState"] == "failed", timeout=60)
             assert failed["Result"] == "exit-code" and failed["ExecMainStatus"] == "2", failed
-            assert failed["NRestarts"] == "0", failed  # (a manual restart resets the count; none since)
+            assert failed["NRestarts"] == "0", failed  # (a manual start resets the count; none since)
             deadline = time.monotonic() + 3 * RESTART_S  # and none later: it stays failed
             while time.monotonic() < deadline:
                 now = c.show("ActiveState", "NRestarts")
                 assert now == {"ActiveState": "failed", "NRestarts": failed["NRestarts"]}, now
                 time.sleep(0.5)
             log = c.journal("--after-cursor", cursor)
-            said = [line for line in log.splitlines() if " traycheck[" in line]  # the process's own lines
+            said = [line for line in log.splitlines() if " traycheck[" in line]  # the new process's own lines
             assert len(said) == 1 and "error: config /etc/traycheck/config.yaml: " in said[0] and words in said[0], log
             assert "Traceback" not in log and "Scheduled restart job" not in log, log
             key.write_bytes(good_key)
