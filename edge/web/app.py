@@ -19,6 +19,7 @@ from pydantic import Field
 from edge.store.store import OrderClosed, Store
 from edge.web.dashboard import mount_dashboard
 from edge.web.headers import SecurityHeaders, address_allowed, bearer_ok, parse_networks
+from edge.web.limits import RequestGate
 from orders.models import Order, check_printable
 
 log = logging.getLogger("traycheck.api")
@@ -48,12 +49,14 @@ def create_app(store: Store, api_token: str, menu: Container[str],
                on_cancel: Callable[[str], None] | None = None,
                registry=None, ready: Callable[[], dict] | None = None, dashboard=None,
                cameras: list[str] | None = None, metrics_allow: list[str] | tuple[str, ...] = ("127.0.0.1", "::1"),
-               ) -> FastAPI:
+               max_body: int = 1024 * 1024) -> FastAPI:
     """The box's HTTP app; with ``dashboard`` (an ``edge.web.dashboard.Dashboard``) also the staff pages.
     ``cameras``: the stations an order may name (an order for any other is refused, 422).
-    ``metrics_allow``: scraper addresses (or CIDR ranges) that read ``/metrics`` without the API token."""
+    ``metrics_allow``: scraper addresses (or CIDR ranges) that read ``/metrics`` without the API token.
+    ``max_body``: the request body limit (``http.max_body_bytes``; ``edge.web.limits``)."""
     app = FastAPI(title="TrayCheck", version="0.1", docs_url=None, redoc_url=None)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestGate, token=api_token, max_body=max_body)  # token / session before the body
+    app.add_middleware(SecurityHeaders)  # added last: the outermost, so the gate's 401 and 413 get them too
     scrapers = parse_networks(list(metrics_allow))
 
     @app.exception_handler(RequestValidationError)
