@@ -1,9 +1,9 @@
-"""Export trained weights to ONNX fp32 and static INT8, and score both files.
+"""Export trained weights to ONNX fp32 and static INT8, score both files, and describe them.
 
-INT8 uses ONNX Runtime static quantisation (QDQ, per-channel weights)
-calibrated on frames from the renderer. The detection head's box decoding
-(DFL softmax, anchor arithmetic, final concat) stays in float: quantising it
-costs box precision and buys almost no speed.
+INT8 is ``detectors.quantize``'s static quantisation, calibrated on rendered
+frames (the demo model) or on a dataset's own photos (a site model). The scores
+go into ``<name>.json`` beside the model files, with how they were made; a site
+model also gets a threshold per class chosen on its val split.
 """
 from __future__ import annotations
 
@@ -18,82 +18,14 @@ import numpy as np
 
 from detectors.classes import CLASSES
 from detectors.datasets.importer import load_manifest
-from detectors.letterbox import Letterboxer
 from detectors.onnx_rewrite import fast_dfl
-from detectors.synth.dataset import render_sample, write_dataset
+from detectors.quantize import CALIB_PERCENTILE, CALIB_SEED, quantize_int8
+from detectors.synth.dataset import write_dataset
+from detectors.training_set import read_dataset, split_images
 from edge.core import UserError, console, progress_bar
 
 INPUT_HW = (256, 320)  # a 4:3 frame at 320 wide: 240 rows + 2 x 8 rows of padding (stride 32)
-CALIB_SEED = 555_555
-CALIB_PERCENTILE = 99.999
 OPERATING_CONF = 0.25  # a site model's operating threshold: model compare measures count accuracy here
-
-
-class _FrameReader:
-    """CalibrationDataReader over rendered training-like frames, or a dataset's own photos."""
-
-    def __init__(self, name: str, n: int, seed: int, input_hw: tuple[int, int], photos: list[Path] | None = None):
-        lb = Letterboxer(input_hw)
-        self.name = name
-        self.blobs = []
-        if photos:
-            picks = photos[:: max(1, len(photos) // n)][:n]  # spread over the set, not its first shots
-            with progress_bar(f"Reading {len(picks)} calibration photos", len(picks)) as advance:
-                for p in picks:
-                    img = cv2.imread(str(p))
-                    if img is not None:
-                        self.blobs.append(lb(img)[0].copy())
-                    advance(1)
-        else:
-            with progress_bar("Rendering calibration frames", n) as advance:
-                for i in range(n):
-                    self.blobs.append(lb(render_sample(seed, i)[0])[0].copy())
-                    advance(1)
-        self._it = iter(self.blobs)
-
-    def get_next(self):
-        b = next(self._it, None)
-        return None if b is None else {self.name: b}
-
-    def rewind(self) -> None:
-        self._it = iter(self.blobs)
-
-
-def float_nodes(model_path: Path) -> list[str]:
-    """Nodes kept in float: the stem (the first two convs see raw pixels; quantising them
-    cost 0.014 mAP50-95 here), the box decoding of the Detect head, and the last conv of
-    each box-regression branch (its DFL logits set the box edges mAP50-95 measures)."""
-    import onnx
-
-    m = onnx.load(str(model_path))
-    nodes = m.graph.node
-    # the Detect module is the last model.<k>; its conv branches (cv2/cv3) are quantised, the rest not
-    last = max(int(n.name.split("/")[1].split(".")[1]) for n in nodes if n.name.startswith("/model."))
-    prefix = f"/model.{last}/"
-    decode = [n.name for n in nodes if n.name.startswith(prefix) and "/cv2." not in n.name and "/cv3." not in n.name]
-    box_out = [n.name for n in nodes if n.name.startswith(prefix + "cv2.") and n.name.endswith(".2/Conv")]
-    stem = [n.name for n in nodes if n.name.startswith(("/model.0/", "/model.1/"))]
-    return stem + decode + box_out
-
-
-def quantize_int8(fp32: Path, out: Path, calib: int, seed: int = CALIB_SEED,
-                  photos: list[Path] | None = None) -> Path:
-    import onnxruntime as ort
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    sess = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
-    inp = sess.get_inputs()[0]
-    reader = _FrameReader(inp.name, calib, seed, (inp.shape[2], inp.shape[3]), photos)
-    with tempfile.TemporaryDirectory() as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-        console.print("quantising (static, per-channel, QDQ)...")
-        quantize_static(str(pre), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=float_nodes(pre),
-                        extra_options={"CalibPercentile": CALIB_PERCENTILE})
-    return out
 
 
 def validate(model: Path, data_yaml: Path, imgsz: tuple[int, int], per_class: bool = False) -> dict:
@@ -147,29 +79,40 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
     if ds is not None:
         imgsz = int((getattr(model, "ckpt", None) or {}).get("train_args", {}).get("imgsz", INPUT_HW[1]))
         input_hw = input_hw_for(imgsz, ds["train"] + ds["val"])
-    onnx_tmp = Path(model.export(format="onnx", imgsz=list(input_hw), simplify=True, dynamic=False,
-                                 half=False, device="cpu", verbose=False))
-    fp32 = out_dir / f"{name}.onnx"
-    shutil.move(str(onnx_tmp), fp32)
-    fast_dfl(fp32)
+    fp32 = _export_fp32(model, input_hw, out_dir / f"{name}.onnx")
     int8 = quantize_int8(fp32, out_dir / f"{name}.int8.onnx", calib, photos=ds["train"] if ds else None)
     pt = out_dir / f"{name}.pt"
     if weights.resolve() != pt.resolve():
         shutil.copy(weights, pt)
-    class_conf = None
-    if ds is not None:
-        metrics = {"dataset": str(ds["root"]), "dataset_hash": ds["hash"], "val_images": len(ds["val"]),
-                   "fp32": validate(fp32, ds["yaml"], input_hw, True), "int8": validate(int8, ds["yaml"], input_hw,
-                                                                                          True)}
-        class_conf, metrics["counting"] = choose_thresholds(int8, ds, classes)
-    else:
-        metrics = _render_metrics(fp32, int8, val_images, val_seed)
+    metrics, class_conf = _score(fp32, int8, ds, classes, input_hw, val_images, val_seed)
     meta = _metadata(name, classes, input_hw, (fp32, int8, pt), _train_settings(settings, weights), calib, ds,
                      metrics)
     if class_conf is not None:
         meta["class_conf"] = class_conf
     (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def _export_fp32(model: Any, input_hw: tuple[int, int], fp32: Path) -> Path:
+    """ultralytics' ONNX export at a fixed input shape, moved to ``fp32``, its DFL rewritten to run faster."""
+    onnx_tmp = Path(model.export(format="onnx", imgsz=list(input_hw), simplify=True, dynamic=False,
+                                 half=False, device="cpu", verbose=False))
+    shutil.move(str(onnx_tmp), fp32)
+    fast_dfl(fp32)
+    return fp32
+
+
+def _score(fp32: Path, int8: Path, ds: dict | None, classes: list[str], input_hw: tuple[int, int],
+           val_images: int, val_seed: int) -> tuple[dict, dict[str, float] | None]:
+    """The metrics of both files (on the dataset's val split, else on renders) and, for a dataset,
+    the threshold per class chosen on it."""
+    if ds is None:
+        return _render_metrics(fp32, int8, val_images, val_seed), None
+    metrics = {"dataset": str(ds["root"]), "dataset_hash": ds["hash"], "val_images": len(ds["val"]),
+               "fp32": validate(fp32, ds["yaml"], input_hw, True), "int8": validate(int8, ds["yaml"], input_hw,
+                                                                                      True)}
+    class_conf, metrics["counting"] = choose_thresholds(int8, ds, classes)
+    return metrics, class_conf
 
 
 def choose_thresholds(model: Path, ds: dict, classes: list[str]) -> tuple[dict[str, float], dict]:
@@ -255,8 +198,6 @@ def _render_metrics(fp32: Path, int8: Path, val_images: int, val_seed: int) -> d
 
 def _dataset(data: Path) -> dict:
     """Class names, photos per split and hash of a dataset folder (or its data.yaml)."""
-    from detectors.finetune import read_dataset, split_images
-
     yml, d, classes = read_dataset(Path(data))
     train, val = split_images(yml, d, "train"), split_images(yml, d, "val")
     if not val:

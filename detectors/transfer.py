@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.train import DEFAULT_MODEL_YAML
-from edge.core import UserError
+from edge.core import UserError, console
 
 # architectures a tensors-only checkpoint may come from (ultralytics' own YAMLs, then the bundled one)
 CANDIDATE_YAMLS: tuple[str, ...] = ("yolov5n.yaml", "yolov8n.yaml", "yolo11n.yaml", str(DEFAULT_MODEL_YAML))
@@ -120,3 +120,21 @@ def write_start_checkpoint(path: Path, classes: list[str], out: Path) -> Transfe
     torch.save({"model": model, "epoch": -1, "train_args": {}, "date": datetime.now(timezone.utc).isoformat(),
                 "transferred_from": str(path), "transferred": report.moved}, str(out))
     return report
+
+
+def start_checkpoint(start: Path, classes: list[str], run: Path) -> tuple[Path, dict]:
+    """RUN/start.pt: the starting weights in their own architecture with a class head for ``classes``."""
+    sd, arch = read_checkpoint(start)
+    names = None
+    if arch is not None:  # an ultralytics checkpoint: keep it as is when its classes are already the dataset's
+        from ultralytics.nn.tasks import load_checkpoint
+
+        names = load_checkpoint(str(start))[0].names
+        if [names[i] for i in sorted(names)] == classes:
+            return start, {"moved": len(sd), "of": len(sd), "architecture": "the checkpoint's own"}
+    if names is not None:
+        console.print(f"new class head: {len(names)} -> {len(classes)} classes ({', '.join(classes)})")
+    report = write_start_checkpoint(start, classes, run / "start.pt")
+    console.print(report.line())
+    return run / "start.pt", {"moved": report.moved, "of": report.source_tensors,
+                              "architecture": Path(report.architecture).name}

@@ -173,9 +173,9 @@ def test_the_pipeline_counts_each_class_at_its_own_threshold(tmp_path):
     assert det.conf == pytest.approx(0.15)  # below the default: fries at 0.2 must reach the pipeline
     ids = np.array([det.classes.index(c) for c in ("burger", "fries", "drink")])
     pipe = CameraPipeline("expo-1", det, load_menu(None), OrderQueue(), lambda v, p: None)
-    assert np.asarray(pipe._floor(ids)).tolist() == pytest.approx([0.9, 0.15, 0.25])
-    pipe.params = replace(pipe.params, min_confidence=0.5)
-    assert pipe._floor(ids) == 0.5
+    assert np.asarray(pipe.sight.floor(det, ids)).tolist() == pytest.approx([0.9, 0.15, 0.25])
+    pipe.sight.params = replace(pipe.params, min_confidence=0.5)
+    assert pipe.sight.floor(det, ids) == 0.5
     (tmp_path / "site.json").write_text(json.dumps(meta | {"class_conf": {"burger": "high"}}))
     with pytest.raises(Exception, match=r"class_conf\['burger'\]"):
         OnnxDetector(tmp_path / "site.int8.onnx")
@@ -184,7 +184,7 @@ def test_the_pipeline_counts_each_class_at_its_own_threshold(tmp_path):
 def test_installed_base_weights_are_the_default_start(tmp_path, monkeypatch):
     """Without --from, train --data starts from the installed real-image base weights when there are any;
     a named file that is missing is refused, not silently replaced by the bundled model."""
-    from detectors.finetune import BASE_ENV, installed_base
+    from detectors.base_weights import BASE_ENV, installed_base
 
     monkeypatch.delenv(BASE_ENV, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
