@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,31 +27,10 @@ class OnnxDetector:
 
     def __init__(self, model: str | Path, conf: float = 0.25, iou: float = 0.7, threads: int = 2,
                  providers: list[str] | None = None, max_det: int = 100, spin: bool = True):
-        import onnxruntime as ort
-
         path = Path(model)
         if not path.is_file():
             raise UserError(f"model file {path}: not found")
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        # ONNX Runtime's worker threads spin briefly between the many small operators
-        # of one run instead of sleeping: on this 2-core box INT8 runs 1.5x faster
-        # (bench: 89 -> 133 fps), and an idle station never calls the detector, so
-        # nothing spins there. ``spin=False`` gives the cores back between operators.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        available = ort.get_available_providers()
-        providers = providers or ["CPUExecutionProvider"]
-        unknown = [p for p in providers if p not in available]
-        if unknown:
-            raise UserError(f"ONNX Runtime providers {unknown} not available here (have: {available})")
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=providers)
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise UserError(f"model file {path}: ONNX Runtime cannot load it ({exc})") from None
+        self.session = _open_session(path, threads, providers, spin)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         h, w = inp.shape[2], inp.shape[3]
@@ -112,3 +92,29 @@ class OnnxDetector:
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
         xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
         return Detections(xyxy.astype(np.float32), conf[idx], cls[idx])
+
+
+def _open_session(path: Path, threads: int, providers: list[str] | None, spin: bool) -> Any:
+    """An ONNX Runtime session on ``path`` with explicit threads, the given providers (default: CPU)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    # ONNX Runtime's worker threads spin briefly between the many small operators
+    # of one run instead of sleeping: on this 2-core box INT8 runs 1.5x faster
+    # (bench: 89 -> 133 fps), and an idle station never calls the detector, so
+    # nothing spins there. ``spin=False`` gives the cores back between operators.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    available = ort.get_available_providers()
+    providers = providers or ["CPUExecutionProvider"]
+    unknown = [p for p in providers if p not in available]
+    if unknown:
+        raise UserError(f"ONNX Runtime providers {unknown} not available here (have: {available})")
+    try:
+        return ort.InferenceSession(str(path), opts, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise UserError(f"model file {path}: ONNX Runtime cannot load it ({exc})") from None

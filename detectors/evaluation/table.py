@@ -62,6 +62,12 @@ def print_comparison(result: dict, console: Console) -> None:
               str(sum(r["gt"] for r in a["per_class"].values())), ap50[0], ap50[1], ap[0], ap[1], _pr(a), _pr(b),
               cnt[0], cnt[1])
     console.print(t)
+    _print_notes(result, own, console)
+
+
+def _print_notes(result: dict, own: list[str], console: Console) -> None:
+    """Below the table: each own-threshold model's count accuracy at one threshold, speed, skipped photos."""
+    a, b = result["a"], result["b"]
     for key in own:
         r = a if key == "A" else b
         console.print(f"{key} counts at its own class_conf: {_f(r['count_accuracy'], True)} of photos counted right; "

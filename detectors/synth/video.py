@@ -60,7 +60,7 @@ class VideoWriter:
             assert self._cv is not None
             self._cv.write(frame)
 
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, _tb: TracebackType | None) -> None:
         if self._proc is not None:
             assert self._proc.stdin is not None
             self._proc.stdin.close()
