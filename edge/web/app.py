@@ -5,6 +5,7 @@ changes nothing and answers 422 with a message that names the field.
 """
 from __future__ import annotations
 
+import html
 import logging
 import sqlite3
 from collections.abc import Callable, Container
@@ -12,17 +13,20 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field
 
+from edge.store.signin_failures import SigninFailures
 from edge.store.store import OrderClosed, Store
 from edge.web.dashboard import mount_dashboard
 from edge.web.headers import SecurityHeaders, address_allowed, bearer_ok, parse_networks
 from edge.web.limits import RequestGate
+from edge.web.login_limits import FailedSignins, LoginLimiter, SigninCollector, Throttle
 from orders.models import Order, check_printable
 
 log = logging.getLogger("traycheck.api")
+STORAGE_RETRY_S = 5  # Retry-After of a 503 for a storage error (the POS API's too)
 
 
 class OrderIn(Order):
@@ -71,31 +75,87 @@ def create_app(store: Store, api_token: str, menu: Container[str],
             raise HTTPException(401, "missing or wrong API token (Authorization: Bearer <token>)",
                                 headers={"WWW-Authenticate": "Bearer"})
 
+    _storage_errors(app)
     _health_routes(app, ready, registry, scrapers, api_token)
     _pos_routes(app, store, menu, require_token, on_order, on_cancel, cameras)
     if dashboard is not None:
         mount_dashboard(app, dashboard)
+        _signin_limits(app, store, registry)
     return app
+
+
+def _signin_limits(app: FastAPI, store: Store, registry: Any) -> None:
+    """The login limit kept in the database (a restart does not reset it) and the record of failed sign-ins
+    (audit rows, log lines, ``traycheck_signin_failed_total`` on ``registry``): see ``edge.web.login_limits``."""
+    app.state.limiter = LoginLimiter(SigninFailures(store.path))
+    app.state.failed_signins = FailedSignins(store.audit)
+    if registry is not None:
+        registry.register(SigninCollector(app.state.failed_signins))
+
+
+def _storage_errors(app: FastAPI) -> None:
+    """A storage error anywhere on the web side (a full or read-only disk, a locked database) is a 503 with
+    ``Retry-After``, never a 500 with a traceback: a handler for these classes runs inside the middleware,
+    so the answer carries the security headers too. Logged at most 3 lines at once, then one a minute."""
+    throttle = Throttle(burst=3, every_s=60.0)
+
+    async def storage_error(request: Request, exc: Exception) -> Response:
+        held = throttle.take()
+        if held is not None:
+            log.error("%s %s: storage error (%s: %s); answered 503%s", request.method, request.url.path,
+                      type(exc).__name__, exc, f"; {held} more since the last line" if held else "")
+        # SQLite's message names no path; an OSError's file name stays in the log
+        why = str(exc) if isinstance(exc, sqlite3.Error) else (getattr(exc, "strerror", None) or type(exc).__name__)
+        detail = f"storage unavailable ({why}): try again later"
+        headers = {"Retry-After": str(STORAGE_RETRY_S)}
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(f"<!doctype html><title>Storage unavailable</title><p>{html.escape(detail)}</p>",
+                                status_code=503, headers=headers)
+        return JSONResponse({"detail": detail}, status_code=503, headers=headers)
+
+    app.add_exception_handler(sqlite3.Error, storage_error)
+    app.add_exception_handler(OSError, storage_error)
+
+
+def not_ready(state: dict) -> list[str]:
+    """The kinds of subsystem that keep the box from being ready (``cameras``, ``storage``): what anyone may
+    know; which camera, its address or user, the model path and the storage error are details."""
+    kinds = []
+    if not all(dict(state.get("cameras") or {}).values()):
+        kinds.append("cameras")
+    if state.get("storage", "ok") != "ok":
+        kinds.append("storage")
+    return kinds
 
 
 def _health_routes(app: FastAPI, ready: Callable[[], dict] | None, registry: Any, scrapers: list,
                    api_token: str) -> None:
-    """/healthz (the process answers), /readyz (cameras and storage work), /metrics (Prometheus)."""
+    """/healthz (the process answers), /readyz (cameras and storage work), /metrics (Prometheus).
+    The details of /readyz and all of /metrics are for the API token or an address in ``scrapers``."""
+    def trusted(request: Request, authorization: str | None) -> bool:
+        """The caller may read details: it sends the API token, or comes from an allowed scraper address."""
+        return (address_allowed(request.client.host if request.client else None, scrapers)
+                or bearer_ok(authorization, api_token))
+
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok"}
 
     @app.get("/readyz")
-    def readyz() -> JSONResponse:
+    def readyz(request: Request, authorization: str | None = Header(None)) -> JSONResponse:
+        """200 ready / 503 not. Anyone gets ``ready`` and ``not_ready`` (the kinds of subsystem); the token or
+        an allowed address gets the whole state (camera states and reasons, health, model, storage)."""
         state = ready() if ready else {"ready": True}
-        return JSONResponse(state, status_code=200 if state["ready"] else 503)
+        code = 200 if state["ready"] else 503
+        if trusted(request, authorization):
+            return JSONResponse(state, status_code=code)
+        return JSONResponse({"ready": bool(state["ready"]), "not_ready": not_ready(state)}, status_code=code)
 
     if registry is not None:
         @app.get("/metrics")
         def metrics(request: Request, authorization: str | None = Header(None)) -> Response:
             """Prometheus metrics: for the API token (``bearer_token_file`` in Prometheus) or an allowed scraper."""
-            if not (address_allowed(request.client.host if request.client else None, scrapers)
-                    or bearer_ok(authorization, api_token)):
+            if not trusted(request, authorization):
                 raise HTTPException(401, "metrics: send the API token (Authorization: Bearer <token>) "
                                          "or scrape from an address in http.metrics_allow",
                                     headers={"WWW-Authenticate": "Bearer"})
