@@ -109,7 +109,7 @@ def test_the_detector_and_the_ticket_reader_run_only_where_they_are_used(associa
     tries: list[tuple[int, int, bool]] = []  # (frame, tray, rescue)
 
     def watch(pipe) -> None:
-        update, read, tp = pipe.gate.update, pipe.reader.read, pipe.params.tray
+        update, read, tp = pipe.gate.update, pipe.tickets.reader.read, pipe.params.tray
 
         def gate(image, station_empty):
             if frames:
@@ -122,7 +122,7 @@ def test_the_detector_and_the_ticket_reader_run_only_where_they_are_used(associa
         def ticket(image, box, rescue=True):
             tries.append((len(frames), pipe.seq, rescue))
             return read(image, box, rescue)
-        pipe.gate.update, pipe.reader.read = gate, ticket
+        pipe.gate.update, pipe.tickets.reader.read = gate, ticket
 
     result = replay_folder(association_shift, _Marked(detector, frames), progress=False, on_start=watch)
     assert [v["order_id"] for v in result.verdicts if v["association"] != "qr-unknown"][:2] == ["501", "502"]
@@ -211,13 +211,13 @@ def test_an_order_sent_3_s_after_rest_is_checked_not_called_missing(detector):
     counts = np.zeros(len(detector.classes), dtype=int)
     counts[detector.classes.index("burger")] = 1
     for ev in (TrayEvent("arrived", 1.0), TrayEvent("rest", 2.0), TrayEvent("counts", 2.0, counts, 0.9)):
-        pipe._on_event(ev, None)
+        pipe._on_event(ev)
     pipe.tray.ticket = "88"
     for t in (2.1, 3.0, 4.6, 4.9):
-        pipe._associate(t)
+        pipe._associate(pipe.tray, t)
     assert out == []
     queue.add(Order(id="88", items=[{"sku": "BURGER", "qty": 1}]), 5.0)
-    pipe._associate(5.0)
+    pipe._associate(pipe.tray, 5.0)
     assert [(v.verdict, v.order_id) for v in out] == [("ok", "88")]
 
 
@@ -237,16 +237,16 @@ def _held_mismatch_pipeline(detector) -> tuple:
     counts = np.zeros(len(detector.classes), dtype=int)
     counts[detector.classes.index("fries")] = 1  # fries where a burger was ordered
     for ev in (TrayEvent("arrived", 1.0), TrayEvent("rest", 2.0), TrayEvent("counts", 2.0, counts, 0.9)):
-        pipe._on_event(ev, None)
+        pipe._on_event(ev)
     pipe.tray.ticket = "77"
-    pipe._associate(2.1)
+    pipe._associate(pipe.tray, 2.1)
     assert out == [] and pipe.tray.hold_until is not None  # held, not yet decided
     return pipe, out, TrayEvent
 
 
 def test_a_held_mismatch_is_emitted_when_the_tray_leaves(detector):
     pipe, out, TrayEvent = _held_mismatch_pipeline(detector)
-    pipe._on_event(TrayEvent("left", 2.3), None)  # gone before the hold ended
+    pipe._on_event(TrayEvent("left", 2.3))  # gone before the hold ended
     assert [(v.verdict, v.order_id, v.seen, v.missing) for v in out] == \
         [("mismatch", "77", {"fries": 1}, {"burger": 1})]
 
@@ -284,12 +284,12 @@ class _TicketlessStation:
             counts[self.classes.index(c)] = n
         before = len(self.out)
         for ev in (TrayEvent("arrived", t), TrayEvent("rest", t + 1), TrayEvent("counts", t + 1, counts, 0.9)):
-            self.pipe._on_event(ev, None)
+            self.pipe._on_event(ev)
         for k in range(40):  # no ticket: FIFO after the ticket tries and the wait (as process() calls it)
             self.pipe.tray.ticket_tries = self.pipe.params.ticket_tries
             if self.pipe.tray.order is None:
-                self.pipe._associate(t + 1 + 0.1 * k)
-        self.pipe._on_event(TrayEvent("left", t + 4.5), None)
+                self.pipe._associate(self.pipe.tray, t + 1 + 0.1 * k)
+        self.pipe._on_event(TrayEvent("left", t + 4.5))
         v = self.out[before]
         return v.verdict, v.order_id, v.missing, v.extra
 
@@ -347,19 +347,19 @@ def test_a_menu_reload_that_drops_the_sku_of_a_held_tray_keeps_its_verdict(detec
     (tmp_path / "old.yaml").write_text("skus:\n  COMBO_X: [burger, drink]\n")
     (tmp_path / "new.yaml").write_text("skus:\n  WRAP_X: [wrap]\n")
     st = _TicketlessStation(detector)
-    st.pipe.menu = load_menu(tmp_path / "old.yaml")
+    st.pipe.models.menu = load_menu(tmp_path / "old.yaml")
     st.order("42", 0.0, COMBO_X=1)
     counts = np.zeros(len(st.classes), dtype=int)
     counts[st.classes.index("burger")] = 1  # the drink is missing: a mismatch, held for confirmation
     for ev in (TrayEvent("arrived", 0.5), TrayEvent("rest", 1.5), TrayEvent("counts", 1.5, counts, 0.9)):
-        st.pipe._on_event(ev, None)
+        st.pipe._on_event(ev)
     st.pipe.tray.ticket_tries = st.pipe.params.ticket_tries
     for k in range(40):
         if st.pipe.tray.order is None:
-            st.pipe._associate(1.5 + 0.1 * k)
+            st.pipe._associate(st.pipe.tray, 1.5 + 0.1 * k)
     assert st.pipe.tray.order is not None and st.pipe.tray.hold_until is not None and st.out == []
     st.pipe.switch_model(detector, load_menu(tmp_path / "new.yaml"))  # SIGHUP: COMBO_X is gone
-    st.pipe._apply_switch()
+    st.pipe.models.apply(station_empty=False)  # (same classes: at the next frame)
     assert "COMBO_X" not in st.pipe.menu
-    st.pipe._on_event(TrayEvent("left", 5.0), None)
+    st.pipe._on_event(TrayEvent("left", 5.0))
     assert [(v.verdict, v.order_id, v.missing) for v in st.out] == [("mismatch", "42", {"drink": 1})]

@@ -173,9 +173,9 @@ def test_the_pipeline_counts_each_class_at_its_own_threshold(tmp_path):
     assert det.conf == pytest.approx(0.15)  # below the default: fries at 0.2 must reach the pipeline
     ids = np.array([det.classes.index(c) for c in ("burger", "fries", "drink")])
     pipe = CameraPipeline("expo-1", det, load_menu(None), OrderQueue(), lambda v, p: None)
-    assert np.asarray(pipe._floor(ids)).tolist() == pytest.approx([0.9, 0.15, 0.25])
-    pipe.params = replace(pipe.params, min_confidence=0.5)
-    assert pipe._floor(ids) == 0.5
+    assert np.asarray(pipe.sight.floor(det, ids)).tolist() == pytest.approx([0.9, 0.15, 0.25])
+    pipe.sight.params = replace(pipe.params, min_confidence=0.5)
+    assert pipe.sight.floor(det, ids) == 0.5
     (tmp_path / "site.json").write_text(json.dumps(meta | {"class_conf": {"burger": "high"}}))
     with pytest.raises(Exception, match=r"class_conf\['burger'\]"):
         OnnxDetector(tmp_path / "site.int8.onnx")

@@ -121,8 +121,9 @@ class Service:
         app = create_app(self.store, token, CurrentMenu(lambda: self.menu),
                          on_order=self._route_order, on_cancel=self._cancel, registry=self.registry,
                          ready=self.ready, dashboard=dash, cameras=self.camera_names,
-                         metrics_allow=cfg.http.metrics_allow)
-        return WebServer(app, *parse_listen(cfg.http.listen), trusted_proxies=cfg.http.trusted_proxies)
+                         metrics_allow=cfg.http.metrics_allow, max_body=cfg.http.max_body_bytes)
+        return WebServer(app, *parse_listen(cfg.http.listen), trusted_proxies=cfg.http.trusted_proxies,
+                         max_connections=cfg.http.max_connections)
 
     @property
     def detector(self) -> ModelDetector:

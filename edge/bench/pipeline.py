@@ -46,7 +46,7 @@ def bench_pipeline(frames: list[np.ndarray], model: str | None, variant: str, th
     detect_ms: list[float] = []
     pipe.observe_latency = lambda s: detect_ms.append(s * 1000)
     ticket_ms: list[float] = []  # QR reads: part of the overhead, shown apart (see below)
-    read = pipe.reader.read
+    read = pipe.tickets.reader.read
 
     def timed_read(*args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
@@ -54,7 +54,7 @@ def bench_pipeline(frames: list[np.ndarray], model: str | None, variant: str, th
             return read(*args, **kwargs)
         finally:
             ticket_ms.append((time.perf_counter() - t0) * 1000)
-    setattr(pipe.reader, "read", timed_read)
+    setattr(pipe.tickets.reader, "read", timed_read)
     frame_ms: list[float] = []
     loop = FrameLoop(pipe, "bench", after=lambda frame, took: frame_ms.append(took * 1000))
     loop.run(Frame(i, i / 15, f) for i, f in enumerate(frames))

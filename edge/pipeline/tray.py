@@ -99,6 +99,11 @@ class TrayTracker:
             and self._pending_change == 0 and self._stirring == 0
 
     @property
+    def still_frames(self) -> int:
+        """Frames in a row without motion (a ticket is read only from a still picture)."""
+        return self._still
+
+    @property
     def busy(self) -> bool:
         """Whether the detector should run on this frame."""
         return self.state is not State.EMPTY

@@ -1,4 +1,6 @@
-"""First in, first out with sense: which pending order a tray without a readable ticket gets."""
+"""The nearest plausible order: which pending order a tray without a readable ticket gets.
+
+(The contract calls this association ``fifo``; it is oldest-first only on a tie.)"""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -8,7 +10,7 @@ from orders.menu import Menu
 from orders.registry import PendingOrder, StationOrders
 
 
-def fifo_candidate(pending: list[PendingOrder], menu: Menu, seen: dict[str, int],
+def nearest_plausible_order(pending: list[PendingOrder], menu: Menu, seen: dict[str, int],
                    plausible_errors: int, passed: frozenset[str] | set[str] = frozenset()) -> PendingOrder | None:
     """The pending order a tray showing ``seen`` most plausibly belongs to.
 
@@ -45,7 +47,7 @@ def shares_most(want: Mapping[str, int], seen: Mapping[str, int]) -> bool:
 
 def only_close_order(pending: list[PendingOrder], menu: Menu, seen: dict[str, int],
                      passed: frozenset[str] | set[str] = frozenset()) -> PendingOrder | None:
-    """The one pending order a tray beyond ``fifo_candidate``'s reach still plausibly shows.
+    """The one pending order a tray beyond ``nearest_plausible_order``'s reach still plausibly shows.
 
     A ticketless tray miscounted by more than the plausible mistakes (a real tray the
     detector half misses) is checked against its order when exactly one pending order,
@@ -66,9 +68,9 @@ def close_orders(pending: list[PendingOrder], menu: Menu, seen: dict[str, int]) 
 
 def settle_identical(queue: StationOrders, menu: Menu, reclaimed: PendingOrder,
                      pending: list[PendingOrder]) -> PendingOrder | None:
-    """A ticket took back an order FIFO had given an earlier tray. When an identical order is
+    """A ticket took back an order an earlier ticketless tray had been given. When an identical order is
     pending (among ``pending``), that one was the earlier tray's own (two identical orders are why
-    the guess went wrong): take it off the queue, or it stays behind and FIFO hands it to a
+    the guess went wrong): take it off the queue, or it stays behind and is handed to a
     stranger later. Returns the order taken, if any."""
     want = menu.expected(reclaimed.order.lines())
     for q in pending:
