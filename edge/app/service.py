@@ -2,7 +2,7 @@
 all stations, storage, MQTT and the HTTP API, built from one config. ``traycheck run``
 runs it with the config's live cameras until SIGTERM/SIGINT; ``traycheck replay
 --data-dir`` runs the very same object with a recorded shift as its camera and the
-shift's POS script feeding orders at their stream times (``edge.replay.runner``).
+shift's POS script feeding orders at their stream times (``edge.replay.stored_replay``).
 
 One thread per camera runs its pipeline on the newest frames; the ONNX session
 is shared (it is thread-safe, and on a 2-core box two sessions would only
