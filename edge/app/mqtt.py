@@ -15,74 +15,29 @@ Messages the box subscribes to (POS orders) are acknowledged only once they are
 stored (``edge/app/mqtt_intake.py``), over a persistent session under a stable
 client id, so the broker keeps what is published while the box is down.
 
-Topics (``<site>`` and ``<camera>`` from the config):
-
-* ``traycheck/<site>/status``           retained ``online`` / ``offline``
-* ``traycheck/<site>/health``           retained JSON health state (``publish_health``), not via the outbox
-* ``traycheck/<site>/<camera>/health``  retained JSON camera health (``publish_camera_health``), not via the outbox
-* ``traycheck/<site>/<camera>/verdict`` every verdict record
-* ``traycheck/<site>/<camera>/alert``   mismatches and their resolution
+Topics and payloads (status, health, camera health, verdict, alert): docs/mqtt.md.
 """
 from __future__ import annotations
 
 import json
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 
 from edge.app.mqtt_acks import AckBook
 from edge.app.mqtt_intake import Handler, Intake
-from edge.core import UserError
+from edge.app.mqtt_settings import MqttSettings, paho_client
 from edge.store.store import Store
 
 log = logging.getLogger("traycheck.mqtt")
 
 _STATE = "state"  # AckBook keys of retained states are (_STATE, topic) (outbox keys are msg_id strings)
 STUCK_S = 60  # connected this long and still no PUBACK: hand the message to paho again
-@dataclass(frozen=True)
-class MqttSettings:
-    host: str
-    port: int = 1883
-    username: str | None = None
-    password: str | None = None
-    site: str = "site"
-    client_id: str = ""
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    keepalive: int = 30
-    max_inflight: int = 20
-    reconnect_min_s: float = 0.5  # paho's reconnect delay doubles from here...
-    reconnect_max_s: float = 1.0  # ...up to this: delivery resumes within ~1 s of the broker answering
 
-    @classmethod
-    def from_url(cls, url: str, site: str, **kw) -> "MqttSettings":
-        """``mqtt://[USER:PASS@]HOST:PORT`` (``mqtts://`` for TLS with the system CAs)."""
-        u = urlparse(url)
-        if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
-            raise UserError(f"--mqtt {url!r}: expected mqtt://[USER:PASS@]HOST:PORT")
-        try:
-            port = u.port or (8883 if u.scheme == "mqtts" else 1883)
-        except ValueError:
-            raise UserError(f"--mqtt {url!r}: the port must be a number") from None
-        return cls(host=u.hostname, port=port, username=unquote(u.username) if u.username else None,
-                   password=unquote(u.password) if u.password else None, site=site,
-                   ca_file=kw.pop("ca_file", None) or (ssl.get_default_verify_paths().cafile if u.scheme == "mqtts"
-                                                         else None), **kw)
-
-    @property
-    def status_topic(self) -> str:
-        return f"traycheck/{self.site}/status"
-
-    @property
-    def health_topic(self) -> str:
-        return f"traycheck/{self.site}/health"
+__all__ = ["MqttSettings", "Publisher", "STUCK_S"]
 
 
 class Publisher:
@@ -108,18 +63,8 @@ class Publisher:
         self._refused_logged = False
         self._connected_at = time.monotonic()
         self.reconnects = 0
-        self.delete_batches = 0  # transactions that removed delivered rows (one per batch of PUBACKs)
         self.drain_rounds = 0  # passes of the drain loop: progress a watchdog or a test can wait on
-        persistent = bool(self.subscriptions)
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id, clean_session=not persistent,
-                        manual_ack=persistent)
-        if settings.username:
-            c.username_pw_set(settings.username, settings.password)
-        if settings.ca_file or settings.cert_file:
-            c.tls_set(ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file)
-        c.will_set(settings.status_topic, "offline", qos=1, retain=True)
-        c.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)  # type: ignore[arg-type]
-        c.max_inflight_messages_set(settings.max_inflight)
+        c = paho_client(settings, persistent=bool(self.subscriptions))
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
@@ -265,7 +210,6 @@ class Publisher:
         if self._undeleted:
             self.store.delivered(self._undeleted)
             self._undeleted = []
-            self.delete_batches += 1
 
     def _send_health(self) -> None:
         with self._lock:  # one at a time per topic, so a late resend never overwrites a newer retained state
