@@ -10,7 +10,8 @@ from pathlib import Path
 from detectors.detections import ModelDetector
 from detectors.model_info import family_name, figures_line, load_metadata, resolve_model
 from edge.app.config import Config
-from edge.app.model_store import active_model, config_menu, load_model, model_dir, probe, read_pointer, write_pointer
+from edge.app.model_family import probe
+from edge.app.model_store import active_model, config_menu, load_model, model_dir, read_pointer, write_pointer
 from edge.core import UserError
 from orders.menu import Menu
 
