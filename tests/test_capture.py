@@ -196,7 +196,7 @@ def _silent_server() -> socket.socket:
 @pytest.mark.parametrize("kind", ["nothing listens", "silent socket"])
 @pytest.mark.parametrize("scheme", ["rtsp", "http"])
 def test_doctor_camera_check_keeps_its_time_limit(kind, scheme):
-    from edge.app.doctor import _camera
+    from edge.app.doctor_cameras import check_camera as _camera
 
     silent = _silent_server() if kind == "silent socket" else None
     port = silent.getsockname()[1] if silent else free_port()

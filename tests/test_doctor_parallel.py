@@ -72,11 +72,12 @@ def test_doctor_with_4_silent_stream_cameras_ends_within_the_timeout_plus_2_s(tm
 def test_a_camera_check_that_never_answers_is_ended_at_its_limit(monkeypatch):
     """The parent does not trust the child: a check stuck past its limit (inside OpenCV, say) is
     a FAIL row at the limit plus the grace, and its process is killed."""
-    from edge.app import doctor
+    from edge.app import doctor_cameras as doctor
+    from edge.app.doctor_cameras import CameraProcess
 
-    monkeypatch.setattr(doctor, "_camera", lambda *args: time.sleep(60))  # (the forked child inherits it)
+    monkeypatch.setattr(doctor, "check_camera", lambda *args: time.sleep(60))  # (the forked child inherits it)
     t0 = time.monotonic()
-    check = doctor._CameraProcess("expo-1", "rtsp://127.0.0.1:9/x", timeout=1.0)
+    check = CameraProcess("expo-1", "rtsp://127.0.0.1:9/x", timeout=1.0)
     ok, detail = check.result()
     took = time.monotonic() - t0
     assert not ok and "did not end in time" in detail and "no frame within 1 s" in detail, detail
