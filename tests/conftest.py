@@ -118,3 +118,32 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true (a component is missing?): {reason}"
+
+
+# -- the dashboard on real HTTP (test_security.py, test_signin_limits.py) ---------------------------------
+@pytest.fixture
+def serve(tmp_path):
+    """serve(**options) -> (base url, store); every server started is stopped after the test."""
+    started = []
+
+    from edge.web.server import WebServer
+    from mqtt_helpers import free_port
+    from security_helpers import build
+
+    def start(trusted_proxies=None, **options):
+        app, store = build(tmp_path / f"s{len(started)}", **options)
+        port = free_port()
+        web = WebServer(app, "127.0.0.1", port, trusted_proxies=trusted_proxies)
+        web.start()
+        started.append((web, store))
+        return f"http://127.0.0.1:{port}", store
+
+    yield start
+    for web, store in started:
+        web.stop()
+        store.close()
+
+
+@pytest.fixture
+def server(serve):
+    return serve()

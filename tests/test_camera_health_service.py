@@ -92,7 +92,7 @@ def test_only_a_manager_with_the_csrf_token_refreshes_a_reference(tmp_path):
 
     from fastapi.testclient import TestClient
 
-    from test_security import build
+    from security_helpers import build
 
     app, store = build(tmp_path)
     with TestClient(app, follow_redirects=False) as client:

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from test_security import TOKEN, build
+from security_helpers import TOKEN, build
 
 # -- the fuzz: every route's path and query parameters, never a 5xx ---------------------------------------
 FUZZ_EXAMPLES = 200
