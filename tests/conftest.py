@@ -147,3 +147,18 @@ def serve(tmp_path):
 @pytest.fixture
 def server(serve):
     return serve()
+
+
+# -- a box filled by a real replay and served (test_tray_flags.py, test_data_export.py): one replay ----------
+@pytest.fixture(scope="session")
+def box(tmp_path_factory):
+    from box_helpers import serve_replayed_box
+
+    yield from serve_replayed_box(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def flagged(box) -> int:
+    from box_helpers import flag_third_tray
+
+    return flag_third_tray(box)
