@@ -1,6 +1,9 @@
 """A real full disk: a small tmpfs mounted for a test, and a filler that takes its last byte."""
 from __future__ import annotations
 
+import sqlite3
+import time
+
 import subprocess
 from pathlib import Path
 
@@ -42,3 +45,21 @@ def fill(fs: Path) -> Path:
         except OSError:
             pass
     return filler
+
+
+def wait_until(cond, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def stored_ids(db: Path) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return [r[0] for r in conn.execute("SELECT id FROM verdicts ORDER BY rowid")]
+    finally:
+        conn.close()
