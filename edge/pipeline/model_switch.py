@@ -20,12 +20,9 @@ class ModelSwitch:
 
     def __init__(self, camera: str, detector: Detector, menu: Menu):
         self.camera, self.detector, self.menu = camera, detector, menu
+        self.classes: tuple[str, ...] = tuple(detector.classes)
         self._next: tuple[Detector, Menu] | None = None
         self._lock = threading.Lock()
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return tuple(self.detector.classes)
 
     @property
     def pending(self) -> bool:
@@ -38,6 +35,8 @@ class ModelSwitch:
     def apply(self, station_empty: bool) -> bool:
         """Take a waiting switch if it may go now; True when the class list changed (the caller
         starts its count vectors afresh)."""
+        if self._next is None:  # (every frame: no lock unless a switch waits)
+            return False
         with self._lock:
             if self._next is None:
                 return False
@@ -47,6 +46,7 @@ class ModelSwitch:
                 return False
             self._next = None
         changed, self.detector, self.menu = detector is not self.detector, detector, menu
+        self.classes = tuple(detector.classes)
         if changed:
             log.info("%s: now detecting with %s", self.camera, getattr(detector, "path", detector))
         return not same
