@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edge.core import UserError, console
+from edge.core import console
+from edge.errors import InvalidInput
 
 BASE_ENV = "TRAYCHECK_BASE_WEIGHTS"
 
@@ -31,5 +32,5 @@ def installed_base() -> str | None:
         console.print(f"starting from the installed base weights {p} (--from overrides)")
         return str(p)
     if os.environ.get(BASE_ENV):
-        raise UserError(f"{BASE_ENV}={p}: no such file (unset it to start from the bundled model)")
+        raise InvalidInput(f"{BASE_ENV}={p}: no such file (unset it to start from the bundled model)")
     return None

@@ -22,7 +22,8 @@ from detectors.onnx_rewrite import fast_dfl
 from detectors.quantize import CALIB_PERCENTILE, CALIB_SEED, quantize_int8
 from detectors.synth.dataset import write_dataset
 from detectors.training_set import read_dataset, split_images
-from edge.core import UserError, console, progress_bar
+from edge.core import console, progress_bar
+from edge.errors import InvalidInput
 
 INPUT_HW = (256, 320)  # a 4:3 frame at 320 wide: 240 rows + 2 x 8 rows of padding (stride 32)
 OPERATING_CONF = 0.25  # a site model's operating threshold: model compare measures count accuracy here
@@ -68,7 +69,7 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
 
     weights = Path(weights)
     if not weights.is_file():
-        raise UserError(f"weights file {weights}: not found")
+        raise InvalidInput(f"weights file {weights}: not found")
     ds = _dataset(data) if data is not None else None
     YOLO = require_ultralytics()
     out_dir = Path(out_dir)
@@ -151,10 +152,10 @@ def _check_classes(model: Any, weights: Path, ds: dict | None) -> list[str]:
     """The model's class names; they must be the bundled ones (demo model) or the dataset's."""
     classes = [model.names[i] for i in sorted(model.names)]
     if ds is None and tuple(classes) != CLASSES:
-        raise UserError(f"{weights}: classes {classes} differ from the bundled class list; "
+        raise InvalidInput(f"{weights}: classes {classes} differ from the bundled class list; "
                         "pass --data DATASET to calibrate and score on that dataset")
     if ds is not None and classes != ds["classes"]:
-        raise UserError(f"{weights}: classes {classes} differ from the dataset's {ds['classes']}")
+        raise InvalidInput(f"{weights}: classes {classes} differ from the dataset's {ds['classes']}")
     return classes
 
 
@@ -201,6 +202,6 @@ def _dataset(data: Path) -> dict:
     yml, d, classes = read_dataset(Path(data))
     train, val = split_images(yml, d, "train"), split_images(yml, d, "val")
     if not val:
-        raise UserError(f"--data {data}: the val split has no images to score the model on")
+        raise InvalidInput(f"--data {data}: the val split has no images to score the model on")
     return {"yaml": yml, "root": yml.parent, "classes": classes, "train": train or val, "val": val,
             "hash": load_manifest(yml.parent).get("hash")}

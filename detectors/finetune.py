@@ -26,7 +26,8 @@ from detectors.training_data import TrainingData, write_training_data
 from detectors.training_run import RESERVE_S, train_run
 from detectors.training_set import read_dataset, split_images
 from detectors.transfer import start_checkpoint
-from edge.core import UserError, console
+from edge.core import console
+from edge.errors import InvalidInput
 
 __all__ = ["FinetuneSettings", "finetune"]
 
@@ -40,13 +41,13 @@ def finetune(s: FinetuneSettings, run: Path) -> Path:
     yml, d, classes = read_dataset(Path(s.data))
     train_imgs, val_imgs = split_images(yml, d, "train"), split_images(yml, d, "val")
     if not train_imgs:
-        raise UserError(f"--data {s.data}: the train split has no images")
+        raise InvalidInput(f"--data {s.data}: the train split has no images")
     if not val_imgs:
-        raise UserError(f"--data {s.data}: the val split has no images (import with --val-fraction > 0)")
+        raise InvalidInput(f"--data {s.data}: the val split has no images (import with --val-fraction > 0)")
     unlabelled = find_photos([Path(u) for u in s.unlabelled]) if s.unlabelled else []
     start = resolve_model(s.from_model if s.from_model is not None else installed_base(), "pt")
     if start.suffix != ".pt":
-        raise UserError(f"--from {s.from_model}: training starts from .pt weights, not {start.suffix}")
+        raise InvalidInput(f"--from {s.from_model}: training starts from .pt weights, not {start.suffix}")
     YOLO = require_ultralytics()
     bar = StageBar(s.hours, ["prepare", "teacher", "pseudo-labels", "student"] if unlabelled else ["prepare", "train"])
     bar.start("prepare")

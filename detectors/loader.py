@@ -12,7 +12,7 @@ from detectors.detections import ModelDetector
 from detectors.model_info import resolve_model
 from detectors.onnx_backend import OnnxDetector
 from detectors.shared import SharedDetector
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 def _onnx(path: Path, threads: int, conf: float, iou: float, providers: list[str] | None,
@@ -24,7 +24,7 @@ def _onnx(path: Path, threads: int, conf: float, iou: float, providers: list[str
 def _ultralytics(path: Path, threads: int, conf: float, iou: float, providers: list[str] | None,
                  spin: bool, shared: bool) -> ModelDetector:
     if providers:
-        raise UserError("the ultralytics backend runs on the CPU: providers are an onnx setting")
+        raise InvalidInput("the ultralytics backend runs on the CPU: providers are an onnx setting")
     from detectors.ultralytics_backend import UltralyticsDetector
 
     return UltralyticsDetector(path, conf=conf, iou=iou, threads=threads)
@@ -72,7 +72,7 @@ def load_detector(model: str | Path | None = None, variant: str = "fp32", backen
     if backend is not None:
         why = missing(backend)
         if why is not None:
-            raise UserError(why)
+            raise InvalidInput(why)
         b = BACKENDS[backend]
         path = resolve_model(model, variant if variant in b.variants else b.variants[0])
     else:
@@ -80,5 +80,5 @@ def load_detector(model: str | Path | None = None, variant: str = "fp32", backen
         backend = backend_for(path)
         b = BACKENDS[backend]
     if path.suffix != b.suffix:
-        raise UserError(f"the {backend} backend needs a {b.suffix} model, got {path}")
+        raise InvalidInput(f"the {backend} backend needs a {b.suffix} model, got {path}")
     return b.load(path, threads, conf, iou, providers, spin, shared)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.core import UserError
+from edge.errors import InvalidInput, TrayCheckError
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = "traycheck-v8n"
@@ -27,13 +27,13 @@ def resolve_model(ref: str | Path | None, variant: str = "fp32") -> Path:
     p = Path(ref)
     if p.suffix in (".onnx", ".pt"):
         if not p.is_file():
-            raise UserError(f"model file {p}: not found")
+            raise InvalidInput(f"model file {p}: not found")
         return p
     suffix = {"fp32": ".onnx", "int8": ".int8.onnx", "pt": ".pt"}[variant]
     # a bare name is a bundled model; a path without suffix names a model family elsewhere
     cand = Path(f"{ref}{suffix}") if ("/" in str(ref)) else MODELS_DIR / f"{ref}{suffix}"
     if not cand.is_file():
-        raise UserError(f"model {ref!r} ({variant}): {cand} not found")
+        raise InvalidInput(f"model {ref!r} ({variant}): {cand} not found")
     return cand
 
 
@@ -54,7 +54,7 @@ def read_json_file(path: Path, what: str = "") -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{what}{path}: unreadable ({exc})") from None
+        raise InvalidInput(f"{what}{path}: unreadable ({exc})") from None
 
 
 def load_metadata(model: Path) -> dict:
@@ -84,7 +84,7 @@ def int8_choice(ref: str | Path | None) -> tuple[bool, str]:
     try:
         fp32 = resolve_model(ref, "fp32")
         resolve_model(ref, "int8")
-    except UserError as exc:
+    except TrayCheckError as exc:
         return False, f"fp32: no INT8 file to choose ({exc})"
     metrics = load_metadata(fp32).get("metrics") or {}
     try:
@@ -104,13 +104,13 @@ def class_conf_from_metadata(meta: dict, classes: Sequence[str], where: str) -> 
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise UserError(f"{where}: class_conf must be a mapping of class name to confidence")
+        raise InvalidInput(f"{where}: class_conf must be a mapping of class name to confidence")
     default = meta.get("operating_conf", 0.25)
     out = []
     for c in classes:
         v = raw.get(c, default)
         if not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0:
-            raise UserError(f"{where}: class_conf[{c!r}] = {v!r}: expected a number between 0 and 1")
+            raise InvalidInput(f"{where}: class_conf[{c!r}] = {v!r}: expected a number between 0 and 1")
         out.append(float(v))
     return np.array(out, np.float32)
 

@@ -17,7 +17,7 @@ from detectors.classes import CLASSES
 from detectors.detections import Detections, nms
 from detectors.letterbox import Letterboxer
 from detectors.model_info import class_conf_from_metadata, load_metadata
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 MAX_WH = 7680.0  # class offset for batched (per-class) NMS, as ultralytics does
 
@@ -29,13 +29,13 @@ class OnnxDetector:
                  providers: list[str] | None = None, max_det: int = 100, spin: bool = True):
         path = Path(model)
         if not path.is_file():
-            raise UserError(f"model file {path}: not found")
+            raise InvalidInput(f"model file {path}: not found")
         self.session = _open_session(path, threads, providers, spin)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         h, w = inp.shape[2], inp.shape[3]
         if not (isinstance(h, int) and isinstance(w, int)):
-            raise UserError(f"model file {path}: needs a fixed input shape, has {inp.shape}")
+            raise InvalidInput(f"model file {path}: needs a fixed input shape, has {inp.shape}")
         self.input_hw = (h, w)
         self.classes = self._classes(path)
         # the threshold a site model's figures were measured at; None: the pipeline's own default
@@ -113,8 +113,8 @@ def _open_session(path: Path, threads: int, providers: list[str] | None, spin: b
     providers = providers or ["CPUExecutionProvider"]
     unknown = [p for p in providers if p not in available]
     if unknown:
-        raise UserError(f"ONNX Runtime providers {unknown} not available here (have: {available})")
+        raise InvalidInput(f"ONNX Runtime providers {unknown} not available here (have: {available})")
     try:
         return ort.InferenceSession(str(path), opts, providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise UserError(f"model file {path}: ONNX Runtime cannot load it ({exc})") from None
+        raise InvalidInput(f"model file {path}: ONNX Runtime cannot load it ({exc})") from None

@@ -16,7 +16,8 @@ from detectors.finetune_settings import FinetuneSettings
 from detectors.stage_bar import StageBar
 from detectors.training_data import TrainingData
 from detectors.training_run import RESERVE_S, train_run
-from edge.core import UserError, console, progress_bar
+from edge.core import console, progress_bar
+from edge.errors import InvalidInput
 
 
 def teacher_then_student(YOLO: Any, s: FinetuneSettings, start_pt: Path, data: TrainingData, run: Path,
@@ -51,7 +52,7 @@ def _unlabelled_split(photos: list[Path], dataset: Path) -> UnlabelledSplit:
     console.print(f"unlabelled: {len(photos)} photos, {len(split.left_out)} left out as shots of validation "
                   f"trays, {len(split.unreadable)} unreadable, {len(split.kept)} to pseudo-label")
     if not split.kept:
-        raise UserError("--unlabelled: no photo is left to learn from once the validation trays' shots are out")
+        raise InvalidInput("--unlabelled: no photo is left to learn from once the validation trays' shots are out")
     return split
 
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL_YAML = MODELS_DIR / "traycheck-yolov8n.yaml"
@@ -43,7 +43,7 @@ def require_ultralytics():
         import ultralytics  # noqa: F401
         from ultralytics import YOLO
     except ImportError:
-        raise UserError("training needs the [train] extra: pip install -e '.[train]'") from None
+        raise InvalidInput("training needs the [train] extra: pip install -e '.[train]'") from None
     from ultralytics.utils import SETTINGS
 
     SETTINGS.update({"sync": False})
@@ -54,7 +54,7 @@ def train(s: TrainSettings, out_dir: Path, make_data) -> Path:
     """Render train/val sets (``make_data(dir, n, seed, val_fraction)``), train, return best.pt."""
     YOLO = require_ultralytics()
     if not Path(s.model_yaml).is_file():
-        raise UserError(f"model YAML {s.model_yaml}: not found")
+        raise InvalidInput(f"model YAML {s.model_yaml}: not found")
     out_dir = Path(out_dir).resolve()
     train_yaml = make_data(out_dir / "data-train", s.images, s.seed, 0.0)
     val_yaml = make_data(out_dir / "data-val", s.val_images, s.val_seed, 1.0)
@@ -65,7 +65,7 @@ def train(s: TrainSettings, out_dir: Path, make_data) -> Path:
     combined = out_dir / "data.yaml"
     combined.write_text(yaml.safe_dump(data, sort_keys=False))
     if s.init_weights is not None and not Path(s.init_weights).is_file():
-        raise UserError(f"weights file {s.init_weights}: not found")
+        raise InvalidInput(f"weights file {s.init_weights}: not found")
     model = YOLO(s.model_yaml)
     if s.init_weights:  # transfer matching weights into the YAML's architecture (e.g. a new activation)
         model.load(s.init_weights)
@@ -81,6 +81,6 @@ def train(s: TrainSettings, out_dir: Path, make_data) -> Path:
     )
     best = out_dir / "train" / "weights" / "best.pt"
     if not best.is_file():
-        raise UserError(f"training finished without {best}")
+        raise InvalidInput(f"training finished without {best}")
     (out_dir / "settings.json").write_text(__import__("json").dumps(asdict(s), indent=1))
     return best

@@ -19,7 +19,8 @@ from detectors.classes import CLASSES
 from detectors.datasets.copy_paste import write_copy_paste
 from detectors.finetune_settings import FinetuneSettings
 from detectors.synth.dataset import render_sample, yolo_label_lines
-from edge.core import UserError, progress_bar
+from edge.core import progress_bar
+from edge.errors import InvalidInput
 
 
 @dataclass
@@ -59,7 +60,7 @@ def rendered_trays(n: int, classes: list[str], out_dir: Path, seed: int) -> list
     """Rendered trays whose every item is one of the dataset's classes (by name)."""
     to_ds = {i: classes.index(c) for i, c in enumerate(CLASSES) if c in classes}
     if not to_ds:
-        raise UserError(f"--synthetic {n}: the renderer draws {', '.join(CLASSES)}; the dataset has none of "
+        raise InvalidInput(f"--synthetic {n}: the renderer draws {', '.join(CLASSES)}; the dataset has none of "
                         f"them ({', '.join(classes)}), so rendered trays cannot be labelled in its classes")
     (out_dir / "images" / "syn").mkdir(parents=True, exist_ok=True)
     (out_dir / "labels" / "syn").mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from detectors.finetune_settings import FinetuneSettings
 from detectors.stage_bar import StageBar
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 RESERVE_S = 90.0  # of the budget, kept for the last run's final validation and the files after it
 
@@ -43,5 +43,5 @@ def train_run(model: Any, s: FinetuneSettings, data_yaml: Path, run: Path, name:
     )
     best = run / name / "weights" / "best.pt"
     if not best.is_file():
-        raise UserError(f"training finished without {best}")
+        raise InvalidInput(f"training finished without {best}")
     return best

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 def read_dataset(data: Path) -> tuple[Path, dict, list[str]]:
@@ -17,13 +17,13 @@ def read_dataset(data: Path) -> tuple[Path, dict, list[str]]:
     data = Path(data)
     yml = data if data.suffix in (".yaml", ".yml") else data / "data.yaml"
     if not yml.is_file():
-        raise UserError(f"--data {data}: no data.yaml (make one with 'traycheck data import SRC -o {data}')")
+        raise InvalidInput(f"--data {data}: no data.yaml (make one with 'traycheck data import SRC -o {data}')")
     try:
         d = yaml.safe_load(yml.read_text())
         names = d["names"]
         classes = [str(names[k]) for k in sorted(names)] if isinstance(names, dict) else [str(n) for n in names]
     except (yaml.YAMLError, KeyError, TypeError) as exc:
-        raise UserError(f"{yml}: not a dataset description ({type(exc).__name__}: {exc})") from None
+        raise InvalidInput(f"{yml}: not a dataset description ({type(exc).__name__}: {exc})") from None
     return yml, d, classes
 
 

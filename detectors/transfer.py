@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from detectors.train import DEFAULT_MODEL_YAML
-from edge.core import UserError, console
+from edge.core import console
+from edge.errors import InvalidInput
 
-# architectures a tensors-only checkpoint may come from (ultralytics' own YAMLs, then the bundled one)
 CANDIDATE_YAMLS: tuple[str, ...] = ("yolov5n.yaml", "yolov8n.yaml", "yolo11n.yaml", str(DEFAULT_MODEL_YAML))
 MIN_SHARE = 0.5  # below this share of the checkpoint's tensors matched, the architecture is not known here
 
@@ -59,7 +59,7 @@ def read_checkpoint(path: Path) -> tuple[dict, str | dict | None]:
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"--from {path}: not found")
+        raise InvalidInput(f"--from {path}: not found")
     try:
         raw = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception:  # a pickled ultralytics model: not loadable as tensors only
@@ -72,7 +72,7 @@ def read_checkpoint(path: Path) -> tuple[dict, str | dict | None]:
 
         model, _ = load_checkpoint(str(path))
     except Exception as exc:  # torch and ultralytics raise many types for a file that is not a checkpoint
-        raise UserError(f"--from {path}: neither a tensors-only state dict nor an ultralytics checkpoint "
+        raise InvalidInput(f"--from {path}: neither a tensors-only state dict nor an ultralytics checkpoint "
                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
     return model.float().state_dict(), getattr(model, "yaml", None)
 
@@ -101,7 +101,7 @@ def build_from(path: Path, classes: list[str]) -> tuple[Any, Transfer]:
         assert best is not None
         n, name, model = best
         if n < MIN_SHARE * len(sd):
-            raise UserError(f"--from {path}: its {len(sd)} tensors match no known architecture (best: "
+            raise InvalidInput(f"--from {path}: its {len(sd)} tensors match no known architecture (best: "
                             f"{Path(name).name}, {n} by name and shape); pass an ultralytics checkpoint instead")
     model_sd = model.state_dict()
     moved = _matches(sd, model_sd)

@@ -11,7 +11,7 @@ import numpy as np
 
 from detectors.detections import Detections
 from detectors.model_info import load_metadata
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 class UltralyticsDetector:
@@ -25,7 +25,7 @@ class UltralyticsDetector:
         torch.set_num_threads(threads)
         path = Path(model)
         if not path.is_file():
-            raise UserError(f"model file {path}: not found")
+            raise InvalidInput(f"model file {path}: not found")
         self.path = path  # (what the service, the recorder and the system page name the model by)
         self.model = YOLO(str(path), task="detect")
         names = self.model.names

@@ -1,8 +1,6 @@
-"""The bottom of ``edge``: the one exception type for bad user input and one progress-bar
-style for every long job. The only part of ``edge`` that ``detectors`` and ``orders`` import.
+"""The bottom of ``edge``: one console and one progress-bar style for every long job.
 
-The CLI catches ``UserError`` and prints its message as a single line with a non-zero
-exit status: no traceback for a user's mistake.
+With ``edge.errors`` the only part of ``edge`` that ``detectors`` and ``orders`` import.
 """
 from __future__ import annotations
 
@@ -11,11 +9,6 @@ from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-
-class UserError(Exception):
-    """Bad input (file, argument, payload) with a message that names what and where."""
-
 
 console = Console(stderr=True)
 if not console.is_terminal:  # logs and CI: wide enough that tables do not truncate

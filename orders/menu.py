@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from edge.core import UserError
+from edge.errors import InvalidInput, UnknownSku
 
 DEFAULT_MENU: dict[str, tuple[str, ...]] = {
     "BURGER": ("burger",),
@@ -56,7 +56,7 @@ class Menu:
         try:
             return self.skus[sku]
         except KeyError:
-            raise UserError(f"unknown SKU {sku!r} (not on the menu)") from None
+            raise UnknownSku(f"unknown SKU {sku!r} (not on the menu)") from None
 
     def expected(self, lines: Iterable[tuple[str, int]]) -> Counter[str]:
         """The visual items an order with these (sku, qty) lines should show."""
@@ -82,7 +82,7 @@ class Menu:
                 if sku in self.default_skus:
                     msg += ("; the default menu's SKUs name the demo model's classes: give a menu file "
                             "with 'include_default: false' and your own SKUs")
-                raise UserError(msg)
+                raise InvalidInput(msg)
 
 
 def load_menu(ref: str | Path | None, base_dir: Path | None = None, classes: Sequence[str] | None = None,
@@ -111,28 +111,28 @@ def _read_menu_file(path: Path, base_dir: Path | None) -> Menu:
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise UserError(f"{src}: cannot read ({exc.strerror})") from None
+        raise InvalidInput(f"{src}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"{src}: not valid YAML ({exc})") from None
+        raise InvalidInput(f"{src}: not valid YAML ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("skus"), dict):
-        raise UserError(f"{src}: expected a mapping with key 'skus: {{SKU: [classes]}}'")
+        raise InvalidInput(f"{src}: expected a mapping with key 'skus: {{SKU: [classes]}}'")
     unknown = sorted(set(data) - {"skus", "include_default"}, key=str)
     if unknown:
-        raise UserError(f"{src}: {unknown[0]}: unknown key (known: include_default, skus)")
+        raise InvalidInput(f"{src}: {unknown[0]}: unknown key (known: include_default, skus)")
     include = data.get("include_default", True)
     if not isinstance(include, bool):
-        raise UserError(f"{src}: include_default: expected true or false (got {include!r})")
+        raise InvalidInput(f"{src}: include_default: expected true or false (got {include!r})")
     skus = dict(DEFAULT_MENU) if include else {}
     for sku, items in data["skus"].items():
         if items is None:
             items = []
         if not isinstance(sku, str) or not isinstance(items, list):
-            raise UserError(f"{src}: skus.{sku}: expected a list of visual classes")
+            raise InvalidInput(f"{src}: skus.{sku}: expected a list of visual classes")
         for i, cls in enumerate(items):
             if not isinstance(cls, str) or not cls:
-                raise UserError(f"{src}: skus.{sku}[{i}]: expected a visual class name (got {cls!r})")
+                raise InvalidInput(f"{src}: skus.{sku}[{i}]: expected a visual class name (got {cls!r})")
         skus[sku] = tuple(items)
     if not skus:
-        raise UserError(f"{src}: skus: no SKUs (include_default is false and the file lists none)")
+        raise InvalidInput(f"{src}: skus: no SKUs (include_default is false and the file lists none)")
     defaults = frozenset(s for s in DEFAULT_MENU if include and s not in data["skus"])
     return Menu(skus, src, defaults)

@@ -2,6 +2,7 @@
 dataclasses' own fields, and given to that camera's pipeline only."""
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 from pathlib import Path
 
 import cv2
@@ -9,7 +10,6 @@ import pytest
 
 from edge.app.config import load_config
 from edge.app.service import Service
-from edge.core import UserError
 from edge.sources.frame import Frame
 from tests.conftest import FIXTURES
 
@@ -46,7 +46,7 @@ def _config(tmp_path: Path, old: str = "", new: str = "") -> Path:
 ])
 def test_a_bad_override_is_one_line_naming_its_key_path(tmp_path, old, new, expect):
     p = _config(tmp_path, old, new)
-    with pytest.raises(UserError) as err:
+    with pytest.raises(InvalidInput) as err:
         load_config(p)
     msg = str(err.value)
     assert msg.startswith(f"config {p}: ") and expect in msg and "\n" not in msg, msg

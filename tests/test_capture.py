@@ -8,6 +8,7 @@ backoff) is the same for both protocols.
 """
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 import shutil
 import socket
 import subprocess
@@ -17,7 +18,6 @@ import pytest
 
 from edge.app.camera_worker import CameraWorker
 from edge.sources.capture import FileSource, LiveSource
-from edge.core import UserError
 from edge.sources.live import StreamClock
 from tests.camera_helpers import FrameLog, wait_for
 from tests.conftest import FIXTURES
@@ -43,7 +43,7 @@ def test_file_source_max_speed_and_paced():
 
 
 def test_bad_speed():
-    with pytest.raises(UserError, match="must be > 0"):
+    with pytest.raises(InvalidInput, match="must be > 0"):
         FileSource(VIDEO, speed=0)
 
 

@@ -2,6 +2,7 @@
 one registry in ``detectors.loader``, configs without ``type`` loading as before."""
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 import sys
 import typing
 from pathlib import Path
@@ -13,7 +14,6 @@ from detectors.onnx_backend import OnnxDetector
 from edge.app.config import load_config
 from edge.app.detector_config import DetectorConfig
 from edge.app.model_store import load_active
-from edge.core import UserError
 
 BASE = "site: s\ndata_dir: {data}\ncameras: [{{name: a, source: /dev/video0}}]\n"
 
@@ -25,7 +25,7 @@ def _load(tmp_path: Path, detector: str):
 
 
 def _error(tmp_path: Path, detector: str) -> str:
-    with pytest.raises(UserError) as err:
+    with pytest.raises(InvalidInput) as err:
         _load(tmp_path, detector)
     msg = str(err.value)
     assert msg.startswith(f"config {tmp_path / 'c.yaml'}: ") and "\n" not in msg, msg
@@ -61,7 +61,7 @@ def test_ultralytics_without_the_train_extra_is_a_clear_config_error(tmp_path, m
         msg = _error(tmp_path, section)
         assert "detector.type: the ultralytics detector needs ultralytics, which is not installed" in msg, msg
         assert "[train]" in msg
-    with pytest.raises(UserError, match="needs ultralytics, which is not installed"):
+    with pytest.raises(InvalidInput, match="needs ultralytics, which is not installed"):
         load_detector(None, backend="ultralytics")
 
 
@@ -70,7 +70,7 @@ def test_the_type_picks_the_backend_that_runs_the_model(tmp_path):
     assert isinstance(det, OnnxDetector) and det.path.name.endswith(".int8.onnx") and name is None
     ref, _ = load_active(_load(tmp_path, "detector: {type: ultralytics}"))  # the bundled model's .pt
     assert type(ref).__name__ == "UltralyticsDetector" and ref.classes == det.classes and ref.path.suffix == ".pt"
-    with pytest.raises(UserError, match="the onnx backend needs a .onnx model"):
+    with pytest.raises(InvalidInput, match="the onnx backend needs a .onnx model"):
         load_detector(next(Path(det.path).parent.glob("*.pt")), backend="onnx")
 
 

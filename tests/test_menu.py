@@ -1,11 +1,11 @@
 """The menu: SKUs to visual classes, and menu files."""
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 import pytest
 
 from detectors.classes import CLASSES
 from orders.menu import Menu, load_menu
-from edge.core import UserError
 
 
 def test_default_menu_expected_counts():
@@ -13,7 +13,7 @@ def test_default_menu_expected_counts():
     got = m.expected([("NUGGET_MEAL", 2), ("SAUCE_BBQ", 1), ("KETCHUP", 4)])
     assert dict(got) == {"nuggets": 2, "fries": 2, "drink": 2, "sauce": 3}
     assert m.classes_of("KETCHUP") == ()
-    with pytest.raises(UserError, match="unknown SKU 'PIZZA'"):
+    with pytest.raises(InvalidInput, match="unknown SKU 'PIZZA'"):
         m.expected([("PIZZA", 1)])
 
 
@@ -34,7 +34,7 @@ def test_menu_file_adds_skus(tmp_path):
 def test_bad_menu_files(tmp_path, text, match):
     p = tmp_path / "menu.yaml"
     p.write_text(text)
-    with pytest.raises(UserError, match=match):
+    with pytest.raises(InvalidInput, match=match):
         load_menu(p, classes=CLASSES, model="model m")
-    with pytest.raises(UserError, match="cannot read"):
+    with pytest.raises(InvalidInput, match="cannot read"):
         load_menu(tmp_path / "missing.yaml")

@@ -3,6 +3,7 @@ its own, works end to end (replay, verdicts, MQTT, dashboard, the service), and 
 naming a class the model lacks is refused with its key path (at start and on SIGHUP)."""
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 import json
 import re
 import signal
@@ -17,7 +18,6 @@ import httpx
 import pytest
 
 from detectors.classes import CLASSES
-from edge.core import UserError
 from orders.menu import load_menu
 from tests.conftest import FIXTURES, ROOT, wait_http_ok
 from tests.model_family import RENAMED, RENAMED_MENU, make_family, renamed_classes
@@ -45,7 +45,7 @@ def test_menu_is_checked_against_the_given_classes(tmp_path):
     own.write_text("include_default: false\nskus:\n  VEGGIE_WRAP: [soda, falafel_wrap]\n  NAPKINS: []\n")
     menu = load_menu(own, classes=renamed_classes(), model="model site-menu")
     assert set(menu.skus) == {"VEGGIE_WRAP", "NAPKINS"} and "BURGER" not in menu
-    with pytest.raises(UserError) as err:
+    with pytest.raises(InvalidInput) as err:
         load_menu(own, classes=CLASSES, model="model traycheck-v8n")
     msg = str(err.value)
     assert msg.startswith(f"menu file {own}: skus.VEGGIE_WRAP[0]: visual class 'soda' is not one of "
@@ -54,10 +54,10 @@ def test_menu_is_checked_against_the_given_classes(tmp_path):
 
     added = tmp_path / "added.yaml"  # include_default left out: the demo SKUs come along
     added.write_text("skus:\n  VEGGIE_WRAP: [falafel_wrap]\n")
-    with pytest.raises(UserError, match=r"skus\.BURGER\[0\]: visual class 'burger' is not one of model "
+    with pytest.raises(InvalidInput, match=r"skus\.BURGER\[0\]: visual class 'burger' is not one of model "
                                         r"site-menu's classes .*include_default: false"):
         load_menu(added, classes=renamed_classes(), model="model site-menu")
-    with pytest.raises(UserError, match=r"^default menu: skus\.BURGER\[0\]: .*include_default: false"):
+    with pytest.raises(InvalidInput, match=r"^default menu: skus\.BURGER\[0\]: .*include_default: false"):
         load_menu("default", classes=renamed_classes(), model="model site-menu")
     assert "BURGER" in load_menu(added)  # no class list given: only the file's shape is checked
 
@@ -71,7 +71,7 @@ def test_menu_is_checked_against_the_given_classes(tmp_path):
 def test_bad_menu_keys(tmp_path, text, match):
     p = tmp_path / "menu.yaml"
     p.write_text(text)
-    with pytest.raises(UserError, match=match):
+    with pytest.raises(InvalidInput, match=match):
         load_menu(p)
 
 

@@ -4,6 +4,7 @@ Real components only: the bundled ONNX models, rendered trays, files on disk.
 """
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 import json
 import shutil
 import tempfile
@@ -16,7 +17,6 @@ import yaml
 
 from detectors.evaluation.dataset import load_labelled
 from detectors.evaluation.metrics import Scorer, ultralytics_ap
-from edge.core import UserError
 
 CLASSES3 = ("burger", "fries", "drink")
 BOX = np.array([[10, 10, 60, 60], [100, 10, 150, 60], [200, 10, 250, 60], [10, 100, 60, 150]], np.float32)
@@ -51,7 +51,7 @@ def test_bad_label_line_names_file_and_line(tmp_path: Path) -> None:
     _photo(tmp_path / "p.jpg")
     (tmp_path / "p.txt").write_text("0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.2 0.2\n")
     (tmp_path / "classes.txt").write_text("burger\n")
-    with pytest.raises(UserError, match=r"p\.txt:2: class 7"):
+    with pytest.raises(InvalidInput, match=r"p\.txt:2: class 7"):
         load_labelled(tmp_path)
 
 

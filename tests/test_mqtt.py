@@ -2,6 +2,7 @@
 a broker outage in the middle, and the last will when the service dies."""
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 import json
 import shutil
 import signal
@@ -12,7 +13,6 @@ import time
 import pytest
 
 from edge.app.mqtt import MqttSettings, Publisher
-from edge.core import UserError
 from edge.store.store import Store
 from tests.mqtt_helpers import Collector, wait_until
 
@@ -29,7 +29,7 @@ def verdict(i: int) -> dict:
 def test_url_parsing():
     s = MqttSettings.from_url("mqtt://user:p%40ss@127.0.0.1:1884", site="r1")
     assert (s.host, s.port, s.username, s.password, s.site) == ("127.0.0.1", 1884, "user", "p@ss", "r1")
-    with pytest.raises(UserError, match="expected mqtt://"):
+    with pytest.raises(InvalidInput, match="expected mqtt://"):
         MqttSettings.from_url("http://x", site="r1")
 
 

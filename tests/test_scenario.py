@@ -1,11 +1,11 @@
 """Scenario contract: defaults, derived truth and POS records, and errors that name key and line."""
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 import pytest
 
 from detectors.synth.scenario import load_scenario, parse_scenario
 from detectors.synth.shift_records import pos_events, truth_records
-from edge.core import UserError
 
 
 def test_defaults_and_placed_from_order(small_scenario):
@@ -63,18 +63,18 @@ def test_errors_name_key_and_line(small_scenario, old, new, fragments):
 
 
 def test_unreadable_scenarios(tmp_path):
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(InvalidInput, match="not found"):
         load_scenario(tmp_path / "nope.yaml")
-    with pytest.raises(UserError, match="line 3.*not valid YAML"):
+    with pytest.raises(InvalidInput, match="line 3.*not valid YAML"):
         parse_scenario("name: x\nseed: [1,\n")
-    with pytest.raises(UserError, match="YAML mapping"):
+    with pytest.raises(InvalidInput, match="YAML mapping"):
         parse_scenario("- just\n- a list\n")
 
 
 def test_camera_ranges():
-    with pytest.raises(UserError, match="camera.jpeg_quality.*between 20 and 100"):
+    with pytest.raises(InvalidInput, match="camera.jpeg_quality.*between 20 and 100"):
         parse_scenario("name: a\nseed: 1\ncamera: {jpeg_quality: 5}\n")
-    with pytest.raises(UserError, match="line 4: camera.noise"):
+    with pytest.raises(InvalidInput, match="line 4: camera.noise"):
         parse_scenario("name: a\nseed: 1\ncamera:\n  noise: 0.5\n")
 
 
@@ -125,7 +125,7 @@ def test_the_bundled_fixtures_are_still_what_their_kind_and_seed_give():
 
 def assert_refused(bad, fragments) -> None:
     """``load_scenario(bad)`` refuses it in one line that names the file and every fragment."""
-    with pytest.raises(UserError) as err:
+    with pytest.raises(InvalidInput) as err:
         load_scenario(bad)
     msg = str(err.value)
     assert "\n" not in msg and str(bad) in msg

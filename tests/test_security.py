@@ -281,10 +281,10 @@ def test_orders_page_shows_the_newest_pending_first_and_pages(server):
 
 def test_config_names_a_bad_proxy_or_scraper_address(tmp_path):
     from edge.app.config import load_config
-    from edge.core import UserError
+    from edge.core import InvalidInput
 
     for key in ("trusted_proxies", "metrics_allow"):
         p = tmp_path / f"{key}.yaml"
         p.write_text(f"cameras: [{{name: a, source: x.mp4}}]\nhttp: {{{key}: ['10.0.0.0/24', 'lan-box']}}\n")
-        with pytest.raises(UserError, match=rf"http\.{key}.*'lan-box' is not an IP address"):
+        with pytest.raises(InvalidInput, match=rf"http\.{key}.*'lan-box' is not an IP address"):
             load_config(p)

@@ -1,6 +1,7 @@
 """The appliance process and its configuration."""
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 import signal
 import sqlite3
 import subprocess
@@ -11,7 +12,6 @@ import httpx
 import pytest
 
 from edge.app.config import load_config
-from edge.core import UserError
 from tests.conftest import FIXTURES, ROOT, wait_http_ok
 from tests.mqtt_helpers import free_port
 
@@ -45,7 +45,7 @@ def test_config_errors_name_the_key(tmp_path, old, new, expect):
     assert old in text, old
     p = tmp_path / "c.yaml"
     p.write_text(text.replace(old, new))
-    with pytest.raises(UserError) as err:
+    with pytest.raises(InvalidInput) as err:
         load_config(p)
     assert expect in str(err.value) and str(p) in str(err.value), str(err.value)
 

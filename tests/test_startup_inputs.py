@@ -4,13 +4,13 @@ RestartPreventExitStatus), nothing changed, no traceback; and ``run``, ``config 
 ``doctor`` say the same thing."""
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 import os
 from pathlib import Path
 
 import pytest
 
 from edge.app.config import load_config
-from edge.core import UserError
 from test_cli import appliance_config, one_line_error
 
 # -- finding 6: the secrets the service keeps in its data dir ---------------------------------------
@@ -46,7 +46,7 @@ def test_a_bad_session_key_is_a_start_up_problem_named_alike_everywhere(tmp_path
 
     ok, detail = _files(cfg)
     assert not ok and detail.startswith(line) and words in detail, detail
-    with pytest.raises(UserError, match="session key"):
+    with pytest.raises(InvalidInput, match="session key"):
         session_secret(key.parent)
     assert (key.read_bytes() if key.is_file() else None) == before
 
@@ -92,11 +92,11 @@ def test_an_empty_or_binary_secret_file_named_in_the_config_is_refused(tmp_path,
     cfg = load_config(appliance_config(tmp_path, http=f"http:\n  listen: 127.0.0.1:1\n  api_token_file: {secret}"))
     assert startup_problems(cfg) == [f"http.api_token_file: {secret}: {why}" + (" (a write cut short?)"
                                                                              if why == "is empty" else " (byte 4)")]
-    with pytest.raises(UserError, match=f"http.api_token_file: {secret}: {why}"):
+    with pytest.raises(InvalidInput, match=f"http.api_token_file: {secret}: {why}"):
         cfg.http.resolved_token()
     cfg = load_config(appliance_config(tmp_path, mqtt=f"mqtt:\n  host: 127.0.0.1\n  username: u\n"
                                                       f"  password_file: {secret}"))
-    with pytest.raises(UserError, match=f"mqtt.password_file: {secret}: {why}"):
+    with pytest.raises(InvalidInput, match=f"mqtt.password_file: {secret}: {why}"):
         cfg.mqtt.resolved_password()
 
 
@@ -128,14 +128,14 @@ def test_a_generated_session_key_is_written_whole_durably_and_never_replaced(tmp
 def test_a_session_key_that_cannot_be_written_is_one_line(tmp_path, read_only_dir):
     from edge.web.auth import session_secret
 
-    with pytest.raises(UserError, match=f"{read_only_dir / 'session-key'}: cannot write \\(Read-only file system"):
+    with pytest.raises(InvalidInput, match=f"{read_only_dir / 'session-key'}: cannot write \\(Read-only file system"):
         session_secret(read_only_dir)
 
 
 # -- finding 7: config bytes and numbers --------------------------------------------------------------
 
 def _config_error(tmp_path: Path, **overrides: str) -> str:
-    with pytest.raises(UserError) as exc:
+    with pytest.raises(InvalidInput) as exc:
         load_config(appliance_config(tmp_path, **overrides))
     msg = str(exc.value)
     assert "\n" not in msg

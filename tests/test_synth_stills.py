@@ -6,6 +6,7 @@ runs through the real command line, OpenCV and FFmpeg.
 """
 from __future__ import annotations
 
+from edge.errors import InvalidInput
 import json
 import math
 from collections import Counter
@@ -17,7 +18,6 @@ import pytest
 import yaml
 
 from detectors.synth.stills_layout import fit_rect, frame_size, parse_size
-from edge.core import UserError
 from detectors.zone import Zone
 from edge.pipeline.gate import Gate
 from edge.pipeline.tray import TrayParams
@@ -206,7 +206,7 @@ def test_frame_size_and_placement():
     assert frame_size([(3840, 2160), (3840, 2160), (640, 480)]) == (1920, 1080)  # scaled down to fit
     assert frame_size([(81, 61)]) == (160, 120)
     assert parse_size("800x600") == (800, 600)
-    with pytest.raises(UserError, match="WIDTHxHEIGHT"):
+    with pytest.raises(InvalidInput, match="WIDTHxHEIGHT"):
         parse_size("800")
     assert fit_rect(1024, 768, 1024, 768) == (0, 0, 1024, 768)
     for pw, ph in [*MIXED_SIZES, (100, 1000), (4000, 300)]:

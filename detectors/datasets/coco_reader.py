@@ -12,7 +12,7 @@ import numpy as np
 
 from detectors.datasets.image_files import natural_key
 from detectors.datasets.records import LabelledImage, Problem, Source
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 def find_coco_json(folder: Path) -> Path | None:
@@ -30,14 +30,14 @@ def find_coco_json(folder: Path) -> Path | None:
 def read_coco(src: Path) -> Source:
     path = src if src.is_file() else find_coco_json(src)
     if path is None:
-        raise UserError(f"{src}: no COCO JSON (with 'images' and 'annotations') found")
+        raise InvalidInput(f"{src}: no COCO JSON (with 'images' and 'annotations') found")
     try:
         data = json.loads(path.read_text())
         cats = {int(c["id"]): str(c["name"]) for c in data["categories"]}
         images = {int(i["id"]): i for i in data["images"]}
         anns = data.get("annotations", [])
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: not a COCO file ({type(exc).__name__}: {exc})") from None
+        raise InvalidInput(f"{path}: not a COCO file ({type(exc).__name__}: {exc})") from None
     out = Source("coco", [cats[k] for k in sorted(cats)])
     roots = [path.parent, path.parent / "images", path.parent.parent / "images", path.parent.parent]
     per_image: dict[int, tuple[list, list]] = {k: ([], []) for k in images}

@@ -18,7 +18,7 @@ import numpy as np
 
 from detectors.datasets.image_files import natural_key
 from detectors.datasets.validate import CheckedImage
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 NEAR_DUP_BITS = 4  # pHash Hamming distance of resized/re-encoded copies: 0-2 here; other trays: >= 6
 NEAR_DUP_CORR = 0.9
@@ -124,12 +124,12 @@ def regex_groups(images: Sequence[CheckedImage], pattern: str) -> list[int]:
     try:
         rx = re.compile(pattern)
     except re.error as exc:
-        raise UserError(f"--group-by {pattern!r}: not a valid regular expression ({exc})") from None
+        raise InvalidInput(f"--group-by {pattern!r}: not a valid regular expression ({exc})") from None
     keys: list[str] = []
     for im in images:
         m = rx.search(im.item.path.name)
         if m is None:
-            raise UserError(f"--group-by {pattern!r} does not match the file name {im.item.path.name!r}")
+            raise InvalidInput(f"--group-by {pattern!r} does not match the file name {im.item.path.name!r}")
         keys.append(m.group(1) if rx.groups else m.group(0))
     order = shot_order(images)
     first: dict[str, int] = {}

@@ -26,7 +26,8 @@ from detectors.datasets.records import Problem, Source
 from detectors.datasets.split import split_groups
 from detectors.datasets.validate import CheckedImage, check_image
 from detectors.model_info import read_json_file
-from edge.core import UserError, progress_bar
+from edge.core import progress_bar
+from edge.errors import InvalidInput
 
 MANIFEST = "manifest.json"
 
@@ -58,7 +59,7 @@ def parse_mapping(items: list[str]) -> dict[str, str]:
     for it in items:
         src, sep, dst = it.partition("=")
         if not sep or not src.strip() or not dst.strip():
-            raise UserError(f"--map {it!r}: expected FROM=TO (a class name on each side)")
+            raise InvalidInput(f"--map {it!r}: expected FROM=TO (a class name on each side)")
         out[src.strip()] = dst.strip()
     return out
 
@@ -68,7 +69,7 @@ def apply_classes(src: Source, mapping: dict[str, str], drop: list[str]) -> list
     known = set(src.classes)
     for name in list(mapping) + list(drop):
         if name not in known:
-            raise UserError(f"class {name!r} (in --map/--drop) is not in the export "
+            raise InvalidInput(f"class {name!r} (in --map/--drop) is not in the export "
                             f"(its classes: {', '.join(src.classes)})")
     classes = list(dict.fromkeys(mapping.get(c, c) for c in src.classes if c not in drop))
     for im in src.images:
@@ -93,9 +94,9 @@ def _label_text(im: CheckedImage, class_id: dict[str, int]) -> str:
 
 def _check_target(out: Path) -> None:
     if out.exists() and not out.is_dir():
-        raise UserError(f"-o {out}: exists and is not a folder")
+        raise InvalidInput(f"-o {out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise UserError(f"-o {out}: a non-empty folder that no 'data import' wrote; choose a new or empty folder")
+        raise InvalidInput(f"-o {out}: a non-empty folder that no 'data import' wrote; choose a new or empty folder")
 
 
 def import_dataset(src_path: Path, out: Path, opts: ImportOptions) -> ImportResult:
@@ -103,15 +104,15 @@ def import_dataset(src_path: Path, out: Path, opts: ImportOptions) -> ImportResu
     out = Path(out).resolve()
     _check_target(out)
     if not 0.0 <= opts.val_fraction < 1.0:
-        raise UserError(f"--val-fraction {opts.val_fraction}: expected 0 <= F < 1")
+        raise InvalidInput(f"--val-fraction {opts.val_fraction}: expected 0 <= F < 1")
     src = read_source(Path(src_path), opts.format)
     classes = apply_classes(src, opts.mapping, opts.drop)
     if not classes:
-        raise UserError(f"{src_path}: no classes left to import")
+        raise InvalidInput(f"{src_path}: no classes left to import")
     problems = list(src.problems)
     checked = _check_images(src, problems)
     if not checked:
-        raise UserError(f"{src_path}: no usable images ({len(problems)} problems; first: "
+        raise InvalidInput(f"{src_path}: no usable images ({len(problems)} problems; first: "
                         f"{problems[0].file}: {problems[0].reason})" if problems else f"{src_path}: no images")
     dups, groups, kept, splits = _plan(checked, opts)
     class_id = {c: k for k, c in enumerate(classes)}

@@ -14,7 +14,7 @@ from detectors.datasets.coco_reader import find_coco_json, read_coco
 from detectors.datasets.records import Source
 from detectors.datasets.voc_reader import read_voc
 from detectors.datasets.yolo_reader import read_yolo
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 FORMATS = ("auto", "yolo", "coco", "voc")
 
@@ -26,16 +26,16 @@ def detect_format(src: Path) -> str:
             return "coco"
         if src.suffix.lower() in (".yaml", ".yml"):
             return "yolo"
-        raise UserError(f"{src}: not a dataset folder, a COCO .json or a YOLO data.yaml")
+        raise InvalidInput(f"{src}: not a dataset folder, a COCO .json or a YOLO data.yaml")
     if not src.is_dir():
-        raise UserError(f"{src}: not found")
+        raise InvalidInput(f"{src}: not found")
     if any((src / n).is_file() for n in ("data.yaml", "obj.names", "classes.txt", "obj.data")):
         return "yolo"
     if find_coco_json(src) is not None:
         return "coco"
     if (src / "Annotations").is_dir() or any(src.glob("*.xml")):
         return "voc"
-    raise UserError(f"{src}: cannot tell the format (no data.yaml, obj.names or classes.txt for YOLO, no COCO "
+    raise InvalidInput(f"{src}: cannot tell the format (no data.yaml, obj.names or classes.txt for YOLO, no COCO "
                     "JSON, no Annotations/ or .xml for VOC); pass --format")
 
 
@@ -43,8 +43,8 @@ def read_source(src: Path, fmt: str = "auto") -> Source:
     """Every labelled image of ``src`` in format ``fmt`` (``auto``: guessed), with the problems found."""
     src = Path(src)
     if fmt not in FORMATS:
-        raise UserError(f"--format {fmt!r}: unknown (one of {', '.join(FORMATS)})")
+        raise InvalidInput(f"--format {fmt!r}: unknown (one of {', '.join(FORMATS)})")
     if not src.exists():
-        raise UserError(f"{src}: not found")
+        raise InvalidInput(f"{src}: not found")
     fmt = detect_format(src) if fmt == "auto" else fmt
     return {"yolo": read_yolo, "coco": read_coco, "voc": read_voc}[fmt](src)

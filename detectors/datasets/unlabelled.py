@@ -30,7 +30,7 @@ from detectors.datasets.grouping import (
 )
 from detectors.datasets.image_files import IMAGE_SUFFIXES, natural_key
 from detectors.datasets.importer import load_manifest
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 @dataclass
@@ -47,11 +47,11 @@ def find_photos(dirs: Sequence[Path]) -> list[Path]:
     for d in dirs:
         d = Path(d)
         if not d.is_dir():
-            raise UserError(f"--unlabelled {d}: not a folder")
+            raise InvalidInput(f"--unlabelled {d}: not a folder")
         found = sorted((p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
                        key=lambda p: natural_key(p.name))
         if not found:
-            raise UserError(f"--unlabelled {d}: no photos in it ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise InvalidInput(f"--unlabelled {d}: no photos in it ({', '.join(sorted(IMAGE_SUFFIXES))})")
         out += found
     return out
 

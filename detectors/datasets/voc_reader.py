@@ -12,14 +12,14 @@ import numpy as np
 
 from detectors.datasets.image_files import IMAGE_SUFFIXES, natural_key
 from detectors.datasets.records import LabelledImage, Problem, Source
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 def read_voc(src: Path) -> Source:
     ann_dir = src / "Annotations" if (src / "Annotations").is_dir() else src
     xmls = sorted(ann_dir.glob("*.xml"), key=lambda p: natural_key(p.name))
     if not xmls:
-        raise UserError(f"{src}: no VOC .xml annotations found")
+        raise InvalidInput(f"{src}: no VOC .xml annotations found")
     img_dirs = [src / "JPEGImages", src / "images", ann_dir, src]
     parsed: list[tuple[Path, ET.Element]] = []
     out = Source("voc", [])

@@ -13,7 +13,7 @@ import yaml
 
 from detectors.datasets.image_files import images_in
 from detectors.datasets.records import LabelledImage, Problem, Source
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 def _read_names(path: Path) -> list[str]:
@@ -28,7 +28,7 @@ def _yolo_classes_and_images(src: Path) -> tuple[list[str], list[Path], str]:
         return _from_data_yaml(data_yaml, root)
     names_file = next((root / n for n in ("obj.names", "classes.txt") if (root / n).is_file()), None)
     if names_file is None:
-        raise UserError(f"{root}: a YOLO export needs data.yaml, obj.names or classes.txt for the class names")
+        raise InvalidInput(f"{root}: a YOLO export needs data.yaml, obj.names or classes.txt for the class names")
     classes = _read_names(names_file)
     if (root / "obj.data").is_file() or any(root.glob("obj_*_data")):  # CVAT "YOLO 1.1"
         return classes, _cvat_images(root), "yolo (CVAT YOLO 1.1)"
@@ -40,9 +40,9 @@ def _from_data_yaml(data_yaml: Path, root: Path) -> tuple[list[str], list[Path],
     try:
         data = yaml.safe_load(data_yaml.read_text())
     except yaml.YAMLError as exc:
-        raise UserError(f"{data_yaml}: not valid YAML ({exc})") from None
+        raise InvalidInput(f"{data_yaml}: not valid YAML ({exc})") from None
     if not isinstance(data, dict) or "names" not in data:
-        raise UserError(f"{data_yaml}: expected a mapping with 'names'")
+        raise InvalidInput(f"{data_yaml}: expected a mapping with 'names'")
     names = data["names"]
     classes = [str(names[k]) for k in sorted(names)] if isinstance(names, dict) else [str(n) for n in names]
     base = Path(data.get("path") or root)

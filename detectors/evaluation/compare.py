@@ -26,7 +26,7 @@ from detectors.evaluation.dataset import LabelledSet, load_labelled
 from detectors.evaluation.metrics import Scorer
 from detectors.loader import load_detector
 from detectors.model_info import resolve_model
-from edge.core import UserError
+from edge.errors import InvalidInput, TrayCheckError
 
 AP_CONF = 0.001  # as ultralytics val: AP needs the low-confidence tail of the curve
 AP_MAX_DET = 300
@@ -76,8 +76,8 @@ def _load(ref: str, which: str, threads: int):
     try:
         path = resolve_model(ref)
         det = load_detector(path, threads=threads, conf=AP_CONF)
-    except UserError as exc:
-        raise UserError(f"model {which} ({ref}): {exc}") from None
+    except TrayCheckError as exc:
+        raise InvalidInput(f"model {which} ({ref}): {exc}") from None
     det.max_det = AP_MAX_DET  # both backends read it per call
     return path, det
 
@@ -104,7 +104,7 @@ def operating(det: ModelDetector, conf: float) -> Iterator[None]:
 def read_image(path: Path) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise UserError(f"image {path}: OpenCV cannot read it")
+        raise InvalidInput(f"image {path}: OpenCV cannot read it")
     return img
 
 
@@ -115,7 +115,7 @@ def compare_models(ref_a: str, ref_b: str, dataset: Path, split: str = "val", co
     ``progress(label, total)`` is a context manager yielding ``advance(n)`` (edge.core.progress_bar).
     """
     if not 0.0 < conf < 1.0:
-        raise UserError(f"--conf {conf}: must be between 0 and 1")
+        raise InvalidInput(f"--conf {conf}: must be between 0 and 1")
     loaded = [_load(ref_a, "A", threads), _load(ref_b, "B", threads)]
     data = load_labelled(dataset, split, fallback_names=tuple(loaded[0][1].classes))
     names = [ref_a, ref_b] if ref_a != ref_b else [f"{ref_a} (A)", f"{ref_b} (B)"]

@@ -14,7 +14,7 @@ import numpy as np
 import yaml
 
 from detectors.yolo_format import dataset_root, yolo_box
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 IMAGE_SUFFIXES = {".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
 NAMES_FILES = ("classes.txt", "obj.names")  # labelImg / darknet exports name their classes in one of these
@@ -40,10 +40,10 @@ def load_labelled(path: Path, split: str = "val", fallback_names: tuple[str, ...
     """The labelled images of a dataset folder / data.yaml (its ``split``) or of a plain image folder."""
     path = Path(path)
     if not path.exists():
-        raise UserError(f"dataset {path}: not found")
+        raise InvalidInput(f"dataset {path}: not found")
     if path.is_file():
         if path.suffix not in (".yaml", ".yml"):
-            raise UserError(f"dataset {path}: expected a folder or a data.yaml file")
+            raise InvalidInput(f"dataset {path}: expected a folder or a data.yaml file")
         return _from_yaml(path, split)
     for name in ("data.yaml", "dataset.yaml"):
         if (path / name).is_file():
@@ -55,7 +55,7 @@ def load_labelled(path: Path, split: str = "val", fallback_names: tuple[str, ...
     names, names_from = _names_file(path)
     if names is None:
         if fallback_names is None:
-            raise UserError(f"dataset {path}: no data.yaml and no {' or '.join(NAMES_FILES)} naming the classes")
+            raise InvalidInput(f"dataset {path}: no data.yaml and no {' or '.join(NAMES_FILES)} naming the classes")
         names, names_from = tuple(fallback_names), "model A's classes (no data.yaml or classes.txt)"
     return _collect(image_dirs, names, str(path), names_from)
 
@@ -78,29 +78,29 @@ def _parse_names(raw: object, where: str) -> tuple[str, ...]:
         try:
             ids = sorted(int(k) for k in raw)
         except (TypeError, ValueError):
-            raise UserError(f"{where}: 'names' keys must be class ids 0, 1, ...") from None
+            raise InvalidInput(f"{where}: 'names' keys must be class ids 0, 1, ...") from None
         if ids != list(range(len(ids))):
-            raise UserError(f"{where}: 'names' must number the classes 0..{len(ids) - 1} without gaps")
+            raise InvalidInput(f"{where}: 'names' must number the classes 0..{len(ids) - 1} without gaps")
         by_id = {int(k): v for k, v in raw.items()}
         if not all(isinstance(by_id[i], str) and by_id[i] for i in ids):
-            raise UserError(f"{where}: every class in 'names' needs a name")
+            raise InvalidInput(f"{where}: every class in 'names' needs a name")
         return tuple(by_id[i] for i in ids)
-    raise UserError(f"{where}: 'names' must be a list or a mapping {{0: name, ...}}")
+    raise InvalidInput(f"{where}: 'names' must be a list or a mapping {{0: name, ...}}")
 
 
 def _from_yaml(file: Path, split: str) -> LabelledSet:
     try:
         data = yaml.safe_load(file.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"dataset {file}: not readable YAML ({exc.__class__.__name__})") from None
+        raise InvalidInput(f"dataset {file}: not readable YAML ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
-        raise UserError(f"dataset {file}: expected a YAML mapping")
+        raise InvalidInput(f"dataset {file}: expected a YAML mapping")
     if "names" not in data:
-        raise UserError(f"dataset {file}: no 'names' key")
+        raise InvalidInput(f"dataset {file}: no 'names' key")
     names = _parse_names(data["names"], f"dataset {file}")
     if split not in data or not data[split]:
         have = [k for k in ("train", "val", "test") if data.get(k)]
-        raise UserError(f"dataset {file}: no '{split}' split (has: {', '.join(have) or 'none'})")
+        raise InvalidInput(f"dataset {file}: no '{split}' split (has: {', '.join(have) or 'none'})")
     root = dataset_root(file, data.get("path"))
     entries = data[split] if isinstance(data[split], list) else [data[split]]
     dirs, listed = [], []
@@ -112,7 +112,7 @@ def _from_yaml(file: Path, split: str) -> LabelledSet:
             base = p.parent
             listed += [(base / line.strip()).resolve() for line in p.read_text().splitlines() if line.strip()]
         else:
-            raise UserError(f"dataset {file}: {split} split {p}: not found")
+            raise InvalidInput(f"dataset {file}: {split} split {p}: not found")
     return _collect(dirs, names, f"{file} ({split})", str(file), listed)
 
 
@@ -142,13 +142,13 @@ def _collect(dirs: list[Path], names: tuple[str, ...], source: str, names_from: 
         images.append(LabelledImage(p, boxes, classes))
     if not images:
         where = ", ".join(str(d) for d in dirs) or source
-        raise UserError(f"dataset {source}: no labelled images in {where} "
+        raise InvalidInput(f"dataset {source}: no labelled images in {where} "
                         f"({len(paths)} images, none with a YOLO .txt label file)")
     return LabelledSet(names, images, source, unlabelled, names_from)
 
 
 def read_label_file(file: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """YOLO label lines -> (normalised xyxy boxes, class ids); a bad line is a UserError naming file:line."""
+    """YOLO label lines -> (normalised xyxy boxes, class ids); a bad line is a InvalidInput naming file:line."""
     boxes, classes = [], []
     for n, line in enumerate(file.read_text(errors="replace").splitlines(), 1):
         fields = line.split()
@@ -158,13 +158,13 @@ def read_label_file(file: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]
             cls_f = float(fields[0])
             values = [float(v) for v in fields[1:]]
         except ValueError:
-            raise UserError(f"label file {file}:{n}: expected numbers, got {line.strip()[:60]!r}") from None
+            raise InvalidInput(f"label file {file}:{n}: expected numbers, got {line.strip()[:60]!r}") from None
         if cls_f != int(cls_f) or not 0 <= int(cls_f) < n_classes:
-            raise UserError(f"label file {file}:{n}: class {fields[0]} is not one of the dataset's "
+            raise InvalidInput(f"label file {file}:{n}: class {fields[0]} is not one of the dataset's "
                             f"{n_classes} class ids (0..{n_classes - 1})")
         box = yolo_box(values)
         if box is None:
-            raise UserError(f"label file {file}:{n}: expected 'class cx cy w h' (or a polygon), "
+            raise InvalidInput(f"label file {file}:{n}: expected 'class cx cy w h' (or a polygon), "
                             f"got {len(fields)} fields")
         boxes.append(box)
         classes.append(int(cls_f))

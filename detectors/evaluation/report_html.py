@@ -17,7 +17,7 @@ import numpy as np
 
 from detectors.evaluation.annotate import draw
 from detectors.evaluation.compare import Comparison, ModelRun, read_image
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 MAX_WRONG = 60
 COLORS = {"a": "#2f6fb3", "b": "#e08a1e"}
@@ -40,7 +40,7 @@ def write_report(cmp: Comparison, out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"--report {out_dir}: cannot create it ({exc.strerror})") from None
+        raise InvalidInput(f"--report {out_dir}: cannot create it ({exc.strerror})") from None
     r = cmp.result
     galleries = [_gallery(cmp, run, key, out_dir) for key, run in zip("ab", cmp.runs)]
     names = {key: escape(r[key]["model"]) for key in "ab"}

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from detectors.classes import CLASSES
 from detectors.synth.scenario_schema import MAX_ITEMS_PER_TRAY, Scenario, Tray
 from detectors.synth.yaml_lines import compose, line_of
-from edge.core import UserError
+from edge.errors import InvalidInput
 from orders.menu import Menu, load_menu
 
 
@@ -44,16 +44,16 @@ def _fmt_loc(loc: tuple[str | int, ...]) -> str:
 
 
 def parse_scenario(text: str, source: str = "<scenario>", base_dir: Path | None = None) -> LoadedScenario:
-    """Validate scenario YAML text; raise UserError naming key path and line."""
+    """Validate scenario YAML text; raise InvalidInput naming key path and line."""
     try:
         data = yaml.safe_load(text)
         root = compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise UserError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise InvalidInput(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(data, dict):
-        raise UserError(f"{source}: a scenario is a YAML mapping with at least 'name' and 'seed'")
+        raise InvalidInput(f"{source}: a scenario is a YAML mapping with at least 'name' and 'seed'")
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -64,7 +64,7 @@ def parse_scenario(text: str, source: str = "<scenario>", base_dir: Path | None 
         line = line_of(root, loc)
         msg = err["msg"].removeprefix("Value error, ")
         more = f" (and {len(exc.errors()) - 1} more errors)" if len(exc.errors()) > 1 else ""
-        raise UserError(f"{source}: line {line}: {_fmt_loc(loc)}: {msg}{more}") from None
+        raise InvalidInput(f"{source}: line {line}: {_fmt_loc(loc)}: {msg}{more}") from None
     menu = load_menu(scenario.menu, base_dir, classes=CLASSES, model="the renderer")  # it draws the demo ten
     _check_semantics(scenario, menu, root, source)
     return LoadedScenario(scenario, menu, None, text)
@@ -74,7 +74,7 @@ def _check_semantics(s: Scenario, menu: Menu, root: yaml.Node | None, source: st
     """Rules that span keys: known SKUs, trays in order without overlap, fix in dwell."""
 
     def fail(loc: tuple[str | int, ...], msg: str) -> None:
-        raise UserError(f"{source}: line {line_of(root, loc)}: {_fmt_loc(loc)}: {msg}")
+        raise InvalidInput(f"{source}: line {line_of(root, loc)}: {_fmt_loc(loc)}: {msg}")
 
     prev_gone = None
     for i, tray in enumerate(s.trays):
@@ -115,14 +115,14 @@ def _check_events(s: Scenario, fail: Callable[[tuple[str | int, ...], str], None
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:
-    """Read and validate a scenario file; UserError with a clear message on any problem."""
+    """Read and validate a scenario file; InvalidInput with a clear message on any problem."""
     p = Path(path)
     try:
         text = p.read_text()
     except FileNotFoundError:
-        raise UserError(f"scenario file {p}: not found") from None
+        raise InvalidInput(f"scenario file {p}: not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"scenario file {p}: cannot read ({exc})") from None
+        raise InvalidInput(f"scenario file {p}: cannot read ({exc})") from None
     loaded = parse_scenario(text, source=str(p), base_dir=p.parent)
     loaded.path = p
     return loaded

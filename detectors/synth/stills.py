@@ -23,7 +23,8 @@ from detectors.synth.stills_orders import truth_line
 from detectors.synth.stills_tickets import read_tickets
 from detectors.synth.video import VideoWriter
 from detectors.zone import Zone
-from edge.core import UserError, console, progress_bar
+from edge.core import console, progress_bar
+from edge.errors import InvalidInput
 
 ORDER_LEAD_S = 0.5  # the POS sends an order this long before its tray arrives (the previous one is gone)
 CRF = 14  # near-lossless H.264, no bitrate cap: a stills shift measures the photos, not the codec
@@ -121,7 +122,7 @@ def write_stills(shift: StillsShift, out: Path, progress: Progress = None) -> li
     the tickets read from the video). Returns notes for the user."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise UserError(f"-o {out}: is a file, not a folder")
+        raise InvalidInput(f"-o {out}: is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
     with VideoWriter(out / "video.mp4", shift.w, shift.h, shift.fps, crf=CRF, max_kbps=0, threads=1) as vw:
         for i in range(shift.n_frames):

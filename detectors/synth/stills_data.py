@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from detectors.yolo_format import dataset_root, yolo_box
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 TOLERANCE = 0.01  # labelling tools round: a coordinate this far outside 0..1 is still accepted (and clipped)
@@ -49,16 +49,16 @@ def _names(raw: object, where: str) -> tuple[str, ...]:
     if isinstance(raw, list):
         raw = dict(enumerate(raw))
     if not isinstance(raw, dict) or not raw:
-        raise UserError(f"{where}: names: expected a mapping {{0: name, 1: name, ...}} or a list of names")
+        raise InvalidInput(f"{where}: names: expected a mapping {{0: name, 1: name, ...}} or a list of names")
     try:
         ids = sorted(int(k) for k in raw)
     except (TypeError, ValueError):
-        raise UserError(f"{where}: names: class ids must be integers") from None
+        raise InvalidInput(f"{where}: names: class ids must be integers") from None
     if ids != list(range(len(ids))):
-        raise UserError(f"{where}: names: class ids must be 0..{len(ids) - 1} without gaps")
+        raise InvalidInput(f"{where}: names: class ids must be 0..{len(ids) - 1} without gaps")
     names = tuple(str(raw[k] if k in raw else raw[str(k)]) for k in ids)
     if len(set(names)) != len(names):
-        raise UserError(f"{where}: names: a class name appears twice")
+        raise InvalidInput(f"{where}: names: a class name appears twice")
     return names
 
 
@@ -70,9 +70,9 @@ def _locate(dataset: Path) -> Path:
         for name in ("data.yaml", "data.yml"):
             if (dataset / name).is_file():
                 return dataset / name
-        raise UserError(f"{dataset}: no data.yaml (expected an ultralytics dataset: data.yaml, "
+        raise InvalidInput(f"{dataset}: no data.yaml (expected an ultralytics dataset: data.yaml, "
                         "images/<split>/, labels/<split>/)")
-    raise UserError(f"{dataset}: no such folder")
+    raise InvalidInput(f"{dataset}: no such folder")
 
 
 def _split_images(root: Path, entry: object, where: str, split: str) -> list[Path]:
@@ -81,7 +81,7 @@ def _split_images(root: Path, entry: object, where: str, split: str) -> list[Pat
     images: list[Path] = []
     for e in entries:
         if not isinstance(e, str) or not e:
-            raise UserError(f"{where}: {split}: expected a folder (e.g. images/{split}) or a list of folders")
+            raise InvalidInput(f"{where}: {split}: expected a folder (e.g. images/{split}) or a list of folders")
         p = Path(e) if Path(e).is_absolute() else root / e
         if p.is_dir():
             images += [f for f in p.rglob("*") if f.suffix.lower() in IMAGE_EXTS and f.is_file()]
@@ -91,7 +91,7 @@ def _split_images(root: Path, entry: object, where: str, split: str) -> list[Pat
                     f = Path(line.strip())
                     images.append(f if f.is_absolute() else root / f)
         else:
-            raise UserError(f"{where}: {split}: {p} is not a folder")
+            raise InvalidInput(f"{where}: {split}: {p} is not a folder")
     return sorted(set(images))
 
 
@@ -108,9 +108,9 @@ def read_labels(path: Path, names: tuple[str, ...]) -> tuple[tuple[str, tuple[fl
     try:
         lines = path.read_text().splitlines()
     except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text file") from None
+        raise InvalidInput(f"{path}: not a text file") from None
     out = []
     for n, line in enumerate(lines, 1):
         parts = line.split()
@@ -120,17 +120,18 @@ def read_labels(path: Path, names: tuple[str, ...]) -> tuple[tuple[str, tuple[fl
             cls = int(parts[0])
             vals = [float(v) for v in parts[1:]]
         except ValueError:
-            raise UserError(f"{path}: line {n}: expected 'class cx cy w h' (numbers), got {line.strip()!r}") from None
+            raise InvalidInput(f"{path}: line {n}: expected 'class cx cy w h' (numbers), "
+                               f"got {line.strip()!r}") from None
         if not 0 <= cls < len(names):
-            raise UserError(f"{path}: line {n}: class id {cls} is not in data.yaml's names (0..{len(names) - 1})")
+            raise InvalidInput(f"{path}: line {n}: class id {cls} is not in data.yaml's names (0..{len(names) - 1})")
         if not all(math.isfinite(v) and -TOLERANCE <= v <= 1 + TOLERANCE for v in vals):
-            raise UserError(f"{path}: line {n}: coordinates must be fractions of the image (0..1)")
+            raise InvalidInput(f"{path}: line {n}: coordinates must be fractions of the image (0..1)")
         box = yolo_box(vals)
         if box is None:
-            raise UserError(f"{path}: line {n}: expected 'class cx cy w h' (5 numbers), got {len(parts)}")
+            raise InvalidInput(f"{path}: line {n}: expected 'class cx cy w h' (5 numbers), got {len(parts)}")
         x0, y0, x1, y1 = (min(1.0, max(0.0, v)) for v in box)
         if x1 <= x0 or y1 <= y0:
-            raise UserError(f"{path}: line {n}: empty box")
+            raise InvalidInput(f"{path}: line {n}: empty box")
         out.append((names[cls], (x0, y0, x1, y1)))
     return tuple(out)
 
@@ -142,19 +143,19 @@ def read_dataset(dataset: Path, split: str) -> StillsDataset:
     try:
         data = yaml.safe_load(yaml_path.read_text())
     except OSError as exc:
-        raise UserError(f"{where}: cannot read ({exc.strerror})") from None
+        raise InvalidInput(f"{where}: cannot read ({exc.strerror})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UserError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise InvalidInput(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a mapping with keys path, train, val, names")
+        raise InvalidInput(f"{where}: expected a mapping with keys path, train, val, names")
     names = _names(data.get("names"), where)
     if data.get(split) is None:
         splits = [k for k in ("train", "val", "test") if data.get(k)]
-        raise UserError(f"{where}: no '{split}' split (this file has: {', '.join(splits) or 'none'})")
+        raise InvalidInput(f"{where}: no '{split}' split (this file has: {', '.join(splits) or 'none'})")
     root = dataset_root(yaml_path, data.get("path"))
     images = _split_images(root, data[split], where, split)
     if not images:
-        raise UserError(f"{where}: split '{split}' ({data[split]}) has no images")
+        raise InvalidInput(f"{where}: split '{split}' ({data[split]}) has no images")
     photos, unlabelled = [], []
     for img in images:
         name = os.path.relpath(img, root)
@@ -165,6 +166,6 @@ def read_dataset(dataset: Path, split: str) -> StillsDataset:
         else:
             unlabelled.append(name)
     if not photos:
-        raise UserError(f"{where}: split '{split}': none of its {len(images)} images has a label "
+        raise InvalidInput(f"{where}: split '{split}': none of its {len(images)} images has a label "
                         f"(labels go in labels/{split}/<image name>.txt)")
     return StillsDataset(yaml_path, root, split, names, tuple(photos), tuple(unlabelled))

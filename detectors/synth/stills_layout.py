@@ -30,7 +30,7 @@ from detectors.synth.stills_data import Photo, StillsDataset
 from detectors.synth.stills_orders import SkuChoice, alter, derived_menu, menu_choice, mistake_trays
 from detectors.synth.stills_tickets import Locator
 from detectors.zone import Zone
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 LEAD_S = 1.0  # empty counter before the first tray: the gate learns the empty station
 GAP_S = 1.0  # empty counter between a tray gone and the next one arriving
@@ -80,10 +80,10 @@ def parse_size(text: str) -> tuple[int, int]:
     """``--size WxH``: even numbers (H.264 4:2:0), 160x120 to 1920x1080."""
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
     if not m:
-        raise UserError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 640x480")
+        raise InvalidInput(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 640x480")
     w, h = int(m[1]), int(m[2])
     if not (160 <= w <= 1920 and 120 <= h <= 1080) or w % 2 or h % 2:
-        raise UserError(f"--size {text!r}: width 160..1920 and height 120..1080, both even")
+        raise InvalidInput(f"--size {text!r}: width 160..1920 and height 120..1080, both even")
     return w, h
 
 
@@ -117,7 +117,7 @@ def choose_grey(thumbs: list[np.ndarray]) -> tuple[int, float]:
 def load_photo(photo: Photo) -> np.ndarray:
     img = cv2.imread(str(photo.path), cv2.IMREAD_COLOR)
     if img is None:
-        raise UserError(f"{photo.path}: cannot read it as an image")
+        raise InvalidInput(f"{photo.path}: cannot read it as an image")
     return img
 
 

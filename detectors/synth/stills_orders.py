@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 from orders.menu import load_menu
 
 MISTAKE_KINDS = ("drop", "add", "replace")  # drop: the tray shows an extra item; add: one is missing
@@ -72,12 +72,12 @@ def menu_choice(path: Path, needed: dict[str, str]) -> SkuChoice:
             class_sku[items[0]] = sku
     for cls, photo in needed.items():
         if cls not in class_sku:
-            raise UserError(f"menu file {path}: no SKU orders exactly one {cls!r} (photo {photo} shows one); "
+            raise InvalidInput(f"menu file {path}: no SKU orders exactly one {cls!r} (photo {photo} shows one); "
                             f"add a line such as '{sku_name(cls)}: [{cls}]' under skus")
     try:
         text = Path(path).read_text()
     except OSError as exc:  # load_menu read it a moment ago
-        raise UserError(f"menu file {path}: cannot read ({exc.strerror})") from None
+        raise InvalidInput(f"menu file {path}: cannot read ({exc.strerror})") from None
     return SkuChoice(class_sku, text, derived=False)
 
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from detectors.tickets import TicketReader, sharpen
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 class Locator:
@@ -47,7 +47,7 @@ def read_tickets(video: Path, windows: list[tuple[int, int, int]], box: tuple[in
     """
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
-        raise UserError(f"{video}: OpenCV cannot open the video just written")
+        raise InvalidInput(f"{video}: OpenCV cannot open the video just written")
     reader, locate = TicketReader(), Locator()
     out: list[str | None] = []
     i = 0

@@ -17,7 +17,7 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 class VideoWriter:
@@ -49,7 +49,7 @@ class VideoWriter:
         else:
             self._cv = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self.size)
             if not self._cv.isOpened():
-                raise UserError(f"{self.path}: cannot open a video writer (install ffmpeg)")
+                raise InvalidInput(f"{self.path}: cannot open a video writer (install ffmpeg)")
         return self
 
     def write(self, frame: np.ndarray) -> None:
@@ -66,6 +66,6 @@ class VideoWriter:
             self._proc.stdin.close()
             err = self._proc.stderr.read().decode() if self._proc.stderr else ""
             if self._proc.wait() != 0 and et is None:
-                raise UserError(f"{self.path}: ffmpeg failed: {err.strip()[:300]}")
+                raise InvalidInput(f"{self.path}: ffmpeg failed: {err.strip()[:300]}")
         if self._cv is not None:
             self._cv.release()

@@ -12,7 +12,7 @@ from detectors.model_info import family_name, figures_line, load_metadata, resol
 from edge.app.config import Config
 from edge.app.model_family import probe
 from edge.app.model_store import active_model, config_menu, load_model, model_dir, read_pointer, write_pointer
-from edge.core import UserError
+from edge.errors import TrayCheckError
 from orders.menu import Menu
 
 log = logging.getLogger("traycheck.service")
@@ -33,7 +33,7 @@ def previous_model(cfg: Config) -> str | None:
     """What rollback goes back to from the active model (None: nothing installed before it)."""
     try:
         return (read_pointer(model_dir(cfg)) or {}).get("previous")
-    except UserError:
+    except TrayCheckError:
         return None
 
 
@@ -69,7 +69,7 @@ class ActiveModel:
 
     def successor(self, new: Config, config_path: Path | None) -> tuple["ActiveModel", Menu]:
         """The model and menu ``new`` asks for (this very model when its file and settings are
-        unchanged); UserError when the model does not load or the menu names a class it lacks."""
+        unchanged); InvalidInput when the model does not load or the menu names a class it lacks."""
         _, key, name = model_key(new)
         nxt = self if key == self.key else ActiveModel.load(new)
         menu = config_menu(new, nxt.detector, config_path)
@@ -84,12 +84,12 @@ class ActiveModel:
         try:
             try:
                 ptr = read_pointer(folder) or {}
-            except UserError:
+            except TrayCheckError:
                 ptr = {"name": "(unreadable pointer)"}
             if ptr.get("name") == self.name:
                 return
             write_pointer(folder, self.name, self.previous, refused=ptr.get("name"), refused_because=reason)
             log.error("active model pointer %s set back to the running model %s", folder / "active.json",
                       self.name or "detector.model")
-        except (OSError, UserError) as exc:
+        except (OSError, TrayCheckError) as exc:
             log.error("could not set the active model pointer back: %s", exc)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Generic, TypeVar
 
-from edge.core import UserError
+from edge.errors import TrayCheckError
 from edge.pipeline.loop import FrameLoop, FrameSink
 from edge.sources.camera_state import FAILED, OK, CameraState
 from edge.sources.capture import FileSource, LiveSource, open_source
@@ -77,7 +77,7 @@ class CameraWorker(Generic[S]):
         try:
             return open_source(self.source_ref, self.speed, state=self.status, t_floor=self._next_t(),
                                drop_late=not self.once)  # a replay (once) processes every frame
-        except UserError as exc:
+        except TrayCheckError as exc:
             self.status.trouble(str(exc))
         except Exception as exc:  # noqa: BLE001 - whatever OpenCV raises, the camera is tried again
             self.status.trouble(f"{self.source_ref}: cannot be opened ({type(exc).__name__}: {exc})")

@@ -20,7 +20,7 @@ from detectors.loader import BACKENDS
 from detectors.zone import DEFAULT_ZONE
 from edge.app.camera_params import PipelineOverrides, TrayOverrides, camera_params
 from edge.app.detector_config import DetectorConfig, OnnxDetectorConfig
-from edge.core import UserError
+from edge.errors import InvalidInput
 from edge.pipeline.params import PipelineParams
 from edge.store.secret_files import read_secret
 
@@ -39,7 +39,7 @@ def _check_name(v: str) -> str:
 
 
 def _secret(value: str | None, file: str | None, env: str, key: str) -> str | None:
-    """``env`` if set, else the file's text (a UserError naming ``key`` if it is unreadable, not
+    """``env`` if set, else the file's text (a InvalidInput naming ``key`` if it is unreadable, not
     text or empty: never an empty secret), else ``value``."""
     if env and os.environ.get(env):
         return os.environ[env]
@@ -132,7 +132,7 @@ class HttpConfig(_Strict):
         return v
 
     def resolved_token(self) -> str | None:
-        """``api_token``, else the token file's (a UserError naming the key if unreadable), else None:
+        """``api_token``, else the token file's (a InvalidInput naming the key if unreadable), else None:
         ``TRAYCHECK_API_TOKEN`` or a generated one (``edge.web.token``)."""
         return self.api_token or _secret(None, self.api_token_file, "", "http.api_token_file")
 
@@ -193,21 +193,21 @@ def non_finite(value: Any, path: tuple[str, ...] = ()) -> tuple[tuple[str, ...],
 
 
 def _text(p: Path) -> str:
-    """The config file's text; a UserError naming the file and where its bytes stop being UTF-8
+    """The config file's text; a InvalidInput naming the file and where its bytes stop being UTF-8
     (a file saved in another encoding) instead of a traceback."""
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise UserError(f"config {p}: not found") from None
+        raise InvalidInput(f"config {p}: not found") from None
     except IsADirectoryError:
-        raise UserError(f"config {p}: is a folder, not a file") from None
+        raise InvalidInput(f"config {p}: is a folder, not a file") from None
     except OSError as exc:
-        raise UserError(f"config {p}: cannot read ({exc.strerror or exc})") from None
+        raise InvalidInput(f"config {p}: cannot read ({exc.strerror or exc})") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
-        raise UserError(f"config {p}: line {line}: not UTF-8 text (byte {exc.start}: {raw[exc.start]:#04x}); "
+        raise InvalidInput(f"config {p}: line {line}: not UTF-8 text (byte {exc.start}: {raw[exc.start]:#04x}); "
                         "save it as UTF-8") from None
 
 
@@ -218,9 +218,9 @@ def load_config(path: str | Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise UserError(f"config {p}: line {mark.line + 1 if mark else '?'}: not valid YAML") from None
+        raise InvalidInput(f"config {p}: line {mark.line + 1 if mark else '?'}: not valid YAML") from None
     if not isinstance(data, dict):
-        raise UserError(f"config {p}: expected a YAML mapping")
+        raise InvalidInput(f"config {p}: expected a YAML mapping")
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
@@ -234,9 +234,9 @@ def load_config(path: str | Path) -> Config:
             msg, value = f"unknown type (one of: {', '.join(BACKENDS)})", e.get("ctx", {}).get("tag")
         loc = ".".join(parts) or "(top level)"
         shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
-        raise UserError(f"config {p}: {loc}: {msg}{shown}") from None
+        raise InvalidInput(f"config {p}: {loc}: {msg}{shown}") from None
     bad = non_finite(cfg.model_dump())
     if bad is not None:
-        raise UserError(f"config {p}: {'.'.join(bad[0])}: Input should be a finite number (got {bad[1]!r})")
+        raise InvalidInput(f"config {p}: {'.'.join(bad[0])}: Input should be a finite number (got {bad[1]!r})")
     return cfg
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from detectors.model_info import resolve_model
 from edge.app.config import Config
 from edge.app.model_store import active_model
-from edge.core import UserError
+from edge.errors import TrayCheckError
 from edge.store.secret_files import secret_problem
 from edge.web.auth import session_key_problem
 from edge.web.token import api_token_problem
@@ -113,14 +113,14 @@ def model_problems(cfg: Config, data_dir_ok: bool = True) -> list[str]:
     if data_dir_ok or cfg.detector.model_dir is not None:
         try:
             _, name = active_model(cfg)
-        except UserError as exc:
+        except TrayCheckError as exc:
             return [f"detector.model_dir: {exc}"]
     if name:
         return []
     ref = cfg.detector.model
     try:
         path = resolve_model(ref, cfg.detector.variant)
-    except UserError as exc:
+    except TrayCheckError as exc:
         return [f"detector.model: {exc}"]
     why = unreadable(path)
     return [f"detector.model: {path}: {why}"] if why else []

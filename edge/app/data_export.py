@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 from edge.store.db import MIGRATIONS
 
 FORMATS = ("yolo", "coco")
@@ -40,7 +40,7 @@ def parse_when(value: str, option: str, end: bool = False) -> datetime:
             return day.astimezone().astimezone(timezone.utc)
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise UserError(f"{option} {value!r}: expected a local day YYYY-MM-DD or an ISO date-time "
+        raise InvalidInput(f"{option} {value!r}: expected a local day YYYY-MM-DD or an ISO date-time "
                         f"like 2026-11-25T11:30 (local) or 2026-11-25T10:30Z") from None
     return when.astimezone(timezone.utc)  # a naive time is the box's local time
 
@@ -64,21 +64,21 @@ class ExportResult:
 def open_readonly(db_path: Path) -> sqlite3.Connection:
     """The database, read-only; a clear error when it is missing or older than the export needs."""
     if not db_path.is_file():
-        raise UserError(f"{db_path}: no TrayCheck database here (check --data-dir / data_dir in the config)")
+        raise InvalidInput(f"{db_path}: no TrayCheck database here (check --data-dir / data_dir in the config)")
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA query_only=ON")
         version = conn.execute("SELECT version FROM schema_version").fetchone()[0]
     except sqlite3.Error as exc:
-        raise UserError(f"{db_path}: cannot read it as a TrayCheck database ({exc})") from None
+        raise InvalidInput(f"{db_path}: cannot read it as a TrayCheck database ({exc})") from None
     if version < NEEDS_SCHEMA:
         conn.close()
-        raise UserError(f"{db_path}: schema version {version}, the export needs {NEEDS_SCHEMA} or later; start the "
+        raise InvalidInput(f"{db_path}: schema version {version}, the export needs {NEEDS_SCHEMA} or later; start the "
                         f"service once (or run 'traycheck users list --data-dir DIR') to upgrade it")
     if version > len(MIGRATIONS):
         conn.close()
-        raise UserError(f"{db_path}: schema version {version} is newer than this traycheck knows "
+        raise InvalidInput(f"{db_path}: schema version {version} is newer than this traycheck knows "
                         f"({len(MIGRATIONS)}); update traycheck")
     return conn
 
@@ -137,7 +137,7 @@ def select_trays(conn: sqlite3.Connection, snapshot_root: Path, since: datetime,
 
 def _prepare_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"-o {out}: exists and is not an empty folder; export into a new folder")
+        raise InvalidInput(f"-o {out}: exists and is not an empty folder; export into a new folder")
     (out / "images").mkdir(parents=True, exist_ok=True)
 
 
@@ -185,9 +185,9 @@ def export_trays(db_path: Path, snapshot_root: Path, out: Path, since: datetime,
 
     ``progress(n)`` returns the per-tray advance callback (the CLI's progress bar)."""
     if fmt not in FORMATS:
-        raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        raise InvalidInput(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if until is not None and until <= since:
-        raise UserError(f"--until {_iso(until)} is not after --since {_iso(since)}")
+        raise InvalidInput(f"--until {_iso(until)} is not after --since {_iso(since)}")
     conn = open_readonly(db_path)
     try:
         rows, skipped = select_trays(conn, snapshot_root, since, until, flagged_only)
@@ -196,7 +196,7 @@ def export_trays(db_path: Path, snapshot_root: Path, out: Path, since: datetime,
     span = f"since {_iso(since)}" + (f" until {_iso(until)}" if until else "")
     if not rows:
         why = "; ".join(f"{n} {reason}" for reason, n in skipped.items())
-        raise UserError(f"no {'flagged ' if flagged_only else ''}trays to export {span} in {db_path}"
+        raise InvalidInput(f"no {'flagged ' if flagged_only else ''}trays to export {span} in {db_path}"
                         + (f" (left out: {why})" if why else ""))
     _prepare_out(out)
     res = ExportResult(out, fmt, classes=_class_list(rows), skipped=skipped)

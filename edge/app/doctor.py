@@ -27,7 +27,8 @@ from edge.app.config_files import data_dir_problems, menu_problems, secret_probl
 from edge.app.doctor_cameras import CameraProcess
 from edge.app.model_store import active_model, config_menu, load_active
 from edge.app.station_health import reference_row
-from edge.core import UserError, console
+from edge.core import console
+from edge.errors import TrayCheckError
 from edge.store.db import MIGRATIONS, schema_version
 
 
@@ -39,7 +40,7 @@ def _model(cfg: Config) -> tuple[bool, str]:
     try:
         det, _ = load_active(cfg, threads=cfg.detector.threads)
         config_menu(cfg, det)
-    except UserError as exc:
+    except TrayCheckError as exc:
         return False, str(exc)
     frame = np.full((480, 640, 3), 128, np.uint8)
     det.detect(frame)
@@ -66,7 +67,7 @@ def _broker(cfg: Config) -> tuple[bool, str]:
     if m.username:
         try:
             c.username_pw_set(m.username, m.resolved_password())
-        except UserError as exc:  # an unreadable password file: a FAIL row, not a traceback
+        except TrayCheckError as exc:  # an unreadable password file: a FAIL row, not a traceback
             return False, str(exc)
     if m.ca_file or m.cert_file:
         c.tls_set(ca_certs=m.ca_file, certfile=m.cert_file, keyfile=m.key_file)
@@ -148,7 +149,7 @@ def _guarded(check: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
     """A check's row; an unexpected error is a FAIL row with its reason, never a traceback."""
     try:
         return check()
-    except UserError as exc:
+    except TrayCheckError as exc:
         return False, str(exc)
     except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
         return False, f"check failed ({type(exc).__name__}: {exc})"

@@ -7,7 +7,7 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
-from edge.core import UserError
+from edge.errors import TrayCheckError
 from edge.sources.camera_state import NOT_OPENED, CameraState
 from edge.sources.capture import FileSource, LiveSource, is_live, open_source
 from edge.sources.live import why_not_open
@@ -36,7 +36,7 @@ class CameraCheck:
     def _run(self) -> None:
         try:
             self._src = src = open_source(self.source, speed=None, state=self.state, stall_s=self.stall_s)
-        except UserError as exc:
+        except TrayCheckError as exc:
             self._outcome = (False, str(exc))
             return
         timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), src.stop, kwargs={"join_s": 0})

@@ -11,19 +11,19 @@ from pathlib import Path
 
 from detectors.model_info import count_accuracy, figures_line
 from detectors.onnx_backend import OnnxDetector
-from edge.core import UserError
+from edge.errors import InvalidInput, TrayCheckError
 from orders.menu import Menu
 
 SUFFIXES = (".int8.onnx", ".onnx", ".json", ".pt")  # longest first: NAME.int8.onnx is not NAME.int8
 REQUIRED = (".onnx", ".int8.onnx", ".json")
 
 
-def cannot_load(where: object, exc: Exception) -> UserError:
+def cannot_load(where: object, exc: Exception) -> InvalidInput:
     """One line for a model file the runtime choked on: the file, the exception's type and the
     first line of its message (ultralytics' run to several, with advice that does not apply)."""
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
     detail = f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
-    return UserError(f"model file {where}: cannot be loaded ({detail})")
+    return InvalidInput(f"model file {where}: cannot be loaded ({detail})")
 
 
 def find_family(src: Path) -> tuple[Path, str]:
@@ -35,14 +35,14 @@ def find_family(src: Path) -> tuple[Path, str]:
         if len(names) == 1:
             return src, names[0]
         if not names:
-            raise UserError(f"{src}: no model family here (expected NAME.onnx, NAME.int8.onnx, NAME.json)")
-        raise UserError(f"{src}: several model families ({', '.join(names)}): give {src}/NAME")
+            raise InvalidInput(f"{src}: no model family here (expected NAME.onnx, NAME.int8.onnx, NAME.json)")
+        raise InvalidInput(f"{src}: several model families ({', '.join(names)}): give {src}/NAME")
     for suffix in SUFFIXES:
         if src.name.endswith(suffix) and src.is_file():
             return src.parent, src.name.removesuffix(suffix)
     if any((src.parent / f"{src.name}{s}").is_file() for s in SUFFIXES):
         return src.parent, src.name
-    raise UserError(f"{src}: no such model file, folder or DIR/NAME family")
+    raise InvalidInput(f"{src}: no such model file, folder or DIR/NAME family")
 
 
 def probe(det: object, where: str) -> None:
@@ -55,14 +55,14 @@ def probe(det: object, where: str) -> None:
     if session is not None:
         out = session.get_outputs()[0].shape
         if len(out) != 3 or (isinstance(out[1], int) and out[1] != 4 + len(classes)):
-            raise UserError(f"{where}: output shape {out} does not fit its {len(classes)} classes "
+            raise InvalidInput(f"{where}: output shape {out} does not fit its {len(classes)} classes "
                             f"(expected 1 x {4 + len(classes)} x anchors)")
     try:
         det.detect(np.full((480, 640, 3), 114, np.uint8))  # type: ignore[attr-defined]
-    except UserError:
+    except TrayCheckError:
         raise
     except Exception as exc:  # whatever the runtime raises: the model cannot serve
-        raise UserError(f"{where}: fails on a test frame ({type(exc).__name__}: {exc})") from None
+        raise InvalidInput(f"{where}: fails on a test frame ({type(exc).__name__}: {exc})") from None
 
 
 def check_family(folder: Path, name: str, menu: Menu) -> tuple[str, ...]:
@@ -72,22 +72,22 @@ def check_family(folder: Path, name: str, menu: Menu) -> tuple[str, ...]:
     where = f"model {name} in {folder}"
     for suffix in REQUIRED:
         if not (folder / f"{name}{suffix}").is_file():
-            raise UserError(f"{where}: {name}{suffix} is missing (a family is {name}.onnx, {name}.int8.onnx, "
+            raise InvalidInput(f"{where}: {name}{suffix} is missing (a family is {name}.onnx, {name}.int8.onnx, "
                             f"{name}.json)")
     meta_path = folder / f"{name}.json"
     try:
         meta = json.loads(meta_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{meta_path}: unreadable ({exc})") from None
+        raise InvalidInput(f"{meta_path}: unreadable ({exc})") from None
     classes = meta.get("classes") if isinstance(meta, dict) else None
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes) \
             or len(set(classes)) != len(classes):
-        raise UserError(f"{meta_path}: classes: expected a list of distinct class names in class-id order")
+        raise InvalidInput(f"{meta_path}: classes: expected a list of distinct class names in class-id order")
     for suffix in (".onnx", ".int8.onnx"):
         path = folder / f"{name}{suffix}"
         try:
             det = OnnxDetector(path, threads=1, spin=False)
-        except UserError:
+        except TrayCheckError:
             raise
         except Exception as exc:  # a file ONNX Runtime opens but that is no detector (no image input, ...)
             raise cannot_load(path, exc) from None
@@ -129,7 +129,7 @@ def copy_family(src: Path, name: str, dest: Path, target: str) -> None:
 
 
 def count_guard(folder: Path, name: str, floor: float, force: bool) -> str:
-    """Refuse (UserError) a family whose own figures say it counts fewer than ``floor`` of its
+    """Refuse (InvalidInput) a family whose own figures say it counts fewer than ``floor`` of its
     validation photos right, or that has no such figures, unless ``force``; its figures in a line."""
     meta = json.loads((folder / f"{name}.json").read_text())
     figures = figures_line(meta)
@@ -143,6 +143,6 @@ def count_guard(folder: Path, name: str, floor: float, force: bool) -> str:
     else:
         return figures
     if not force:
-        raise UserError(f"model {name} {why}; nothing installed. Install it anyway with --force")
+        raise InvalidInput(f"model {name} {why}; nothing installed. Install it anyway with --force")
     return f"{figures} (below the floor, installed with --force)" if acc is not None else \
         f"{figures} (not measured, installed with --force)"

@@ -33,7 +33,7 @@ from edge.app.model_family import (
     probe,
     same_family,
 )
-from edge.core import UserError
+from edge.errors import InvalidInput, TrayCheckError
 from orders.menu import Menu, load_menu
 
 POINTER = "active.json"
@@ -51,9 +51,9 @@ def read_pointer(folder: Path) -> dict | None:
     except FileNotFoundError:
         return None
     except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"active model pointer {path}: unreadable ({exc}); fix or delete it") from None
+        raise InvalidInput(f"active model pointer {path}: unreadable ({exc}); fix or delete it") from None
     if not isinstance(data, dict) or not (data.get("name") is None or isinstance(data.get("name"), str)):
-        raise UserError(f"active model pointer {path}: expected {{\"name\": NAME or null, ...}}")
+        raise InvalidInput(f"active model pointer {path}: expected {{\"name\": NAME or null, ...}}")
     return data
 
 
@@ -83,7 +83,7 @@ def active_model(cfg: Config) -> tuple[str | None, str | None]:
     if not name or cfg.detector.type != "onnx":  # installed models are ONNX files
         return cfg.detector.model, None
     if not (folder / f"{name}.onnx").is_file():
-        raise UserError(f"active model pointer {folder / POINTER}: model {name!r} is not in {folder} "
+        raise InvalidInput(f"active model pointer {folder / POINTER}: model {name!r} is not in {folder} "
                         "(traycheck model rollback, or delete the pointer to use detector.model)")
     return str(folder / name), name
 
@@ -92,10 +92,10 @@ def config_menu(cfg: Config, detector: object, config_path: Path | None = None) 
     """The config's menu, checked against the model's classes; an error names the config key."""
     try:
         return load_menu(cfg.menu, classes=detector.classes, model=model_label(detector))  # type: ignore[attr-defined]
-    except UserError as exc:
+    except TrayCheckError as exc:
         if config_path is None:
             raise
-        raise UserError(f"config {config_path}: menu: {exc}") from None
+        raise InvalidInput(f"config {config_path}: menu: {exc}") from None
 
 
 def load_model(ref: str | Path | None, variant: str, **options: Any) -> ModelDetector:
@@ -104,12 +104,12 @@ def load_model(ref: str | Path | None, variant: str, **options: Any) -> ModelDet
     ``doctor`` and ``model rollback`` all load through here."""
     try:
         return load_detector(ref, variant, **options)
-    except UserError:
+    except TrayCheckError:
         raise
     except Exception as exc:  # whatever torch, ultralytics or ONNX Runtime raise for a broken file
         try:
             where: object = resolve_model(ref, variant)
-        except UserError:
+        except TrayCheckError:
             where = ref
         raise cannot_load(where, exc) from None
 
@@ -169,11 +169,11 @@ def rollback(cfg: Config, menu: Menu) -> str:
     dest = model_dir(cfg)
     ptr = read_pointer(dest)
     if ptr is None or "previous" not in ptr:
-        raise UserError(f"nothing to roll back to: no model was installed in {dest}")
+        raise InvalidInput(f"nothing to roll back to: no model was installed in {dest}")
     prev, current = ptr["previous"], ptr.get("name")
     if prev is not None:
         if not (dest / f"{prev}.onnx").is_file():
-            raise UserError(f"cannot roll back to model {prev!r}: {dest / (prev + '.onnx')} is gone")
+            raise InvalidInput(f"cannot roll back to model {prev!r}: {dest / (prev + '.onnx')} is gone")
         check_family(dest, prev, menu)
     else:
         det = load_model(cfg.detector.model, cfg.detector.variant, **{**cfg.detector.load_options(), "threads": 1},

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,11 @@ class MqttSettings:
         """``mqtt://[USER:PASS@]HOST:PORT`` (``mqtts://`` for TLS with the system CAs)."""
         u = urlparse(url)
         if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
-            raise UserError(f"--mqtt {url!r}: expected mqtt://[USER:PASS@]HOST:PORT")
+            raise InvalidInput(f"--mqtt {url!r}: expected mqtt://[USER:PASS@]HOST:PORT")
         try:
             port = u.port or (8883 if u.scheme == "mqtts" else 1883)
         except ValueError:
-            raise UserError(f"--mqtt {url!r}: the port must be a number") from None
+            raise InvalidInput(f"--mqtt {url!r}: the port must be a number") from None
         return cls(host=u.hostname, port=port, username=unquote(u.username) if u.username else None,
                    password=unquote(u.password) if u.password else None, site=site,
                    ca_file=kw.pop("ca_file", None) or (ssl.get_default_verify_paths().cafile if u.scheme == "mqtts"

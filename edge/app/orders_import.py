@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 from edge.sources.shift_files import read_jsonl
 from edge.store.store import OrderClosed, Store
 from orders.menu import Menu
@@ -16,7 +16,7 @@ def import_orders(file: Path, data_dir: Path, camera: str | None,
                   menu: Menu | None = None) -> tuple[int, int, list[OrderClosed]]:
     """(orders stored, orders unchanged, orders refused because the box already closed them)."""
     if not Path(file).is_file():
-        raise UserError(f"{file}: not found")
+        raise InvalidInput(f"{file}: not found")
     menu = menu or Menu()
     orders = []
     for n, row in enumerate(read_jsonl(Path(file)), 1):
@@ -25,10 +25,10 @@ def import_orders(file: Path, data_dir: Path, camera: str | None,
             order = Order.model_validate(body)
         except ValidationError as exc:
             e = exc.errors()[0]
-            raise UserError(f"{file}: line {n}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}") from None
+            raise InvalidInput(f"{file}: line {n}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}") from None
         for i, line in enumerate(order.items):
             if line.sku not in menu:
-                raise UserError(f"{file}: line {n}: items.{i}.sku: unknown SKU {line.sku!r} (not on the menu)")
+                raise InvalidInput(f"{file}: line {n}: items.{i}.sku: unknown SKU {line.sku!r} (not on the menu)")
         orders.append(order)
     store = Store(Path(data_dir) / "traycheck.db")
     added, closed = 0, []

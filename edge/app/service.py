@@ -32,7 +32,7 @@ from edge.app.notify import notify, watchdog_interval
 from edge.app.order_intake import CurrentMenu, IntakeCounts, take_mqtt_order
 from edge.app.recorder import Recorder
 from edge.app.station_health import camera_health, no_frames
-from edge.core import UserError
+from edge.errors import TrayCheckError
 from edge.pipeline.camera import CameraPipeline
 from edge.store.snapshots import SnapshotWriter
 from edge.store.store import Store
@@ -257,12 +257,12 @@ class Service:
             return
         try:
             new = load_config(self.config_path)
-        except UserError as exc:
+        except TrayCheckError as exc:
             log.error("reload refused, keeping the running config: %s", exc)
             return
         try:
             model, menu = self.model.successor(new, self.config_path)
-        except UserError as exc:
+        except TrayCheckError as exc:
             log.error("reload refused, keeping the running config and model %s: %s",
                       family_name(self.detector.path), exc)
             self.model.point_back(new, str(exc))

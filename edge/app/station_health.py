@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 from edge.pipeline.camera_health import CameraHealth
 from edge.pipeline.health_checks import FAULT, OK, WARNING
 from edge.pipeline.reference_view import ReferenceView, reference_path, small_grey
@@ -79,7 +79,7 @@ def calibrate(source_ref: str, data_dir: Path, camera: str, seconds: float = 3.0
         timer.cancel()
         src.stop()
     if not greys:
-        raise UserError(f"camera {camera}: {source_ref} delivered no frame")
+        raise InvalidInput(f"camera {camera}: {source_ref} delivered no frame")
     ref = ReferenceView.from_greys(greys[:: max(1, len(greys) // 15)])
     ref.save(reference_path(data_dir, camera))
     return ref

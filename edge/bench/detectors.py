@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from detectors.detections import Detector
-from edge.core import UserError, progress_bar
+from edge.core import progress_bar
+from edge.errors import InvalidInput
 from edge.sources.video_file import VideoFile, shift_video
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -26,7 +27,7 @@ def default_fixture() -> Path:
     for name in ("lunch-rush", "dim-evening", "blurry-breakfast"):
         if (FIXTURES / name / "video.mp4").is_file():
             return FIXTURES / name
-    raise UserError(f"no bundled fixture under {FIXTURES}; pass --fixture DIR")
+    raise InvalidInput(f"no bundled fixture under {FIXTURES}; pass --fixture DIR")
 
 
 def load_frames(source: Path, n: int, stream: bool = False) -> list[np.ndarray]:
@@ -52,7 +53,7 @@ def load_frames(source: Path, n: int, stream: bool = False) -> list[np.ndarray]:
             break
     video.cap.release()
     if not frames:
-        raise UserError(f"{source}: the video has no frames")
+        raise InvalidInput(f"{source}: the video has no frames")
     return frames
 
 

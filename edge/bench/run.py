@@ -21,7 +21,8 @@ from edge.bench.detectors import FIXTURES, default_fixture, load_frames, time_de
 from edge.bench.pipeline import bench_idle, bench_pipeline
 from edge.bench.shared import bench_shared
 from edge.bench.stats import latency_row, rss_mb
-from edge.core import UserError, console
+from edge.core import console
+from edge.errors import InvalidInput, TrayCheckError
 
 
 def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, quiet: bool = False,
@@ -46,7 +47,7 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
         try:
             dets[name] = load_detector(path, backend=backend, threads=threads)
             files[name] = path.name
-        except UserError as exc:
+        except TrayCheckError as exc:
             if backend == "ultralytics":  # the train extra is optional on a box
                 errors[name] = str(exc)
                 continue
@@ -89,9 +90,9 @@ def camera_counts(text: str) -> list[int]:
     try:
         counts = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
-        raise UserError(f"--cameras {text!r}: expected whole numbers separated by commas, e.g. 1,2,4,8") from None
+        raise InvalidInput(f"--cameras {text!r}: expected whole numbers separated by commas, e.g. 1,2,4,8") from None
     if any(c < 0 or c > 64 for c in counts):
-        raise UserError(f"--cameras {text!r}: each N must be between 0 and 64")
+        raise InvalidInput(f"--cameras {text!r}: each N must be between 0 and 64")
     return [c for c in counts if c > 0]
 
 

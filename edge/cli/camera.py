@@ -7,7 +7,8 @@ import typer
 
 from edge.app.config import load_config
 from edge.app.station_health import calibrate
-from edge.core import UserError, console
+from edge.core import console
+from edge.errors import InvalidInput
 from edge.pipeline.reference_view import reference_path
 
 camera_app = typer.Typer(no_args_is_help=True, help="Cameras: the reference view the health checks compare with.")
@@ -25,7 +26,7 @@ def camera_calibrate(camera: str = typer.Argument(..., help="the camera's name i
     cfg = load_config(config)
     cam = next((c for c in cfg.cameras if c.name == camera), None)
     if cam is None:
-        raise UserError(f"camera {camera!r}: not in {config} (cameras: {', '.join(c.name for c in cfg.cameras)})")
+        raise InvalidInput(f"camera {camera!r}: not in {config} (cameras: {', '.join(c.name for c in cfg.cameras)})")
     ref = calibrate(cam.source, Path(cfg.data_dir), camera, seconds)
     console.print(f"camera {camera}: reference view stored in {reference_path(Path(cfg.data_dir), camera)} "
                   f"(brightness {ref.brightness:.0f}, sharpness {ref.sharpness:.0f}, {len(ref.points)} keypoints)",

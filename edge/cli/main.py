@@ -28,7 +28,8 @@ from edge.cli.data import data_app
 from edge.cli.model import model_app
 from edge.cli.synth import synth_app
 from edge.cli.users import users_app
-from edge.core import UserError, console, progress_bar
+from edge.core import console, progress_bar
+from edge.errors import InvalidInput, TrayCheckError
 from edge.replay.detect import detect_video
 from edge.replay.eval_report import EvalRequest, evaluate, print_report
 from edge.replay.runner import run_replay
@@ -67,7 +68,7 @@ def train(out: Path = typer.Option(Path("runs/train"), "-o", "--out", help="work
     """Train the detector with ultralytics (needs the train extra): on a site's own photos (--data),
     or on rendered trays."""
     if data is None and (from_model or unlabelled):
-        raise UserError("--from and --unlabelled need --data DATASET (they fine-tune on a site's own photos)")
+        raise InvalidInput("--from and --unlabelled need --data DATASET (they fine-tune on a site's own photos)")
     if data is not None:
         from detectors.finetune import FinetuneSettings, finetune
 
@@ -106,7 +107,7 @@ def export(weights: Path = typer.Argument(..., help="trained .pt weights"),
     """Export ONNX fp32 and static INT8, score both with ultralytics val, write the metadata JSON."""
     from detectors.export import export_all
     if data is not None and out_dir is None:
-        raise UserError("--data needs --out-dir DIR: a site's model family does not go into the bundled models")
+        raise InvalidInput("--data needs --out-dir DIR: a site's model family does not go into the bundled models")
     meta = export_all(weights, name, out_dir or MODELS_DIR, calib, val_images, val_seed, settings, data)
     console.print_json(json.dumps(meta["metrics"]))
 
@@ -136,7 +137,7 @@ def config_check(file: Path = typer.Argument(..., help="config YAML")) -> None:
     cfg = load_config(file)
     problems = file_problems(cfg)  # every file it names exists and is readable; the data dir is writable
     if problems:
-        raise UserError("\n".join(f"config {file}: {p}" for p in problems))
+        raise InvalidInput("\n".join(f"config {file}: {p}" for p in problems))
     model = check_config_model(cfg, file)  # the active model loads and its classes cover the menu
     console.print(f"{file}: ok ({len(cfg.cameras)} cameras, site {cfg.site}, {model})")
 
@@ -179,9 +180,9 @@ def _speed(value: str) -> float | None:
     try:
         speed = float(value)
     except ValueError:
-        raise UserError(f"--speed {value!r}: expected 'max' or a number (1 = real time)") from None
+        raise InvalidInput(f"--speed {value!r}: expected 'max' or a number (1 = real time)") from None
     if speed <= 0:
-        raise UserError(f"--speed {value!r}: must be > 0")
+        raise InvalidInput(f"--speed {value!r}: must be > 0")
     return speed
 
 
@@ -205,7 +206,7 @@ def replay(source: Path = typer.Argument(..., help="recorded shift folder or sce
            ) -> None:
     """Run the verification pipeline on a recorded shift; its POS events are replayed at their times."""
     if (mqtt or http) and data_dir is None:
-        raise UserError("--mqtt and --http need --data-dir (everything is stored before it is sent or shown)")
+        raise InvalidInput("--mqtt and --http need --data-dir (everything is stored before it is sent or shown)")
     result = run_replay(source, _speed(speed), verdicts, model, "int8" if int8 else "fp32", threads,
                         data_dir=data_dir, mqtt_url=mqtt, site=site, camera=camera, http=http, video_out=video,
                         menu_file=menu, health_log=health)
@@ -288,7 +289,7 @@ def bench(json_out: bool = typer.Option(False, "--json", help="print the JSON ob
 def main() -> None:
     try:
         app()  # standalone: usage errors print click's message and exit 2
-    except UserError as exc:
+    except TrayCheckError as exc:
         for line in str(exc).splitlines() or [""]:  # several problems: one line each
             console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -11,7 +11,8 @@ from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
 from detectors.synth.scenario import load_scenario, parse_scenario
 from detectors.synth.shift import ShiftRenderer, render_shift
 from detectors.synth.stills import run_stills
-from edge.core import UserError, console, progress_bar
+from edge.core import console, progress_bar
+from edge.errors import InvalidInput
 
 synth_app = typer.Typer(no_args_is_help=True, help="Render recorded shifts and training sets.")
 
@@ -36,7 +37,7 @@ def synth_scenario(kind: str = typer.Option("lunch-rush", help="lunch-rush, dim-
                    name: Optional[str] = typer.Option(None, help="scenario name (default: KIND-SEED)")) -> None:
     """Write a random scenario file of a given kind (orders, mistakes, fixes, tickets, camera)."""
     if kind not in KINDS:
-        raise UserError(f"--kind {kind!r}: unknown (known: {', '.join(KINDS)})")
+        raise InvalidInput(f"--kind {kind!r}: unknown (known: {', '.join(KINDS)})")
     text = scenario_yaml(random_scenario(kind, seed, name))
     parse_scenario(text, source=str(out))  # the generator must only write valid scenarios
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from edge.app.config import load_config
-from edge.core import UserError, console
+from edge.core import console
+from edge.errors import InvalidInput
 from edge.store.store import Store
 from edge.store.users import Users
 
@@ -18,7 +19,7 @@ users_app = typer.Typer(no_args_is_help=True, help="Dashboard users: staff sign 
 
 def _db_path(config: Optional[Path], data_dir: Optional[Path]) -> Path:
     if (config is None) == (data_dir is None):
-        raise UserError("give either --config FILE or --data-dir DIR")
+        raise InvalidInput("give either --config FILE or --data-dir DIR")
     if config is not None:
         data_dir = Path(load_config(config).data_dir)
     assert data_dir is not None
@@ -30,13 +31,13 @@ def _password(password_file: Optional[Path]) -> str:
         try:
             return password_file.read_text().strip()
         except OSError as exc:
-            raise UserError(f"--password-file {password_file}: {exc.strerror}") from None
+            raise InvalidInput(f"--password-file {password_file}: {exc.strerror}") from None
     env = os.environ.get("TRAYCHECK_USER_PASSWORD")
     if env:
         return env
     first = getpass.getpass("password or PIN: ")
     if getpass.getpass("again: ") != first:
-        raise UserError("the two entries differ; nothing changed")
+        raise InvalidInput("the two entries differ; nothing changed")
     return first
 
 
@@ -79,7 +80,7 @@ def users_disable(name: str = typer.Argument(..., help="sign-in name"),
     store = Store(path, outbox=False)
     try:
         if not Users(store.db).disable(name):
-            raise UserError(f"user {name!r}: no such user in {path}")
+            raise InvalidInput(f"user {name!r}: no such user in {path}")
         store.audit("cli", "user disabled", name)
     finally:
         store.close()

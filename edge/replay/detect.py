@@ -17,7 +17,8 @@ from rich.table import Table
 from detectors.drawing import annotate
 from detectors.loader import load_detector
 from detectors.synth.video import VideoWriter
-from edge.core import UserError, progress_bar
+from edge.core import progress_bar
+from edge.errors import InvalidInput
 from edge.sources.video_file import VideoFile, shift_video
 
 # the results (the per-tray table, the totals) go to stdout as docs/cli.md says, progress and messages to stderr
@@ -30,7 +31,7 @@ def _read_truth(folder: Path) -> list[dict]:
     try:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: line {exc.lineno}: not valid JSON") from None
+        raise InvalidInput(f"{path}: line {exc.lineno}: not valid JSON") from None
 
 
 def detect_video(source: Path, model: str | None, variant: str, out: Path | None, threads: int) -> list[dict]:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from detectors.detections import ModelDetector
 from detectors.loader import load_detector
-from edge.core import UserError, progress_bar
+from edge.core import progress_bar
+from edge.errors import InvalidInput, TrayCheckError
 from edge.replay.health_eval import stream_seconds
 from edge.replay.replay_score import replay_and_score
 from orders.menu import Menu
@@ -29,7 +30,7 @@ def _camera(i: int, folder: Path, detector: ModelDetector, menu: Menu | None, ou
                                      drop_late=True, run=f"eval-cameras:{name}")
         out[i] = scored | {"shift": f"{folder.name} on {name}", "camera": name, "frames": r.frames,
                            "dropped": r.dropped}
-    except UserError as exc:
+    except TrayCheckError as exc:
         errors.append(f"{name} ({folder.name}): {exc}")
     except Exception as exc:  # a camera thread must not die silently: the report would lack it
         errors.append(f"{name} ({folder.name}): {type(exc).__name__}: {exc}")
@@ -59,7 +60,7 @@ def score_on_cameras(folders: list[Path], n: int, model: str | None, variant: st
                     advance(now - shown)
                     shown = now
     if errors:
-        raise UserError("--cameras: " + "; ".join(errors))
+        raise InvalidInput("--cameras: " + "; ".join(errors))
     scored = [out[i] for i in range(n)]
     frames = sum(s["frames"] for s in scored)
     dropped = sum(s["dropped"] for s in scored)

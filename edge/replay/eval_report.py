@@ -11,7 +11,8 @@ from detectors.detections import ModelDetector
 from detectors.loader import load_detector
 from detectors.synth.scenario import load_scenario
 from detectors.synth.shift import render_shift
-from edge.core import UserError, console
+from edge.core import console
+from edge.errors import InvalidInput
 from edge.replay.eval_cameras import score_on_cameras
 from edge.replay.evaluate import score_shift, summarize
 from edge.replay.fresh import check_renderable, fresh_seeds, render_fresh_one, spread
@@ -29,7 +30,7 @@ def shift_folders(path: Path) -> list[Path]:
         found = sorted(p.parent for p in path.glob("*/truth.jsonl"))
         if found:
             return found
-    raise UserError(f"{path}: no truth.jsonl here or in its subfolders (not a recorded shift)")
+    raise InvalidInput(f"{path}: no truth.jsonl here or in its subfolders (not a recorded shift)")
 
 
 @dataclass
@@ -116,22 +117,22 @@ def _run(req: EvalRequest, tasks: list[tuple]) -> list[dict]:
 def evaluate(req: EvalRequest) -> dict:
     """The report of ``traycheck eval`` (JSON-ready)."""
     if req.path is None and not req.fresh:
-        raise UserError("give a shift folder (or a folder of shifts), or --fresh N")
+        raise InvalidInput("give a shift folder (or a folder of shifts), or --fresh N")
     if req.cameras and req.verdicts is not None:
-        raise UserError("--verdicts scores given records; it does not go with --cameras (which replays)")
+        raise InvalidInput("--verdicts scores given records; it does not go with --cameras (which replays)")
     if req.cameras and (req.fresh or req.repeats or req.jobs > 1):
-        raise UserError("--cameras replays the given shifts at once in one process; it does not go "
+        raise InvalidInput("--cameras replays the given shifts at once in one process; it does not go "
                         "with --fresh, --repeats or --jobs")
     if req.verdicts is not None and (req.fresh or req.repeats):
-        raise UserError("--verdicts scores given records; it does not go with --fresh or --repeats")
+        raise InvalidInput("--verdicts scores given records; it does not go with --fresh or --repeats")
     with tempfile.TemporaryDirectory(prefix="traycheck-eval-") as tmp:
         work = req.keep or Path(tmp)
         folders: list[Path] = shift_folders(req.path) if req.path is not None else []
         if req.verdicts is not None:
             if len(folders) > 1:
-                raise UserError("--verdicts scores one shift; give a shift folder, not a folder of shifts")
+                raise InvalidInput("--verdicts scores one shift; give a shift folder, not a folder of shifts")
             if not req.verdicts.is_file():
-                raise UserError(f"{req.verdicts}: not found")
+                raise InvalidInput(f"{req.verdicts}: not found")
             return _report([score_shift(folders[0], read_jsonl(req.verdicts))])
         extra: dict = {}
         if req.cameras:

@@ -17,7 +17,7 @@ import numpy as np
 from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
 from detectors.synth.scenario import load_scenario
 from detectors.synth.shift import render_shift
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 SPREAD_KEYS = ("initial_accuracy", "final_accuracy", "order_matched", "mismatch_recall", "false_alert_rate",
                "latency_p95_s")
@@ -27,7 +27,7 @@ def fresh_seeds(kinds: list[str], n: int, seed: int | None) -> tuple[int, list[t
     """The master seed (drawn when not given) and the (kind, scenario seed) pairs it gives."""
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
-        raise UserError(f"--kinds {','.join(unknown)}: unknown (known: {', '.join(KINDS)})")
+        raise InvalidInput(f"--kinds {','.join(unknown)}: unknown (known: {', '.join(KINDS)})")
     master = seed if seed is not None else secrets.randbelow(2**31)
     rng = np.random.default_rng(master)
     return master, [(kind, int(rng.integers(1_000, 2**31))) for kind in kinds for _ in range(n)]
@@ -48,7 +48,7 @@ def check_renderable(folder: Path) -> None:
     sc = folder / "scenario.yaml"
     doc = yaml.safe_load(sc.read_text()) if sc.is_file() else None
     if not isinstance(doc, dict) or not isinstance(doc.get("trays"), list):
-        raise UserError(f"{folder}: --repeats needs a renderable scenario.yaml (this shift was not rendered "
+        raise InvalidInput(f"{folder}: --repeats needs a renderable scenario.yaml (this shift was not rendered "
                         "from one)")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from detectors.loader import load_detector
 from edge.app.mqtt import MqttSettings
-from edge.core import UserError
+from edge.errors import InvalidInput
 from edge.replay.folder_replay import replay_folder
 from edge.replay.replay_hooks import HealthLog, PosScript, ReplayResult, replay_after
 from edge.replay.shift_input import checked_menu, prepare, shift_menu, shift_pos
@@ -37,7 +37,7 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
         try:
             Path(data_dir).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UserError(f"--data-dir {data_dir}: cannot create it ({exc.strerror or exc})") from None
+            raise InvalidInput(f"--data-dir {data_dir}: cannot create it ({exc.strerror or exc})") from None
     menu = load_menu(menu_file) if menu_file is not None else None
     detector = load_detector(model, variant, threads=threads)
     with tempfile.TemporaryDirectory() as tmp:

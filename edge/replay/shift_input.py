@@ -10,7 +10,8 @@ from detectors.detections import Detector, ModelDetector
 from detectors.model_info import model_label
 from detectors.synth.scenario import load_scenario
 from detectors.synth.shift import ShiftRenderer, render_shift
-from edge.core import UserError, progress_bar
+from edge.core import progress_bar
+from edge.errors import InvalidInput, TrayCheckError
 from edge.sources.shift_files import PosEvent, read_pos
 from orders.menu import Menu, load_menu
 
@@ -36,8 +37,8 @@ def prepare(source: Path, tmp: Path) -> Path:
         with progress_bar(f"Rendering {loaded.scenario.name}", ShiftRenderer(loaded).n_frames) as advance:
             return render_shift(loaded, tmp / loaded.scenario.name, advance)
     if not source.exists():
-        raise UserError(f"{source}: no such file or folder")
-    raise UserError(f"{source}: expected a recorded shift folder or a scenario .yaml")
+        raise InvalidInput(f"{source}: no such file or folder")
+    raise InvalidInput(f"{source}: expected a recorded shift folder or a scenario .yaml")
 
 
 def checked_menu(folder: Path, detector: Detector, menu: Menu | None = None) -> Menu:
@@ -46,8 +47,8 @@ def checked_menu(folder: Path, detector: Detector, menu: Menu | None = None) -> 
     menu = shift_menu(folder) if menu is None else menu
     try:
         menu.check_classes(detector.classes, model_label(detector))
-    except UserError as exc:
-        raise UserError(f"{exc}{' (--menu FILE replays with another menu)' if own else ''}") from None
+    except TrayCheckError as exc:
+        raise InvalidInput(f"{exc}{' (--menu FILE replays with another menu)' if own else ''}") from None
     return menu
 
 

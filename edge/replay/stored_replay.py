@@ -10,7 +10,8 @@ from detectors.detections import ModelDetector
 from edge.app.config import CameraConfig, Config, HttpConfig, MqttConfig
 from edge.app.mqtt import MqttSettings
 from edge.app.service import Service
-from edge.core import UserError, console, progress_bar
+from edge.core import console, progress_bar
+from edge.errors import InvalidInput
 from edge.replay.replay_hooks import HealthLog, PosScript, ReplayResult, replay_after
 from edge.replay.shift_input import shift_pos
 from edge.replay.video import ReplayVideo
@@ -38,7 +39,7 @@ def replay_config(folder: Path, speed: float | None, data_dir: Path, settings, s
     except ValidationError as exc:
         e = exc.errors()[0]
         where = {"site": "--site", "name": "--camera"}.get(str(e["loc"][-1]), ".".join(map(str, e["loc"])))
-        raise UserError(f"{where}: {e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})") from None
+        raise InvalidInput(f"{where}: {e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})") from None
 
 
 def _say_if_unsent(svc: Service, settings: MqttSettings | None, data_dir: Path) -> None:

@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from edge.errors import InvalidInput
+
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-from edge.core import UserError  # noqa: E402
 from edge.sources.camera_state import CameraState  # noqa: E402
 from edge.sources.frame import Frame  # noqa: E402
 from edge.sources.live import LiveSource, open_capture  # noqa: E402
@@ -39,7 +40,7 @@ class FileSource:
 
     def __init__(self, path: Path, speed: float | None = 1.0, t_floor: float = 0.0, drop_late: bool = False):
         if speed is not None and speed <= 0:
-            raise UserError(f"--speed {speed}: must be > 0 or 'max'")
+            raise InvalidInput(f"--speed {speed}: must be > 0 or 'max'")
         self.video = VideoFile(path)
         self.speed = speed
         self.fps = self.video.fps
@@ -75,7 +76,7 @@ def is_live(ref: str | Path) -> bool:
 
 def open_source(ref: str | Path, speed: float | None = 1.0, state: CameraState | None = None,
                 t_floor: float = 0.0, stall_s: float = 5.0, drop_late: bool = False) -> FileSource | LiveSource:
-    """A file path or shift folder -> FileSource (UserError when it is missing or unreadable);
+    """A file path or shift folder -> FileSource (InvalidInput when it is missing or unreadable);
     rtsp://, http(s)://, /dev/videoN -> LiveSource (never raises: it keeps trying in the background,
     each open and read limited to ``stall_s``)."""
     s = str(ref)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 from orders.models import Order
 
 
@@ -22,16 +22,16 @@ def read_jsonl(path: Path) -> list[dict]:
     try:
         lines = path.read_text().splitlines()
     except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: line {n}: not valid JSON ({exc.msg})") from None
+            raise InvalidInput(f"{path}: line {n}: not valid JSON ({exc.msg})") from None
         if not isinstance(row, dict):
-            raise UserError(f"{path}: line {n}: expected a JSON object")
+            raise InvalidInput(f"{path}: line {n}: expected a JSON object")
         rows.append(row)
     return rows
 
@@ -43,17 +43,17 @@ def read_pos(path: Path) -> list[PosEvent]:
     events = []
     for n, row in enumerate(read_jsonl(path), 1):
         if row.get("type") != "order":
-            raise UserError(f"{path}: line {n}: type must be 'order', got {row.get('type')!r}")
+            raise InvalidInput(f"{path}: line {n}: type must be 'order', got {row.get('type')!r}")
         try:
             t = float(row["t"])
             order = Order.model_validate(row["order"])
         except KeyError as exc:
-            raise UserError(f"{path}: line {n}: missing key {exc.args[0]!r}") from None
+            raise InvalidInput(f"{path}: line {n}: missing key {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:
             if isinstance(exc, ValidationError):
                 e = exc.errors()[0]
                 loc = ".".join(str(p) for p in e["loc"])
-                raise UserError(f"{path}: line {n}: order.{loc}: {e['msg']}") from None
-            raise UserError(f"{path}: line {n}: t must be a number") from None
+                raise InvalidInput(f"{path}: line {n}: order.{loc}: {e['msg']}") from None
+            raise InvalidInput(f"{path}: line {n}: t must be a number") from None
         events.append(PosEvent(t, order))
     return sorted(events, key=lambda e: e.t)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from edge.errors import InvalidInput
+
 # FFmpeg's own log lines ("moov atom not found") would come before our one-line error.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
@@ -12,8 +14,6 @@ from pathlib import Path
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge.core import UserError  # noqa: E402
-
 
 def shift_video(source: Path) -> Path:
     """The video of a recorded shift folder, or the file itself."""
@@ -22,9 +22,9 @@ def shift_video(source: Path) -> Path:
         for name in ("video.mp4", "video.avi", "video.mkv"):
             if (source / name).is_file():
                 return source / name
-        raise UserError(f"{source}: no video.mp4 in this folder (not a recorded shift)")
+        raise InvalidInput(f"{source}: no video.mp4 in this folder (not a recorded shift)")
     if not source.exists():
-        raise UserError(f"{source}: no such file or folder")
+        raise InvalidInput(f"{source}: no such file or folder")
     return source
 
 
@@ -44,7 +44,7 @@ class VideoFile:
         first = self.cap.read()[1] if ok else None
         if first is None:
             self.cap.release()
-            raise UserError(f"video {self.path}: OpenCV cannot open or decode it")
+            raise InvalidInput(f"video {self.path}: OpenCV cannot open or decode it")
         self._first = first
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and fps > 0 else 15.0

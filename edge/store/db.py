@@ -16,17 +16,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from edge.core import UserError
-
-
-class UnusableDatabase(UserError):
-    """The database file cannot be used as it is (corrupt, not a database, from a newer TrayCheck):
-    start-up stops with one line and exit 2 (systemd does not restart on 2) and names ``doctor``."""
-
-class StorageUnavailable(UserError):
-    """The database cannot be opened for writing at start (a full, read-only or failing disk, a lock held
-    for 30 s): nothing can be stored, so start-up stops with one line and exit 2, naming the free space."""
-
+from edge.errors import StorageUnavailable, UnusableDatabase
 
 MIGRATIONS: list[str] = [
     # 1: the first schema

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 
 
 def load_secret(path: Path) -> tuple[str, str | None]:
@@ -43,11 +43,11 @@ def secret_problem(path: Path) -> str | None:
 
 
 def read_secret(path: Path, key: str) -> str:
-    """The stripped text of secret file ``path``; a UserError ``KEY: PATH: why`` when it is
+    """The stripped text of secret file ``path``; a InvalidInput ``KEY: PATH: why`` when it is
     missing, unreadable, not text or blank (never an empty secret)."""
     text, why = load_secret(path)
     if why:
-        raise UserError(f"{key}: {path}: {why}")
+        raise InvalidInput(f"{key}: {path}: {why}")
     return text
 
 
@@ -85,5 +85,5 @@ def write_new_secret(path: Path, text: str) -> bool:
         finally:
             os.close(dir_fd)
     except OSError as exc:  # a full disk, a read-only data dir: one line, never a half-written secret
-        raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise InvalidInput(f"{path}: cannot write ({exc.strerror or exc})") from None
     return True

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from edge.core import UserError, console
+from edge.core import console
+from edge.errors import InvalidInput
 from edge.store.passwords import hash_password, verify_password
 from edge.store.store import utcnow
 
@@ -30,11 +31,11 @@ class Users:
     def add(self, name: str, role: str, password: str) -> bool:
         """Create or update a user; True when the user is new."""
         if not NAME.match(name):
-            raise UserError(f"user name {name!r}: use 1-64 letters, digits or _ . @ -")
+            raise InvalidInput(f"user name {name!r}: use 1-64 letters, digits or _ . @ -")
         if role not in ROLES:
-            raise UserError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+            raise InvalidInput(f"role {role!r}: expected one of {', '.join(ROLES)}")
         if len(password) < 4:
-            raise UserError("password: at least 4 characters (a PIN) - longer is better")
+            raise InvalidInput("password: at least 4 characters (a PIN) - longer is better")
         now = utcnow()
         with self.db.atomic():
             exists = self.db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone() is not None

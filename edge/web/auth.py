@@ -14,7 +14,7 @@ import hmac
 import secrets
 from pathlib import Path
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 from edge.store.secret_files import load_secret, write_new_secret
 from edge.store.sessions import Session
 from edge.web.login_limits import LoginLimiter as LoginLimiter  # re-exported: where the dashboard finds it
@@ -62,7 +62,7 @@ def session_key_problem(data_dir: Path) -> str | None:
 
 def session_secret(data_dir: Path) -> bytes:
     """The key that signs session cookies: generated once per data directory (mode 600, written
-    whole and fsynced); a UserError naming the file when it is empty, unreadable or not a key."""
+    whole and fsynced); a InvalidInput naming the file when it is empty, unreadable or not a key."""
     path = session_key_path(data_dir)
     if not (path.exists() or path.is_symlink()):
         key = secrets.token_bytes(SESSION_KEY_BYTES)
@@ -71,7 +71,7 @@ def session_secret(data_dir: Path) -> bytes:
         # another process made it first: theirs it is
     key, problem = _session_key(path)
     if problem:
-        raise UserError(problem)
+        raise InvalidInput(problem)
     return key
 
 

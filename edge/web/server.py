@@ -16,7 +16,7 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
-from edge.core import UserError
+from edge.errors import InvalidInput
 from edge.web.connections import ConnectionGuard, Limits, guarded_protocol
 from edge.web.quiet_log import quieten
 
@@ -27,7 +27,7 @@ FD_HEADROOM = 384  # files the rest of the process may hold: databases (3 per co
 def parse_listen(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UserError(f"--http {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
+        raise InvalidInput(f"--http {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
     return host, int(port)
 
 
@@ -91,7 +91,7 @@ class WebServer:
         end = time.monotonic() + timeout
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > end:
-                raise UserError("the HTTP server could not start (is the address in use?)")
+                raise InvalidInput("the HTTP server could not start (is the address in use?)")
             time.sleep(0.02)
 
     def stop(self) -> None:

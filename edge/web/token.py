@@ -13,7 +13,8 @@ import os
 import secrets
 from pathlib import Path
 
-from edge.core import UserError, console
+from edge.core import console
+from edge.errors import InvalidInput
 from edge.store.secret_files import load_secret, write_new_secret
 
 log = logging.getLogger("traycheck.web")
@@ -58,5 +59,5 @@ def api_token(data_dir: Path) -> str:
         # another process made one first: theirs it is
     token, problem = _token_file(path)
     if problem:
-        raise UserError(problem)
+        raise InvalidInput(problem)
     return token
