@@ -153,7 +153,8 @@ def test_bad_input_is_one_line_and_exit_2(box, tmp_path):
         assert r.returncode == 2 and message in err and "\n" not in err and "Traceback" not in err, (args, err)
         assert not out.exists()
     assert (busy / "keep.txt").read_text() == "mine" and len(list(busy.iterdir())) == 1
-    for args, message in [([], "either --config FILE or --data-dir DIR"),
+    for args, message in [(["--config", tmp_path / "c.yaml", "--data-dir", box["data"]],
+                           "give --config FILE or --data-dir DIR, not both"),
                           (["--data-dir", tmp_path / "nowhere"], "no TrayCheck database")]:
         r = run_cli("data", "export", "-o", tmp_path / "never", "--since", "2026-01-01", *args)
         assert r.returncode == 2 and message in r.stderr and "\n" not in r.stderr.strip(), r.stderr

@@ -7,17 +7,17 @@ import typer
 
 from edge.app.config import load_config
 from edge.app.station_health import calibrate
+from edge.cli.options import config_option
 from edge.core import console
 from edge.errors import InvalidInput
 from edge.pipeline.reference_view import reference_path
 
 camera_app = typer.Typer(no_args_is_help=True, help="Cameras: the reference view the health checks compare with.")
-DEFAULT_CONFIG = Path("/etc/traycheck/config.yaml")
 
 
 @camera_app.command("calibrate")
 def camera_calibrate(camera: str = typer.Argument(..., help="the camera's name in the config"),
-                     config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="the appliance's config YAML"),
+                     config: Path = config_option(),
                      seconds: float = typer.Option(3.0, min=0.5, max=60.0,
                                                    help="seconds of the empty station to capture")) -> None:
     """Capture the empty station now from the camera's source as its reference view (the check zone

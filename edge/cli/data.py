@@ -9,7 +9,7 @@ import typer
 from detectors.datasets.importer import ImportOptions, import_dataset, parse_mapping
 from edge.app.data_export import export_trays, parse_when
 from edge.cli.datasets_report import print_import
-from edge.cli.users import _db_path
+from edge.cli.options import appliance_db, optional_config_option, rehearsal_data_dir_option
 from edge.core import progress_bar
 
 data_app = typer.Typer(no_args_is_help=True,
@@ -47,13 +47,13 @@ def data_export(out: Path = typer.Option(..., "-o", "--out", help="new (or empty
                                                                  "or coco (images/, annotations.json)"),
                 flagged_only: bool = typer.Option(False, "--flagged-only",
                                                   help="only trays a manager flagged 'counted wrong'"),
-                config: Optional[Path] = typer.Option(None, help="the appliance config (for its data_dir)"),
-                data_dir: Optional[Path] = typer.Option(None, help="or the data directory itself")) -> None:
+                config: Optional[Path] = optional_config_option(),
+                data_dir: Optional[Path] = rehearsal_data_dir_option()) -> None:
     """Export stored trays (clean zone snapshots, the detector's boxes as pre-labels) for a labelling
     tool; flagged trays first. The database is only read."""
     from contextlib import ExitStack
 
-    db = _db_path(config, data_dir)
+    db = appliance_db(config, data_dir)
     start = parse_when(since, "--since")
     end = parse_when(until, "--until", end=True) if until is not None else None
     with ExitStack() as bar:  # the bar opens once the number of trays is known

@@ -10,6 +10,7 @@ from detectors.evaluation.report_html import write_report
 from detectors.evaluation.table import print_comparison
 from edge.app.config import load_config
 from edge.app.model_store import install, rollback
+from edge.cli.options import config_option
 from edge.core import console, progress_bar
 from orders.menu import load_menu
 
@@ -17,13 +18,10 @@ model_app = typer.Typer(no_args_is_help=True,
                         help="Models: compare two on labelled photos; install one into the appliance; roll back.")
 
 
-DEFAULT_CONFIG = Path("/etc/traycheck/config.yaml")
-
-
 @model_app.command("install")
 def model_install(src: Path = typer.Argument(..., help="a model family: NAME.onnx / NAME.int8.onnx / NAME.json, "
                                                        "DIR/NAME, or a folder holding one family"),
-                  config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="the appliance's config YAML"),
+                  config: Path = config_option(),
                   force: bool = typer.Option(False, "--force", help="install a model whose own figures count "
                                              "fewer validation photos right than detector.min_count_accuracy")
                   ) -> None:
@@ -35,8 +33,7 @@ def model_install(src: Path = typer.Argument(..., help="a model family: NAME.onn
 
 
 @model_app.command("rollback")
-def model_rollback(config: Path = typer.Option(DEFAULT_CONFIG, "--config",
-                                               help="the appliance's config YAML")) -> None:
+def model_rollback(config: Path = config_option()) -> None:
     """Point the active model back at the previous one; the service switches on SIGHUP."""
     cfg = load_config(config)
     console.print(rollback(cfg, load_menu(cfg.menu)), highlight=False, soft_wrap=True)

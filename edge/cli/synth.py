@@ -32,7 +32,8 @@ def synth_shift(scenario: Path = typer.Argument(..., help="scenario YAML (contra
 @synth_app.command("scenario")
 def synth_scenario(kind: str = typer.Option("lunch-rush", help="lunch-rush, dim-evening, blurry-breakfast, "
                                                                 "rush-hard or camera-trouble"),
-                   seed: int = typer.Option(..., "--seed"),
+                   seed: int = typer.Option(..., "--seed", help="random seed (the same seed writes the same "
+                                                                "file)"),
                    out: Path = typer.Option(..., "-o", "--out", help="scenario YAML to write"),
                    name: Optional[str] = typer.Option(None, help="scenario name (default: KIND-SEED)")) -> None:
     """Write a random scenario file of a given kind (orders, mistakes, fixes, tickets, camera)."""
@@ -64,7 +65,7 @@ def synth_stills(dataset: Path = typer.Argument(..., help="ultralytics dataset f
                  mistakes: float = typer.Option(0.2, min=0.0, max=1.0, help="share of trays with an altered order"),
                  split: str = typer.Option("val", help="dataset split to take the photos from"),
                  seed: int = typer.Option(0, help="random seed of the mistakes"),
-                 fps: int = typer.Option(15, min=1, max=60),
+                 fps: int = typer.Option(15, min=1, max=60, help="frames per second of the shift's video"),
                  rest: float = typer.Option(3.0, min=2.0, max=600.0, help="seconds each tray rests"),
                  size: Optional[str] = typer.Option(None, help="frame WxH (default: 640 wide, the photos' "
                                                                "most common aspect)")) -> None:

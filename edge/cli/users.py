@@ -8,22 +8,13 @@ from typing import Optional
 
 import typer
 
-from edge.app.config import load_config
+from edge.cli.options import appliance_db, optional_config_option, rehearsal_data_dir_option
 from edge.core import console
 from edge.errors import InvalidInput
 from edge.store.store import Store
 from edge.store.users import Users
 
 users_app = typer.Typer(no_args_is_help=True, help="Dashboard users: staff sign in with a PIN or password.")
-
-
-def _db_path(config: Optional[Path], data_dir: Optional[Path]) -> Path:
-    if (config is None) == (data_dir is None):
-        raise InvalidInput("give either --config FILE or --data-dir DIR")
-    if config is not None:
-        data_dir = Path(load_config(config).data_dir)
-    assert data_dir is not None
-    return data_dir / "traycheck.db"
 
 
 def _password(password_file: Optional[Path]) -> str:
@@ -46,10 +37,10 @@ def users_add(name: str = typer.Argument(..., help="sign-in name"),
               role: str = typer.Option("viewer", help="viewer (watch, acknowledge) or manager (everything)"),
               password_file: Optional[Path] = typer.Option(None, help="read the password from this file "
                                                            "(else TRAYCHECK_USER_PASSWORD, else a prompt)"),
-              config: Optional[Path] = typer.Option(None, help="the appliance config (for its data_dir)"),
-              data_dir: Optional[Path] = typer.Option(None, help="or the data directory itself")) -> None:
+              config: Optional[Path] = optional_config_option(),
+              data_dir: Optional[Path] = rehearsal_data_dir_option()) -> None:
     """Create a user, or change an existing user's role and password."""
-    path = _db_path(config, data_dir)
+    path = appliance_db(config, data_dir)
     password = _password(password_file)
     store = Store(path, outbox=False)
     try:
@@ -61,9 +52,10 @@ def users_add(name: str = typer.Argument(..., help="sign-in name"),
 
 
 @users_app.command("list")
-def users_list(config: Optional[Path] = typer.Option(None), data_dir: Optional[Path] = typer.Option(None)) -> None:
+def users_list(config: Optional[Path] = optional_config_option(),
+               data_dir: Optional[Path] = rehearsal_data_dir_option()) -> None:
     """Names and roles (never passwords)."""
-    store = Store(_db_path(config, data_dir), outbox=False)
+    store = Store(appliance_db(config, data_dir), outbox=False)
     try:
         for name, role in Users(store.db).list():
             console.print(f"{name}\t{role}")
@@ -73,10 +65,10 @@ def users_list(config: Optional[Path] = typer.Option(None), data_dir: Optional[P
 
 @users_app.command("disable")
 def users_disable(name: str = typer.Argument(..., help="sign-in name"),
-                  config: Optional[Path] = typer.Option(None, help="the appliance config (for its data_dir)"),
-                  data_dir: Optional[Path] = typer.Option(None, help="or the data directory itself")) -> None:
+                  config: Optional[Path] = optional_config_option(),
+                  data_dir: Optional[Path] = rehearsal_data_dir_option()) -> None:
     """Refuse a user's sign-ins and end their open dashboard sessions at once (``users add`` enables again)."""
-    path = _db_path(config, data_dir)
+    path = appliance_db(config, data_dir)
     store = Store(path, outbox=False)
     try:
         if not Users(store.db).disable(name):
