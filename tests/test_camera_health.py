@@ -14,6 +14,8 @@ from edge.pipeline.health_checks import CHECKS, Reading, check_frozen, check_vie
 from edge.pipeline.reference_view import ReferenceView, reference_path, small_grey
 from edge.replay.health_eval import read_camera_truth
 
+pytestmark = pytest.mark.quick
+
 
 @pytest.fixture(scope="module")
 def reference() -> ReferenceView:
@@ -151,6 +153,7 @@ def test_the_reference_is_kept_and_a_broken_file_is_learned_again(tmp_path, refe
     assert ReferenceView.load(tmp_path / "none.npz") is None
 
 
+@pytest.mark.slow  # renders, encodes and replays a shift: not in the quick tier
 def test_replay_health_log_has_the_first_state_and_every_change(tmp_path, cli):
     video = tmp_path / "shift"
     from health_helpers import write_fault_shift
@@ -167,6 +170,7 @@ def test_replay_health_log_has_the_first_state_and_every_change(tmp_path, cli):
     assert f"camera health: covered fault at {lines[1]['t']:.1f} s" in r.stdout + r.stderr
 
 
+@pytest.mark.slow  # renders, encodes and replays a shift: not in the quick tier
 def test_a_frozen_picture_through_h264_is_raised_and_cleared(tmp_path):
     from detectors.loader import load_detector
     from edge.replay.runner import replay_folder

@@ -13,6 +13,8 @@ from edge.app.service import Service
 from edge.sources.frame import Frame
 from tests.conftest import FIXTURES
 
+pytestmark = pytest.mark.quick
+
 TWO = """\
 site: s
 data_dir: {data}

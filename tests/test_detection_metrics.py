@@ -3,9 +3,12 @@ operating threshold, look-alikes in the confusion matrix, greedy matching, AP in
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from detectors.evaluation.metrics import IOU_THRESHOLDS, Scorer, coco_ap, match_predictions, ultralytics_ap
 from test_model_compare import BOX, CLASSES3, GT_CLS
+
+pytestmark = pytest.mark.quick
 
 
 def _score(images: list[tuple], labels=CLASSES3, conf: float = 0.25) -> dict:

@@ -7,6 +7,8 @@ import pytest
 from detectors.detections import Detections, box_iou, nms
 from detectors.letterbox import Letterboxer, geometry
 
+pytestmark = pytest.mark.quick
+
 
 def test_detections_filter_by_indexing():
     d = Detections(np.array([[0, 0, 10, 10], [5, 5, 20, 20], [1, 1, 2, 2]], np.float32),

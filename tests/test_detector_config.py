@@ -15,6 +15,8 @@ from edge.app.config import load_config
 from edge.app.detector_config import DetectorConfig
 from edge.app.model_store import load_active
 
+pytestmark = pytest.mark.quick
+
 BASE = "site: s\ndata_dir: {data}\ncameras: [{{name: a, source: /dev/video0}}]\n"
 
 

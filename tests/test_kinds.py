@@ -12,6 +12,8 @@ from edge.pipeline.tray import TrayEvent, TrayEventKind
 from edge.pipeline.verdicts import Association, Verdict, VerdictKind
 from edge.store.store import Store
 
+pytestmark = pytest.mark.quick
+
 # What ``json.dumps(Verdict(...).record())`` gave for these verdicts when kinds were bare strings.
 BEFORE = [
     '{"schema": 1, "id": "f0a5665c4731f444", "camera": "expo-1", "order_id": "A17", "verdict": "mismatch", '

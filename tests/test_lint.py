@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -25,6 +27,7 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
 
 
+@pytest.mark.quick  # seconds; mypy and import-linter take minutes: the whole suite only
 def test_ruff_is_clean():
     r = _run([*_tool("ruff", [sys.executable, "-m", "ruff"]), "check", "edge", "detectors", "orders", "tests"])
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]

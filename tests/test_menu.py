@@ -7,6 +7,8 @@ import pytest
 from detectors.classes import CLASSES
 from orders.menu import Menu, load_menu
 
+pytestmark = pytest.mark.quick
+
 
 def test_default_menu_expected_counts():
     m = Menu()

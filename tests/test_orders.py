@@ -1,10 +1,14 @@
 """Order queue (idempotency, FIFO) and matching edge cases."""
 from __future__ import annotations
 
+import pytest
+
 from orders.matching import match
 from orders.menu import Menu
 from orders.models import Order
 from orders.queue import OrderQueue
+
+pytestmark = pytest.mark.quick
 
 
 def order(oid: str, *lines: tuple[str, int]) -> Order:

@@ -7,6 +7,8 @@ import pytest
 
 from detectors.loader import load_detector
 
+pytestmark = pytest.mark.quick
+
 
 @pytest.fixture(scope="module")
 def detector():

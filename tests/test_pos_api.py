@@ -12,6 +12,8 @@ from edge.web.server import WebServer
 from orders.menu import Menu
 from tests.mqtt_helpers import free_port
 
+pytestmark = pytest.mark.quick
+
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -7,6 +7,8 @@ import pytest
 from detectors.synth.scenario import load_scenario, parse_scenario
 from detectors.synth.shift_records import pos_events, truth_records
 
+pytestmark = pytest.mark.quick
+
 
 def test_defaults_and_placed_from_order(small_scenario):
     loaded = load_scenario(small_scenario)

@@ -12,6 +12,8 @@ import pytest
 import edge.store.users as users_module
 from security_helpers import TOKEN, sign_in, signed_in
 
+pytestmark = pytest.mark.quick
+
 @pytest.fixture
 def password_checks(monkeypatch):
     """Counts the real scrypt checks the server does (a spy around the real function, not a fake)."""

@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from detectors.loader import load_detector
 from detectors.onnx_backend import OnnxDetector
@@ -15,6 +16,8 @@ from edge.bench.detectors import load_frames
 from edge.sources.capture import LATE_FRAMES, FileSource
 from tests.camera_helpers import wait_for
 from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.quick
 
 
 def test_concurrent_callers_get_the_boxes_a_plain_detector_finds():

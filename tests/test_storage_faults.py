@@ -17,6 +17,8 @@ from tests.conftest import FIXTURES
 
 from tests.disk_helpers import fill, stored_ids, wait_until  # small_fs: a fixture in conftest
 
+pytestmark = pytest.mark.quick
+
 
 # -- the recorder and the store, in process --------------------------------------------------------
 @pytest.fixture(scope="module")

@@ -12,10 +12,13 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+import pytest
 
 from edge.store.db import MIGRATIONS, open_db, schema_version
 from edge.store.store import Store
 from orders.models import Order
+
+pytestmark = pytest.mark.quick
 
 
 def verdict(vid: str, kind: str, tray: int = 1, order_id: str | None = "1042", t: float = 5.0) -> dict:

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edge.pipeline.gate import GateReading
 from edge.pipeline.tray import State, TrayTracker
+
+pytestmark = pytest.mark.quick
 
 FPS = 15
 N = 10
