@@ -1,5 +1,6 @@
 """One camera's verification pipeline: gate -> detector -> tray tracker -> ticket and order
-association -> verdicts. A conductor: each step is a part with its own module.
+association -> verdicts. A conductor: each step is a part with its own module (and its own tests);
+this one only hands each part what the others found.
 
 Fed one frame at a time (``process``), with POS orders arriving in between (the station's
 queue). Decisions use stream time only, so a replay at any speed gives the same verdicts as
@@ -7,8 +8,6 @@ real time.
 """
 from __future__ import annotations
 
-import logging
-from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -22,16 +21,14 @@ from edge.pipeline.gate import Gate
 from edge.pipeline.model_switch import ModelSwitch
 from edge.pipeline.params import PipelineParams
 from edge.pipeline.ticket_reading import TicketReading
-from edge.pipeline.tray import State, TrayEvent, TrayEventKind, TrayTracker
-from edge.pipeline.verdict_rules import decide
-from edge.pipeline.verdicts import Association, Verdict, VerdictKind
+from edge.pipeline.tray import State, TrayTracker
+from edge.pipeline.tray_checks import TrayChecks
+from edge.pipeline.verdicts import Verdict
 from edge.pipeline.view import LiveView
 from edge.pipeline.zone_detector import ZoneDetector
 from edge.sources.capture import Frame
 from orders.menu import Menu
 from orders.registry import StationOrders
-
-log = logging.getLogger("traycheck.pipeline")
 
 
 class CameraPipeline:
@@ -49,15 +46,16 @@ class CameraPipeline:
         self.tracker = TrayTracker(len(detector.classes), params.tray)
         self.tickets = TicketReading(params)
         self.orders = OrderAssociation(camera, queue, params)
+        self.checks = TrayChecks(camera, self.models, self.orders, params, self._verdict, run)
         self.health = health if health is not None else CameraHealth(camera)
-        self.tray: CheckedTray | None = None
-        self.seq = self.frames = self.unchecked = 0  # trays seen, frames fed, trays gone unchecked
+        self.frames = 0  # frames fed
         self.last_frame: Frame | None = None
-        self.verdict_counts: dict[str, int] = {}
         self.view = LiveView()  # what the dashboard shows: replaced (never changed) once per frame
 
     # -- per frame ---------------------------------------------------------
     def process(self, frame: Frame) -> None:
+        """One frame through the parts: a waiting model switch, the gate, the detector (when its boxes
+        would be used), the tracker, the ticket, the tray's order and verdicts, the camera's health."""
         if self.models.apply(station_empty=self.tray is None and self.tracker.state is State.EMPTY):
             self.tracker = TrayTracker(len(self.classes), self.params.tray)
             self.sight.last = Detections.empty()
@@ -72,14 +70,11 @@ class CameraPipeline:
         elif not self.tracker.busy or reading.motion >= self.params.tray.still_motion:
             self.sight.last = Detections.empty()  # nothing there, or it moves unseen: old boxes would mislead
         for ev in self.tracker.update(frame.t, reading, counts, conf):
-            self._on_event(ev)
-        tray = self.tray
+            self.checks.on_event(ev)
+        tray = self.checks.tray
         if tray is not None and self.tickets.due(tray, self.tracker, self.frames):
             self.tickets.read(tray, img, self.zone.bbox(img.shape[1], img.shape[0]))
-        if tray is not None and tray.counts is not None and tray.order is None:
-            self._associate(tray, frame.t)
-        if tray is not None and tray.hold_until is not None and frame.t >= tray.hold_until:
-            self._decide(tray, frame.t, confirmed=True)
+        self.checks.step(frame.t)
         if frame.t >= self.health.due:  # (once a second: the view is judged while nothing is recognised in the zone)
             idle = not len(self.sight.last) and (self.tray is None or not self.tray.counts) \
                 and (detected or not self.tracker.busy)  # (a tray moving unseen is not an idle view)
@@ -95,71 +90,24 @@ class CameraPipeline:
                 return found
         return self.last_frame, self.sight.last
 
-    # -- tray events and verdicts ------------------------------------------------
-    def _on_event(self, ev: TrayEvent) -> None:
-        tray = self.tray
-        if ev.kind is TrayEventKind.ARRIVED:
-            self.seq += 1
-            self.tray = CheckedTray(self.seq)
-        elif tray is None:
-            return
-        elif ev.kind is TrayEventKind.REST:
-            tray.rest_t = ev.t
-        elif ev.kind in (TrayEventKind.COUNTS, TrayEventKind.CHANGED):
-            assert ev.counts is not None
-            tray.counts = {self.classes[i]: int(n) for i, n in enumerate(ev.counts) if n > 0}
-            tray.confidence = ev.confidence
-            if tray.order is not None:
-                self._decide(tray, ev.t)
-        elif ev.kind is TrayEventKind.LEFT:
-            if tray.hold_until is not None:  # a first mismatch still held: the tray's last counts stand
-                self._decide(tray, ev.t, confirmed=True)
-            self.tray = None
-            if tray.counts is None:
-                self.unchecked += 1
-                log.info("%s: tray %d left before it could be checked", self.camera, tray.seq)
-            elif tray.order is None and tray.last_verdict is None:
-                self._emit(tray, VerdictKind.NO_ORDER, {}, {}, ev.t)
-
-    def _associate(self, tray: CheckedTray, t: float) -> None:
-        assert tray.rest_t is not None
-        if tray.last_verdict is None and t - tray.rest_t >= self.params.no_order_after_s:
-            self._emit(tray, VerdictKind.NO_ORDER, {}, {}, t)  # an order that turns up later still gets checked
-        if self.orders.associate(tray, t, self.menu):
-            self._decide(tray, t)
-
-    def _decide(self, tray: CheckedTray, t: float, confirmed: bool = False) -> None:
-        d = decide(tray, t, self.params.mismatch_confirm_s, confirmed)
-        if d is not None:
-            self._emit(tray, d.kind, d.missing, d.extra, t, dict(sorted(Counter(tray.expected).items())))
-
-    def _emit(self, tray: CheckedTray, kind: VerdictKind, missing: dict[str, int], extra: dict[str, int], t: float,
-              expected: dict[str, int] | None = None) -> None:
-        association = tray.association or Association.NONE
-        if tray.order is None and tray.ticket:
-            association = Association.QR_UNKNOWN
-        v = Verdict(camera=self.camera, order_id=tray.order.order.id if tray.order else None, verdict=kind,
-                    missing=missing, extra=extra, video_t=round(t, 3), tray_seq=tray.seq,
-                    confidence=tray.confidence, seen=dict(sorted((tray.counts or {}).items())),
-                    expected=expected or {}, rest_t=tray.rest_t, association=association, run=self.run)
-        tray.last_verdict = kind
-        if kind is VerdictKind.NO_ORDER:
-            self.orders.pass_over(tray, self.menu)
-        tray.verdicts.append(v)
-        self.tracker.lock()  # from now on only a touch changes this tray's counts
-        self.verdict_counts[kind] = self.verdict_counts.get(kind, 0) + 1
-        self.on_verdict(v, self)
-
     def finish(self, t: float) -> None:
         """End of stream: a tray still in view counts as having left now."""
-        if self.tray is not None:
-            self._on_event(TrayEvent(TrayEventKind.LEFT, t))
+        self.checks.finish(t)
+
+    def _verdict(self, v: Verdict) -> None:
+        """A tray got ``v``: from now on only a touch changes its counts; then it is handed on."""
+        self.tracker.lock()
+        self.on_verdict(v, self)
 
     # -- the parts' figures, by their old names -------------------------------------
     detector = property(lambda self: self.models.detector)
     menu = property(lambda self: self.models.menu)
     classes = property(lambda self: self.models.classes)
     queue = property(lambda self: self.orders.queue)
+    tray = property(lambda self: self.checks.tray)
+    seq = property(lambda self: self.checks.seq)
+    unchecked = property(lambda self: self.checks.unchecked)
+    verdict_counts = property(lambda self: self.checks.verdict_counts)
     switch_pending = property(lambda self: self.models.pending)
     detected_frames = property(lambda self: self.sight.frames)
     last_detections = property(lambda self: self.sight.last)
