@@ -283,7 +283,7 @@ def test_orders_page_shows_the_newest_pending_first_and_pages(server):
 
 def test_config_names_a_bad_proxy_or_scraper_address(tmp_path):
     from edge.app.config import load_config
-    from edge.core import InvalidInput
+    from edge.errors import InvalidInput
 
     for key in ("trusted_proxies", "metrics_allow"):
         p = tmp_path / f"{key}.yaml"
