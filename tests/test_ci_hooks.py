@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.quick
 
 TESTS = """
 import pytest
