@@ -42,9 +42,11 @@ class Detections:
 
 
 class Detector(Protocol):
-    """What every backend offers: the class names and one call per frame."""
+    """What every backend offers: the class names, the pairs of them it mistakes for each other (from
+    its metadata, for ``orders.matching.mistakes``) and one call per frame."""
 
     classes: tuple[str, ...]
+    lookalikes: tuple[tuple[str, str], ...]
 
     def detect(self, frame: np.ndarray) -> Detections:
         """Detect menu items in one BGR uint8 frame."""

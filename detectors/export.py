@@ -3,7 +3,8 @@
 INT8 is ``detectors.quantize``'s static quantisation, calibrated on rendered
 frames (the demo model) or on a dataset's own photos (a site model). The scores
 go into ``<name>.json`` beside the model files, with how they were made; a site
-model also gets a threshold per class chosen on its val split.
+model also gets a threshold per class chosen on its val split. Every model gets
+its look-alike pairs from the INT8 file's confusion matrix on the val split.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from detectors.classes import CLASSES
 from detectors.datasets.importer import load_manifest
+from detectors.evaluation.lookalikes import lookalike_pairs, val_confusion
 from detectors.onnx_rewrite import fast_dfl
 from detectors.quantize import CALIB_PERCENTILE, CALIB_SEED, quantize_int8
 from detectors.synth.dataset import write_dataset
@@ -90,6 +92,8 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
                      metrics)
     if class_conf is not None:
         meta["class_conf"] = class_conf
+    meta["lookalikes"] = lookalike_pairs(np.array(metrics["confusion"]["matrix"]), classes)
+    console.print(f"look-alike pairs (val confusion): {', '.join('/'.join(p) for p in meta['lookalikes']) or 'none'}")
     (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
@@ -108,11 +112,12 @@ def _score(fp32: Path, int8: Path, ds: dict | None, classes: list[str], input_hw
     """The metrics of both files (on the dataset's val split, else on renders) and, for a dataset,
     the threshold per class chosen on it."""
     if ds is None:
-        return _render_metrics(fp32, int8, val_images, val_seed), None
+        return _render_metrics(fp32, int8, classes, val_images, val_seed), None
     metrics = {"dataset": str(ds["root"]), "dataset_hash": ds["hash"], "val_images": len(ds["val"]),
                "fp32": validate(fp32, ds["yaml"], input_hw, True), "int8": validate(int8, ds["yaml"], input_hw,
                                                                                       True)}
     class_conf, metrics["counting"] = choose_thresholds(int8, ds, classes)
+    metrics["confusion"] = val_confusion(int8, ds["yaml"], classes, [class_conf[c] for c in classes])
     return metrics, class_conf
 
 
@@ -124,7 +129,7 @@ def choose_thresholds(model: Path, ds: dict, classes: list[str]) -> tuple[dict[s
     from detectors.onnx_backend import OnnxDetector
 
     data = load_labelled(ds["yaml"], "val")
-    det = OnnxDetector(model, conf=FLOOR)
+    det = OnnxDetector(model, conf=FLOOR, classes=classes)  # (its metadata is written after scoring)
     dets, gt = [], []
     with progress_bar(f"Choosing a threshold per class on {len(data.images)} val photos", len(data.images)) as adv:
         for item in data.images:
@@ -189,12 +194,15 @@ def _metadata(name: str, classes: list[str], input_hw: tuple[int, int], files: t
     return meta
 
 
-def _render_metrics(fp32: Path, int8: Path, val_images: int, val_seed: int) -> dict:
+def _render_metrics(fp32: Path, int8: Path, classes: list[str], val_images: int, val_seed: int) -> dict:
+    """The demo model's figures on freshly rendered val trays: both files' mAP, the INT8 file's confusion
+    at ``OPERATING_CONF``."""
     with tempfile.TemporaryDirectory() as tmp:
         with progress_bar(f"Rendering {val_images} validation trays (seed {val_seed})", val_images) as advance:
             data = write_dataset(Path(tmp) / "val", val_images, val_seed, 1.0, advance)
         return {"val_seed": val_seed, "val_images": val_images,
-                "fp32": validate(fp32, data, INPUT_HW), "int8": validate(int8, data, INPUT_HW)}
+                "fp32": validate(fp32, data, INPUT_HW), "int8": validate(int8, data, INPUT_HW),
+                "confusion": val_confusion(int8, data, classes, OPERATING_CONF)}
 
 
 def _dataset(data: Path) -> dict:

@@ -62,6 +62,39 @@ def load_metadata(model: Path) -> dict:
     return read_json_file(metadata_path(model), "model metadata ")
 
 
+def model_classes(model: Path) -> tuple[str, ...]:
+    """The class list of a model file, from its metadata JSON.
+
+    InvalidInput naming the file when there is none: a model's class ids mean nothing without it,
+    and guessing a list (the demo model's, say) would count burgers as whatever id 0 really is."""
+    path = metadata_path(Path(model))
+    if not path.is_file():
+        raise InvalidInput(f"model file {model}: no metadata {path.name} beside it naming its classes")
+    return parse_classes(read_json_file(path, "model metadata "), f"model metadata {path}")
+
+
+def parse_classes(meta: object, where: str) -> tuple[str, ...]:
+    """``classes`` of a metadata dict: distinct non-empty names in class-id order, else InvalidInput."""
+    classes = meta.get("classes") if isinstance(meta, dict) else None
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes) \
+            or len(set(classes)) != len(classes):
+        raise InvalidInput(f"{where}: classes: expected a list of distinct class names in class-id order")
+    return tuple(classes)
+
+
+def lookalike_pairs(meta: dict, classes: Sequence[str], where: str) -> tuple[tuple[str, str], ...]:
+    """``lookalikes`` of a metadata dict: pairs of the model's classes it mistakes for each other
+    (``export`` derives them from its confusion matrix); none when the metadata has none. A kitchen
+    handing out one for the other is one mistake, not two (``orders.matching.mistakes``)."""
+    raw = meta.get("lookalikes", [])
+    known = set(classes)
+    if not isinstance(raw, list) or not all(isinstance(p, list) and len(p) == 2 and p[0] != p[1]
+                                            and all(isinstance(c, str) and c in known for c in p) for p in raw):
+        raise InvalidInput(f"{where}: lookalikes: expected a list of pairs of two of its classes, "
+                           f"e.g. [[\"{classes[0]}\", \"{classes[-1]}\"]]")
+    return tuple((str(a), str(b)) for a, b in raw)
+
+
 def family_name(model: Path) -> str:
     """``dir/NAME.int8.onnx`` -> ``NAME``: the name a model family goes by in messages and pointers."""
     return metadata_path(Path(model)).name.removesuffix(".json")

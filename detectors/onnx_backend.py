@@ -6,27 +6,30 @@ cores with video decoding.
 """
 from __future__ import annotations
 
-import ast
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from detectors.classes import CLASSES
 from detectors.detections import Detections, nms
 from detectors.letterbox import Letterboxer
-from detectors.model_info import class_conf_from_metadata, load_metadata
+from detectors.model_info import class_conf_from_metadata, load_metadata, lookalike_pairs, metadata_path, model_classes
 from edge.errors import InvalidInput
 
 MAX_WH = 7680.0  # class offset for batched (per-class) NMS, as ultralytics does
 
 
 class OnnxDetector:
-    """``Detector`` over a YOLOv8-style ONNX export (output 1 x (4 + nc) x anchors)."""
+    """``Detector`` over a YOLOv8-style ONNX export (output 1 x (4 + nc) x anchors).
+
+    Its classes and look-alike pairs come from the ``NAME.json`` beside the file (a file without
+    one is refused); ``classes`` is for ``export``, which scores a file before it writes that JSON."""
 
     def __init__(self, model: str | Path, conf: float = 0.25, iou: float = 0.7, threads: int = 2,
-                 providers: list[str] | None = None, max_det: int = 100, spin: bool = True):
+                 providers: list[str] | None = None, max_det: int = 100, spin: bool = True,
+                 classes: Sequence[str] | None = None):
         path = Path(model)
         if not path.is_file():
             raise InvalidInput(f"model file {path}: not found")
@@ -37,27 +40,19 @@ class OnnxDetector:
         if not (isinstance(h, int) and isinstance(w, int)):
             raise InvalidInput(f"model file {path}: needs a fixed input shape, has {inp.shape}")
         self.input_hw = (h, w)
-        self.classes = self._classes(path)
+        meta = load_metadata(path)
+        self.classes = tuple(classes) if classes is not None else model_classes(path)
+        self.lookalikes = lookalike_pairs(meta, self.classes, f"model metadata {metadata_path(path)}")
         # the threshold a site model's figures were measured at; None: the pipeline's own default
-        conf_meta = load_metadata(path).get("operating_conf")
+        conf_meta = meta.get("operating_conf")
         self.operating_conf: float | None = float(conf_meta) if isinstance(conf_meta, (int, float)) else None
         # a site model's own threshold per class ('class_conf', chosen for counting at export), in class-id order
-        self.class_conf = class_conf_from_metadata(load_metadata(path), self.classes, f"model metadata of {path}")
+        self.class_conf = class_conf_from_metadata(meta, self.classes, f"model metadata of {path}")
         if self.class_conf is not None:  # decode low enough that every class's threshold sees its boxes
             conf = min(conf, float(self.class_conf.min()))
         self.conf, self.iou, self.max_det = conf, iou, max_det
         self._local = threading.local()  # one letterbox canvas per thread: cameras share the session
         self.path = path
-
-    def _classes(self, path: Path) -> tuple[str, ...]:
-        meta = load_metadata(path)
-        if "classes" in meta:
-            return tuple(meta["classes"])
-        names = self.session.get_modelmeta().custom_metadata_map.get("names")
-        if names:  # ultralytics writes a dict literal {0: 'burger', ...}
-            d = ast.literal_eval(names)
-            return tuple(d[i] for i in sorted(d))
-        return CLASSES
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
         """Raw model output for one NCHW blob: (4 + nc, anchors)."""

@@ -90,6 +90,7 @@ class SharedDetector:
         self.scheduler = CoreScheduler(threads)
         self.path = self.wide.path
         self.classes = self.wide.classes
+        self.lookalikes = self.wide.lookalikes
         self.operating_conf = self.wide.operating_conf
         self.class_conf = self.wide.class_conf
         self.input_hw = self.wide.input_hw

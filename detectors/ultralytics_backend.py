@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.detections import Detections
-from detectors.model_info import load_metadata
+from detectors.model_info import load_metadata, lookalike_pairs, metadata_path
 from edge.errors import InvalidInput
 
 
@@ -29,8 +29,9 @@ class UltralyticsDetector:
         self.path = path  # (what the service, the recorder and the system page name the model by)
         self.model = YOLO(str(path), task="detect")
         names = self.model.names
-        self.classes = tuple(names[i] for i in sorted(names))
-        meta = load_metadata(path)
+        self.classes = tuple(names[i] for i in sorted(names))  # a checkpoint carries its class names
+        meta = load_metadata(path)  # (a fresh RUN/best.pt has none: no look-alike pairs until export writes them)
+        self.lookalikes = lookalike_pairs(meta, self.classes, f"model metadata {metadata_path(path)}")
         self.imgsz = imgsz or int(max(meta.get("imgsz", [320, 320])))
         self.conf, self.iou, self.max_det = conf, iou, max_det
 

@@ -6,7 +6,7 @@ Only visual classes take part: SKUs that put nothing visible on the tray
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -19,10 +19,6 @@ class MatchResult:
     def ok(self) -> bool:
         return not self.missing and not self.extra
 
-    @property
-    def verdict(self) -> str:
-        return "ok" if self.ok else "mismatch"
-
 
 def match(expected: Mapping[str, int], seen: Mapping[str, int]) -> MatchResult:
     """Per-class ``missing`` (expected but not seen) and ``extra`` (seen, not expected)."""
@@ -32,17 +28,15 @@ def match(expected: Mapping[str, int], seen: Mapping[str, int]) -> MatchResult:
     return MatchResult(missing, extra)
 
 
-# Items a kitchen confuses (and the detector's look-alike pairs): one handed out for the other
-# is one mistake, not a missing item plus an extra one.
-LOOKALIKES = frozenset({frozenset({"burger", "cheeseburger"}), frozenset({"chicken_sandwich", "wrap"})})
-
-
-def mistakes(m: MatchResult) -> int:
+def mistakes(m: MatchResult, lookalikes: Iterable[tuple[str, str]]) -> int:
     """How many kitchen mistakes explain a mismatch: each missing or extra item is one, but a
-    look-alike handed out instead of the ordered item (cheeseburger for burger) is one in all."""
+    look-alike handed out instead of the ordered item (cheeseburger for burger) is one in all.
+
+    ``lookalikes``: the pairs the active model's metadata names (its classes are the model's, so
+    which of them look alike is the model's to say too, never a list kept here)."""
     missing, extra = Counter(m.missing), Counter(m.extra)
     swaps = 0
-    for pair in LOOKALIKES:
+    for pair in lookalikes:
         a, b = sorted(pair)
         for x, y in ((a, b), (b, a)):
             n = min(missing[x], extra[y])

@@ -34,7 +34,9 @@ def make_family(folder: Path, name: str, classes: list[str] | None = None, int8:
     if int8:
         shutil.copyfile(MODELS_DIR / f"{BUNDLED}.int8.onnx", folder / f"{name}.int8.onnx")
     meta = json.loads((MODELS_DIR / f"{BUNDLED}.json").read_text())
+    renamed = dict(zip(CLASSES, classes or CLASSES))  # the same weights: the same look-alikes, by their new names
     meta.update(name=name, classes=list(classes or CLASSES),
+                lookalikes=[[renamed[a], renamed[b]] for a, b in meta["lookalikes"]],
                 files={"fp32": f"{name}.onnx", "int8": f"{name}.int8.onnx"})
     if count_accuracy is not None:
         meta["metrics"]["counting"] = {"val_photos": 40, "count_accuracy_at_operating_conf": count_accuracy}

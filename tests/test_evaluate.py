@@ -195,6 +195,6 @@ def test_the_fifo_ceiling_script_finds_the_undecidable_and_the_never_sent_tray(i
     spec = importlib.util.spec_from_file_location("fifo_ceiling", ROOT / "scripts" / "fifo_ceiling.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    out = module.classify(identical_shift, 3.5, Menu())
+    out = module.classify(identical_shift, 3.5, Menu(), module.model_lookalikes(None))
     assert out["identical order pending and older: undecidable"] == 1
     assert sum(n for line, n in out.items() if line.startswith("never sent")) == 1 and sum(out.values()) == 2

@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-from detectors.model_info import count_accuracy, figures_line
+from detectors.model_info import count_accuracy, figures_line, parse_classes
 from detectors.onnx_backend import OnnxDetector
 from edge.errors import InvalidInput, TrayCheckError
 from orders.menu import Menu
@@ -79,10 +79,7 @@ def check_family(folder: Path, name: str, menu: Menu) -> tuple[str, ...]:
         meta = json.loads(meta_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"{meta_path}: unreadable ({exc})") from None
-    classes = meta.get("classes") if isinstance(meta, dict) else None
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes) \
-            or len(set(classes)) != len(classes):
-        raise InvalidInput(f"{meta_path}: classes: expected a list of distinct class names in class-id order")
+    classes = parse_classes(meta, str(meta_path))
     for suffix in (".onnx", ".int8.onnx"):
         path = folder / f"{name}{suffix}"
         try:
@@ -93,7 +90,7 @@ def check_family(folder: Path, name: str, menu: Menu) -> tuple[str, ...]:
             raise cannot_load(path, exc) from None
         probe(det, str(path))
     menu.check_classes(classes, f"model {name}")
-    return tuple(classes)
+    return classes
 
 
 def same_family(a: Path, b: Path, name_a: str, name_b: str) -> bool:

@@ -27,8 +27,9 @@ class OrderAssociation:
         self._guessed: dict[str, PendingOrder] = {}  # orders given to trays without a ticket, newest last
         self._passed: dict[str, None] = {}  # orders a ticketless tray was offered and left
 
-    def associate(self, tray: CheckedTray, t: float, menu: Menu) -> bool:
-        """Give ``tray`` its order if it can have one now (True: check it); else wait for the next frame."""
+    def associate(self, tray: CheckedTray, t: float, menu: Menu, lookalikes: tuple[tuple[str, str], ...]) -> bool:
+        """Give ``tray`` its order if it can have one now (True: check it); else wait for the next frame.
+        ``lookalikes``: the model's look-alike pairs, for a tray without a ticket."""
         if tray.ticket is not None:
             p = self.queue.get(tray.ticket)
             if p is None or not self.on_menu(p, menu):
@@ -36,7 +37,7 @@ class OrderAssociation:
                 return guessed is not None and self._reclaim(tray, guessed, menu)  # (else: not sent yet, wait)
             tray.association = Association.QR
         else:
-            p = self._nearest(tray, t, menu)
+            p = self._nearest(tray, t, menu, lookalikes)
             if p is None:
                 return False
             tray.association = Association.FIFO
@@ -49,7 +50,8 @@ class OrderAssociation:
         attach(tray, taken, menu)
         return True
 
-    def _nearest(self, tray: CheckedTray, t: float, menu: Menu) -> PendingOrder | None:
+    def _nearest(self, tray: CheckedTray, t: float, menu: Menu,
+                 lookalikes: tuple[tuple[str, str], ...]) -> PendingOrder | None:
         """For a tray without a ticket (after it had its chance to show one): the nearest plausible order."""
         if tray.last_verdict is VerdictKind.NO_ORDER:
             return None  # only its ticket may still name an order: a later guess would take another tray's
@@ -59,7 +61,7 @@ class OrderAssociation:
         pending = self._window(menu)
         seen = tray.counts or {}
         passed = {p.order.id for p in pending if p.order.id in self._passed}
-        return (nearest_plausible_order(pending, menu, seen, self.params.plausible_errors, passed)
+        return (nearest_plausible_order(pending, menu, seen, self.params.plausible_errors, lookalikes, passed)
                 or only_close_order(pending, menu, seen, passed))
 
     def _reclaim(self, tray: CheckedTray, p: PendingOrder, menu: Menu) -> bool:

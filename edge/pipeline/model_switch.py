@@ -21,6 +21,7 @@ class ModelSwitch:
     def __init__(self, camera: str, detector: Detector, menu: Menu):
         self.camera, self.detector, self.menu = camera, detector, menu
         self.classes: tuple[str, ...] = tuple(detector.classes)
+        self.lookalikes: tuple[tuple[str, str], ...] = tuple(detector.lookalikes)  # the model's, switched with it
         self._next: tuple[Detector, Menu] | None = None
         self._lock = threading.Lock()
 
@@ -46,7 +47,7 @@ class ModelSwitch:
                 return False
             self._next = None
         changed, self.detector, self.menu = detector is not self.detector, detector, menu
-        self.classes = tuple(detector.classes)
+        self.classes, self.lookalikes = tuple(detector.classes), tuple(detector.lookalikes)
         if changed:
             log.info("%s: now detecting with %s", self.camera, getattr(detector, "path", detector))
         return not same

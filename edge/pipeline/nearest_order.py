@@ -3,15 +3,16 @@
 (The contract calls this association ``fifo``; it is oldest-first only on a tie.)"""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from orders.matching import match, mistakes
 from orders.menu import Menu
 from orders.registry import PendingOrder, StationOrders
 
 
-def nearest_plausible_order(pending: list[PendingOrder], menu: Menu, seen: dict[str, int],
-                   plausible_errors: int, passed: frozenset[str] | set[str] = frozenset()) -> PendingOrder | None:
+def nearest_plausible_order(pending: list[PendingOrder], menu: Menu, seen: dict[str, int], plausible_errors: int,
+                            lookalikes: Iterable[tuple[str, str]],
+                            passed: frozenset[str] | set[str] = frozenset()) -> PendingOrder | None:
     """The pending order a tray showing ``seen`` most plausibly belongs to.
 
     ``pending`` are the oldest pending orders, oldest first (orders can be sent well
@@ -20,7 +21,7 @@ def nearest_plausible_order(pending: list[PendingOrder], menu: Menu, seen: dict[
     fit is zero mistakes (two trays served swapped). A tray more than
     ``plausible_errors`` mistakes from every candidate gets no order rather than a
     stranger's: its own order was probably never sent, and the stranger's order stays
-    for its own tray.
+    for its own tray. ``lookalikes``: the model's pairs (a swap within one is one mistake).
 
     ``passed``: orders an earlier ticketless tray could have been (``close_orders``) but
     did not take (two were close: it got ``no_order``). Such an order is most likely that
@@ -29,8 +30,9 @@ def nearest_plausible_order(pending: list[PendingOrder], menu: Menu, seen: dict[
     later tray onto the order before its own.
     """
     best: tuple[tuple[bool, int], PendingOrder] | None = None
+    pairs = tuple(lookalikes)
     for p in pending:  # oldest first: ties keep the older
-        n = mistakes(match(menu.expected(p.order.lines()), seen))
+        n = mistakes(match(menu.expected(p.order.lines()), seen), pairs)
         key = (p.order.id in passed, n)
         if n <= plausible_errors and (best is None or key < best[0]):
             best = (key, p)
