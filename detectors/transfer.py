@@ -33,7 +33,6 @@ class Transfer:
     architecture: str  # the YAML the new model is built from
     moved: int  # tensors transferred (name and shape match)
     source_tensors: int  # tensors in the checkpoint
-    model_tensors: int  # tensors in the new model (parameters and buffers)
     not_moved: list[str]  # checkpoint tensors left behind (the old class head, mostly)
 
     def line(self) -> str:
@@ -107,7 +106,7 @@ def build_from(path: Path, classes: list[str]) -> tuple[Any, Transfer]:
     moved = _matches(sd, model_sd)
     model.load_state_dict({k: sd[k].to(model_sd[k].dtype) for k in moved}, strict=False)
     model.names = dict(enumerate(classes))
-    report = Transfer(Path(path), name, len(moved), len(sd), len(model_sd), [k for k in sd if k not in set(moved)])
+    report = Transfer(Path(path), name, len(moved), len(sd), [k for k in sd if k not in set(moved)])
     return model, report
 
 

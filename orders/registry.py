@@ -178,6 +178,3 @@ class StationOrders:
 
     def pending(self) -> list[PendingOrder]:
         return self.registry.pending(self.camera)
-
-    def oldest(self) -> PendingOrder | None:
-        return next(iter(self.pending()), None)

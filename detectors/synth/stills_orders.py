@@ -29,7 +29,6 @@ class SkuChoice:
 
     class_sku: dict[str, str]
     menu_text: str
-    derived: bool  # True: made from the dataset's class names (no --menu)
 
     def lines(self, items: Counter[str], class_order: Sequence[str]) -> list[dict]:
         """POS lines (``{"sku", "qty"}``) for a multiset of visual items, in class-id order."""
@@ -56,7 +55,7 @@ def derived_menu(names: Sequence[str], source: str) -> SkuChoice:
     doc = {"include_default": False, "skus": {sku: [cls] for cls, sku in class_sku.items()}}
     text = (f"# Made by traycheck synth stills from {source}: one SKU per class of the dataset.\n"
             + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, allow_unicode=True))
-    return SkuChoice(class_sku, text, derived=True)
+    return SkuChoice(class_sku, text)
 
 
 def menu_choice(path: Path, needed: dict[str, str]) -> SkuChoice:
@@ -78,7 +77,7 @@ def menu_choice(path: Path, needed: dict[str, str]) -> SkuChoice:
         text = Path(path).read_text()
     except OSError as exc:  # load_menu read it a moment ago
         raise InvalidInput(f"menu file {path}: cannot read ({exc.strerror})") from None
-    return SkuChoice(class_sku, text, derived=False)
+    return SkuChoice(class_sku, text)
 
 
 def mistake_trays(n: int, share: float, seed: int) -> set[int]:

@@ -241,9 +241,3 @@ def print_health(report: dict) -> None:
                   f"{round(h['fault_free_stream_h'] * 60, 1)} min of stream without faults)")
     for a in h["false_alarm_list"]:
         console.print(f"  false health alarm: {a['shift']} {a['check']} raised at {a['t']} s")
-
-
-def evaluate_path(path: Path, verdicts: Path | None, model: str | None, variant: str, threads: int,
-                  quiet: bool = False, menu_file: Path | None = None) -> dict:
-    """The report for one shift or a folder of shifts (the call before ``EvalRequest``)."""
-    return evaluate(EvalRequest(path, verdicts, model, variant, threads, quiet, menu_file))

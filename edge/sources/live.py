@@ -133,7 +133,6 @@ class LiveSource:
         self.reconnects = 0  # streams that ended after delivering
         self.attempts = 0  # opens tried
         self.connected = False
-        self.last_frame_wall: float | None = None
         self._clock = StreamClock(t_floor, self.shown)
         self._cond = threading.Condition()
         self._latest: tuple[float, np.ndarray] | None = None
@@ -179,7 +178,6 @@ class LiveSource:
                 if self._latest is not None:
                     self.dropped += 1
                 self._latest = (t, img)
-                self.last_frame_wall = now
                 self._cond.notify_all()
         return got_one
 

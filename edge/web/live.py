@@ -36,10 +36,10 @@ def _offer(aq: asyncio.Queue, event: dict) -> None:
 
 @dataclass
 class CameraStats:
-    """Camera health the system page shows (filled by whoever owns the source)."""
+    """When the hub first saw a camera: the system page's fps without the worker's own figure.
+    (Reconnects are the camera worker's, ``reconnects_of``: only it sees a stream come back.)"""
 
     started: float = field(default_factory=time.monotonic)
-    reconnects: int = 0
 
 
 class CameraHealthView(Protocol):
@@ -63,7 +63,8 @@ def health_text(current: dict) -> str | None:
 
 
 class Station(Protocol):
-    """What the dashboard reads of a camera pipeline (``edge.pipeline.camera.Station``)."""
+    """What the dashboard reads of a camera pipeline (``edge.pipeline.camera.CameraPipeline``): a Protocol,
+    so the web never imports the pipeline's machinery."""
 
     @property
     def camera(self) -> str: ...

@@ -82,8 +82,5 @@ def local_path(url: str | None, default: str = "/") -> str:
     return url
 
 
-login_redirect_target = local_path
-
-
 def login_url(next_url: str) -> str:
     return f"/login?next={quote(next_url)}"

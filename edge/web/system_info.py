@@ -40,7 +40,7 @@ def system_info(hub: LiveHub, store, publisher, model: str, data_dir: Path, fps_
                      "health_text": health_text(health) or "all checks ok",
                      "fps": fps_of(name) if fps_of else (pipe.frames / elapsed if elapsed else 0.0),
                      "last_frame": f"t={f.t:.1f} s of the stream" if f else "none yet",
-                     "reconnects": reconnects_of(name) if reconnects_of else (stats.reconnects if stats else 0),
+                     "reconnects": reconnects_of(name) if reconnects_of else 0,
                      "dropped": (st or {}).get("dropped", 0),  # frames dropped while behind (never queued)
                      "detector_ms": f"{np.median(pipe.recent_detect_ms):.1f} ms" if pipe.recent_detect_ms else "-"})
     disk = shutil.disk_usage(data_dir)
