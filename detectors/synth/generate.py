@@ -181,7 +181,8 @@ def _tray(rng: np.random.Generator, spec: dict, menu: Menu, at: float, dwell: fl
     tray["ticket"] = str(rng.choice(["qr", "none", "damaged"], p=[0.74, 0.13, 0.13]))
     if tray["order"]["sent"] == "never" and not spec.get("never_ticket_any"):
         # Its ticket is the only evidence that the POS never sent it: without one, a tray whose
-        # content fits a pending order is that order's by FIFO, indistinguishably (rush-hard has them).
+        # content fits a pending order gets that order as its nearest plausible one, indistinguishably
+        # (rush-hard has them).
         tray["ticket"] = "qr"
     tray["hands"] = int(rng.choice([0, 1, 2], p=[0.5, 0.35, 0.15]))
     tray["clutter"] = int(rng.choice([0, 1, 2, 3], p=[0.45, 0.3, 0.15, 0.1]))

@@ -3,7 +3,7 @@
 The trays and their frames are planned in ``stills_layout``; this module encodes
 the video, reads back which trays carry a QR ticket the pipeline will see, and
 writes the POS orders (each sent just before its tray arrives, one pending at a
-time, so the pipeline's FIFO association without a ticket is fair), the truth,
+time, so the pipeline's nearest-order association without a ticket is fair), the truth,
 the menu and the scenario.
 """
 from __future__ import annotations

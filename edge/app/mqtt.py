@@ -5,7 +5,7 @@ verdict; this client drains the outbox in order, QoS 1, and deletes a message
 only when the broker acknowledged it (PUBACK). Each row is handed to paho once
 per process; paho keeps what is unacknowledged and sends it again, in order,
 after a reconnect. paho's thread only notes PUBACKs; the drain thread deletes
-the delivered rows, one transaction per batch (``edge/mqtt_acks.py``). After a
+the delivered rows, one transaction per batch (``edge/app/mqtt_acks.py``). After a
 broker restart paho reconnects within ``reconnect_max_s``; ``on_connect``
 publishes the retained ``online`` status, re-subscribes and wakes the drain at
 once. The ``offline`` status is the last will, so it also appears when the

@@ -21,11 +21,11 @@ class PipelineParams:
     ticket_tries: int = 5  # frames tried for a QR code per tray...
     ticket_stride: int = 2  # ...every n-th frame: a try costs 20-50 ms, and 8 tries in a row (67 ms a frame at
     # 15 fps) made a camera with a ticketless tray fall behind when eight stations shared two cores. 5 tries 2
-    # frames apart end about when 8 in a row did, so a ticketless tray goes to FIFO as early as before
-    ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before FIFO
+    # frames apart end about when 8 in a row did, so a ticketless tray gets its nearest order as early as before
+    ticket_wait_s: float = 0.6  # after rest: how long a tray waits for its QR before the nearest order
     no_order_after_s: float = 3.5  # after rest: say "no order" if none could be associated by then (POS
     # messages come up to 4 s after the tray arrives, 3 s after rest: saying "no order" before would be wrong)
-    plausible_errors: int = 2  # FIFO only takes an order within this many kitchen mistakes
-    fifo_window: int = 6  # FIFO looks at this many of the oldest pending orders
+    plausible_errors: int = 2  # a ticketless tray's nearest order: within this many kitchen mistakes
+    fifo_window: int = 6  # a ticketless tray's nearest order: among this many of the oldest pending orders
     mismatch_confirm_s: float = 0.5  # a first mismatch waits this long after rest (a hand may hide an item)
     tray: TrayParams = TrayParams()

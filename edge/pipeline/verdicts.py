@@ -23,7 +23,8 @@ class VerdictKind(StrEnum):
 
 
 class Association(StrEnum):
-    """How a tray found its order: its QR ticket, a FIFO guess, a ticket the POS never sent, none."""
+    """How a tray found its order: its QR ticket, the nearest plausible order (``fifo``), a ticket the POS
+    never sent, none."""
 
     QR = "qr"
     FIFO = "fifo"

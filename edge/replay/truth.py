@@ -97,7 +97,7 @@ def undecidable(truth: list[dict]) -> dict[int, str]:
 
     Without a readable ticket, a tray is told from other trays by its content only:
     an order the POS never sent whose tray shows exactly a pending order's items, or
-    an order with an identical older order pending (FIFO takes the older one)."""
+    an order with an identical older order pending (the nearest plausible order is the older one on a tie)."""
     out: dict[int, str] = {}
     for i, tr in enumerate(truth):
         if tr["ticket"] in ("qr", None):
@@ -111,5 +111,6 @@ def undecidable(truth: list[dict]) -> dict[int, str]:
         else:
             older = [o for _, o in pending if o["expected"] == tr["expected"] and o["sent_t"] < tr["sent_t"]]
             if older:
-                out[i] = f"no readable ticket, identical order {older[0]['order_id']} pending and older (FIFO)"
+                out[i] = (f"no readable ticket, identical order {older[0]['order_id']} pending and older "
+                          "(ties go to the older)")
     return out
