@@ -1,5 +1,7 @@
-"""The appliance's health as one retained MQTT state message (``traycheck/<site>/health``):
-what is wrong right now (storage, cameras) and since when, published only when it changes."""
+"""The appliance-wide health message: owns what is wrong now; judges no camera view (``camera_health``).
+
+One retained MQTT state message (``traycheck/<site>/health``): what is wrong right now (storage,
+cameras) and since when, published only when it changes."""
 from __future__ import annotations
 
 import threading

@@ -1,6 +1,8 @@
-"""The appliance's side of camera health (the checks are ``edge.pipeline.camera_health``):
-each camera's reference view kept in the data directory, the capture layer's state as
-the ``no_frames`` check, and ``traycheck camera calibrate``."""
+"""Camera health in the service: owns stored references, no_frames and calibrate; not the checks themselves.
+
+The appliance's side of camera health (the checks are ``edge.pipeline.health_checks``, their
+states ``edge.pipeline.camera_health``): each camera's reference view kept in the data directory,
+the capture layer's state as the ``no_frames`` check, and ``traycheck camera calibrate``."""
 from __future__ import annotations
 
 import logging

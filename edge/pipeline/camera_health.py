@@ -1,6 +1,7 @@
-"""A camera's health: the checks of ``health_checks`` sampled at most once a second of
-stream time, turned into states (ok / warning / fault) that persist before they are
-raised and clear by themselves.
+"""One camera's health states: owns sampling and raise/clear; not the checks, storage or publishing.
+
+The checks of ``health_checks`` sampled at most once a second of stream time, turned into
+states (ok / warning / fault) that persist before they are raised and clear by themselves.
 
 ``CameraHealth.observe`` is called on every frame by the pipeline and costs one
 comparison until a sample is due. A sample judges the view only on idle frames (nothing

@@ -1,4 +1,4 @@
-"""The camera health checks on one idle frame, compared with the station's reference view.
+"""The camera health checks: one idle frame against the reference view; no state, timing or storage.
 
 Pure functions: a low-resolution grey frame (``reference_view.small_grey``) and the
 reference in, one ``Reading`` (level + reason) per check out. The state machine that

@@ -1,7 +1,7 @@
-"""``traycheck eval`` scores camera health: the replay's health changes against ``camera_truth.jsonl``.
+"""Scoring camera health in ``traycheck eval``: a replay's changes against the truth; runs no checks.
 
-The replay writes one line per change of any check's state (``health_log``, the
-interface of issue 16); each line lists every check. A check is *raised* when its
+The truth is ``camera_truth.jsonl``; the replay writes one line per change of any check's
+state (``health_log``, the interface of issue 16); each line lists every check. A check is *raised* when its
 state becomes ``fault`` and *cleared* when it leaves ``fault`` (a ``warning`` is
 neither). Per truth fault, the check that must fire (``check``) is looked up:
 
