@@ -20,6 +20,7 @@ import pytest
 
 from conftest import ROOT
 from edge.store.store import Store
+from edge.store.transaction import transaction
 from edge.store.users import Users
 from edge.web.app import create_app
 from edge.web.dashboard import Dashboard
@@ -66,15 +67,15 @@ def seed(store: Store, n: int, days: int) -> None:
             alerts.append((i + 1, cam, oid, state, at, None if state == "open" else at, "seed",
                            json.dumps({"missing": {"fries": 1}, "extra": {}})))
     db = store.db
-    with db.atomic():
-        db.conn.executemany("INSERT INTO orders (id, camera, status, received_at, updated_at, source) VALUES (?,?,?,?,?,?)",
+    with transaction(db):
+        db.executemany("INSERT INTO orders (id, camera, status, received_at, updated_at, source) VALUES (?,?,?,?,?,?)",
                        orders)
-        db.conn.executemany("INSERT INTO order_lines (order_id, line_no, sku, qty) VALUES (?,?,?,?)", lines)
-        db.conn.executemany("INSERT INTO trays (id, camera, run, seq, order_id, rest_t, verdict, seen, expected, snapshot, "
+        db.executemany("INSERT INTO order_lines (order_id, line_no, sku, qty) VALUES (?,?,?,?)", lines)
+        db.executemany("INSERT INTO trays (id, camera, run, seq, order_id, rest_t, verdict, seen, expected, snapshot, "
                        "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", trays)
-        db.conn.executemany("INSERT INTO verdicts (id, tray_id, camera, order_id, verdict, video_t, at, confidence, "
+        db.executemany("INSERT INTO verdicts (id, tray_id, camera, order_id, verdict, video_t, at, confidence, "
                        "record) VALUES (?,?,?,?,?,?,?,?,?)", verdicts)
-        db.conn.executemany("INSERT INTO alerts (tray_id, camera, order_id, state, opened_at, closed_at, closed_by, "
+        db.executemany("INSERT INTO alerts (tray_id, camera, order_id, state, opened_at, closed_at, closed_by, "
                        "detail) VALUES (?,?,?,?,?,?,?,?)", alerts)
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from edge.store.db import MIGRATIONS, migrate, open_db
+from edge.store.store import Store
 from test_cli import appliance_config
+from test_migrations import old_layout
 
 
 def _random(path: Path) -> None:
@@ -24,7 +26,7 @@ def _bad_header(path: Path) -> None:
 
 def _malformed(path: Path) -> None:
     """A real database whose schema pages were overwritten (a torn write, a bad sector)."""
-    open_db(path).conn.close()
+    open_db(path).close()
     for extra in ("-wal", "-shm"):
         Path(f"{path}{extra}").unlink(missing_ok=True)
     data = bytearray(path.read_bytes())
@@ -34,8 +36,8 @@ def _malformed(path: Path) -> None:
 
 def _newer(path: Path) -> None:
     db = open_db(path)
-    db.execute("UPDATE schema_version SET version = ?", [len(MIGRATIONS) + 1])
-    db.conn.close()
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
 
 
 @pytest.mark.parametrize("spoil,words", [
@@ -68,14 +70,11 @@ def test_a_migration_reads_its_version_inside_its_own_immediate_transaction(tmp_
     """Two processes starting at once must not both apply one migration: each step takes the write
     lock first (BEGIN IMMEDIATE), then reads the version, migrates and commits."""
     conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
-    import sqlite_utils
-
-    db = sqlite_utils.Database(conn)
     seen: list[str] = []
     conn.set_trace_callback(lambda sql: seen.append(" ".join(sql.split())[:40]))
-    assert migrate(db) == len(MIGRATIONS)
-    reads = [i for i, s in enumerate(seen) if s.startswith("SELECT version FROM schema_version")]
-    assert reads
+    assert migrate(conn) == len(MIGRATIONS)
+    reads = [i for i, s in enumerate(seen) if s.startswith("PRAGMA user_version")]
+    assert len(reads) == 2 * len(MIGRATIONS) + 1  # each step reads it and sets it; the last only reads
     for i in reads:
         opened = max(j for j in range(i) if seen[j].startswith(("BEGIN", "COMMIT", "ROLLBACK")))
         assert seen[opened] == "BEGIN IMMEDIATE", seen[opened - 2: i + 1]
@@ -85,14 +84,11 @@ def test_doctor_reads_the_database_and_never_migrates_or_writes_it(tmp_path, cli
     cfg = appliance_config(tmp_path)
     db_path = tmp_path / "data" / "traycheck.db"
     db_path.parent.mkdir()
-    conn = sqlite3.connect(db_path, isolation_level=None)  # an old box's database: schema 3 of 5
-    import sqlite_utils
-
-    old = sqlite_utils.Database(conn)
+    conn = sqlite3.connect(db_path, isolation_level=None)  # an old box's database: schema 3
     saved = MIGRATIONS[3:]
     del MIGRATIONS[3:]
     try:
-        migrate(old)
+        migrate(conn)
     finally:
         MIGRATIONS.extend(saved)
     conn.close()
@@ -101,6 +97,27 @@ def test_doctor_reads_the_database_and_never_migrates_or_writes_it(tmp_path, cli
     assert f"schema 3, upgraded to {len(MIGRATIONS)} at the next start" in r.stderr, r.stderr
     assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
     assert not Path(f"{db_path}-wal").exists() or Path(f"{db_path}-wal").stat().st_size == 0
+
+
+def test_doctor_reports_the_schema_of_an_old_layout_database_and_of_the_upgraded_one(tmp_path, cli):
+    """A box from before PRAGMA user_version (the version in a ``schema_version`` table): doctor reads it
+    there without moving it; after the service's start it reads user_version."""
+    cfg = appliance_config(tmp_path)
+    path = tmp_path / "data" / "traycheck.db"
+    path.parent.mkdir()
+    old_layout(path, 3)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    r = cli("doctor", "--config", cfg)
+    assert f"(schema 3, upgraded to {len(MIGRATIONS)} at the next start, healthy)" in _table_text(r.stderr), r.stderr
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    Store(path, outbox=False).close()  # what the service does at start
+    r = cli("doctor", "--config", cfg)
+    assert f"traycheck.db (schema {len(MIGRATIONS)}, healthy)" in _table_text(r.stderr), r.stderr
+
+
+def _table_text(out: str) -> str:
+    """doctor's table as one line of words: a long detail wraps onto the next row of the table."""
+    return " ".join(out.replace("│", " ").split())
 
 
 def test_a_replay_data_dir_that_cannot_be_created_is_one_line_and_exit_2(cli, read_only_dir):

@@ -16,6 +16,7 @@ import pytest
 
 from edge.store.db import MIGRATIONS, open_db, schema_version
 from edge.store.store import Store
+from edge.store.transaction import transaction
 from orders.models import Order
 
 pytestmark = pytest.mark.quick
@@ -148,7 +149,7 @@ def test_reads_never_see_a_transaction_that_has_not_committed(tmp_path):
 
     def writer() -> None:
         try:
-            with s._lock, s.db.atomic():
+            with s._lock, transaction(s.db):
                 s.db.execute("INSERT INTO outbox (msg_id, topic, payload, qos, retain, created_at) "
                              "VALUES ('m1', 't', '{}', 1, 0, 'now')")
                 s.db.execute("INSERT INTO orders (id, received_at, updated_at) VALUES ('9', 'now', 'now')")

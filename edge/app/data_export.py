@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from edge.errors import InvalidInput
-from edge.store.db import MIGRATIONS
+from edge.store.db import MIGRATIONS, schema_version
 
 FORMATS = ("yolo", "coco")
 NEEDS_SCHEMA = 3  # trays.boxes and the "counted wrong" flag
@@ -69,7 +69,7 @@ def open_readonly(db_path: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA query_only=ON")
-        version = conn.execute("SELECT version FROM schema_version").fetchone()[0]
+        version = schema_version(conn)
     except sqlite3.Error as exc:
         raise InvalidInput(f"{db_path}: cannot read it as a TrayCheck database ({exc})") from None
     if version < NEEDS_SCHEMA:

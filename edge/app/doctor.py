@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlite_utils
 from rich.table import Table
 
 from edge.app.config import Config
@@ -111,7 +110,7 @@ def _database(cfg: Config) -> tuple[bool, str]:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
-            version = schema_version(sqlite_utils.Database(conn))
+            version = schema_version(conn)
             check = conn.execute("PRAGMA quick_check").fetchall()
         finally:
             conn.close()

@@ -15,11 +15,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from edge.store.db import open_db
+from edge.store.timestamps import utcnow
+from edge.store.transaction import transaction
 from orders.models import Order
-
-
-def utcnow() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,9 @@ class OrderClosed(Exception):
         return self.reason or self.status
 
 
+__all__ = ["OrderClosed", "OutboxMessage", "Store", "utcnow"]
+
+
 class Store:
     def __init__(self, path: Path, site: str = "site", outbox: bool = True):
         self.path = Path(path)
@@ -65,7 +66,7 @@ class Store:
         Raises ``OrderClosed`` when the id names an order that is no longer pending, whatever its lines."""
         now = utcnow()
         lines = [(line.sku, line.qty) for line in order.items]
-        with self._lock, self.db.atomic():
+        with self._lock, transaction(self.db):
             row = self.db.execute("SELECT status, closed_reason FROM orders WHERE id = ?", [order.id]).fetchone()
             if row is not None and row[0] != "pending":
                 raise OrderClosed(order.id, row[0], row[1])
@@ -85,7 +86,7 @@ class Store:
             return True
 
     def cancel_order(self, order_id: str) -> bool:
-        with self._lock, self.db.atomic():
+        with self._lock, transaction(self.db):
             cur = self.db.execute("UPDATE orders SET status = 'cancelled', updated_at = ? "
                                   "WHERE id = ? AND status = 'pending'", [utcnow(), order_id])
             return cur.rowcount > 0
@@ -111,7 +112,7 @@ class Store:
         reason, kept for the dashboard; a later POST of the same id does not reopen it."""
         if status not in ("cancelled", "served"):
             raise ValueError(f"close_order: status {status!r}")
-        with self._lock, self.db.atomic():
+        with self._lock, transaction(self.db):
             cur = self.db.execute("UPDATE orders SET status = ?, closed_reason = ?, updated_at = ? "
                                   "WHERE id = ? AND status = 'pending'", [status, reason, utcnow(), order_id])
             return cur.rowcount > 0
@@ -132,7 +133,7 @@ class Store:
         boxes only together with a new snapshot."""
         now = utcnow()
         cam = record["camera"]
-        with self._lock, self.db.atomic():
+        with self._lock, transaction(self.db):
             if self.db.execute("SELECT 1 FROM verdicts WHERE id = ?", [record["id"]]).fetchone():
                 return False
             before = self.db.execute("SELECT order_id FROM trays WHERE camera = ? AND run = ? AND seq = ?",
@@ -194,7 +195,7 @@ class Store:
         the alert's new state, or None when it was not open."""
         now = utcnow()
         who = on_behalf_of or actor
-        with self._lock, self.db.atomic():
+        with self._lock, transaction(self.db):
             row = self.db.execute("SELECT a.tray_id, a.camera, a.order_id, a.detail FROM alerts a "
                                   "WHERE a.id = ? AND a.state = 'open'", [alert_id]).fetchone()
             if row is None:
@@ -216,7 +217,7 @@ class Store:
         when there is no such tray."""
         now = utcnow()
         note = (note or "").strip() or None
-        with self._lock, self.db.atomic():
+        with self._lock, transaction(self.db):
             if self.db.execute("SELECT 1 FROM trays WHERE id = ?", [tray_id]).fetchone() is None:
                 return None
             if flagged:
@@ -257,7 +258,7 @@ class Store:
 
     def delivered(self, msg_ids: Iterable[str]) -> None:
         """Remove messages the broker acknowledged."""
-        with self._lock, self.db.atomic():
+        with self._lock, transaction(self.db):
             for m in msg_ids:
                 self.db.execute("DELETE FROM outbox WHERE msg_id = ?", [m])
 
@@ -269,7 +270,7 @@ class Store:
         belonged to the deleted rows (each verdict owns the snapshot taken for it, the tray its newest)."""
         moment = now or datetime.now(timezone.utc)
         cutoff = (moment - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        with self._lock, self.db.atomic():
+        with self._lock, transaction(self.db):
             snaps = [r[0] for r in self.db.execute(
                 "SELECT snapshot FROM trays WHERE created_at < ? AND snapshot IS NOT NULL UNION "
                 "SELECT json_extract(v.record, '$.snapshot') FROM verdicts v JOIN trays t ON t.id = v.tray_id "
@@ -277,15 +278,13 @@ class Store:
                 [cutoff, cutoff]).fetchall()]
             self.db.execute("DELETE FROM trays WHERE created_at < ?", [cutoff])
             self.db.execute("DELETE FROM outbox WHERE created_at < ?", [cutoff])  # its verdicts are gone too
-            if "sessions" in self.db.table_names():
-                idle_cut = moment.timestamp() - session_idle_s if session_idle_s is not None else 0.0
-                self.db.execute("DELETE FROM sessions WHERE expires < ? OR last_seen < ?",
-                                [moment.timestamp(), idle_cut])
+            idle_cut = moment.timestamp() - session_idle_s if session_idle_s is not None else 0.0
+            self.db.execute("DELETE FROM sessions WHERE expires < ? OR last_seen < ?", [moment.timestamp(), idle_cut])
             self.db.execute("DELETE FROM orders WHERE updated_at < ? AND status != 'pending'", [cutoff])
             self.db.execute("DELETE FROM audit WHERE at < ?", [cutoff])
         return snaps
 
     def audit(self, actor: str, action: str, target: str | None = None, detail: dict | None = None) -> None:
-        with self._lock, self.db.atomic():
+        with self._lock, transaction(self.db):
             self.db.execute("INSERT INTO audit (at, actor, action, target, detail) VALUES (?,?,?,?,?)",
                             [utcnow(), actor, action, target, json.dumps(detail or {})])

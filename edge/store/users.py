@@ -10,14 +10,14 @@ import logging
 import os
 import re
 import secrets
+import sqlite3
 from pathlib import Path
-
-import sqlite_utils
 
 from edge.core import console
 from edge.errors import InvalidInput
 from edge.store.passwords import hash_password, verify_password
-from edge.store.store import utcnow
+from edge.store.timestamps import utcnow
+from edge.store.transaction import transaction
 
 log = logging.getLogger("traycheck.users")
 ROLES = ("viewer", "manager")
@@ -25,7 +25,8 @@ NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
 class Users:
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: sqlite3.Connection):
+        """``db``: the store's connection (``Store.db``), or a read-only one for the checks alone."""
         self.db = db
 
     def add(self, name: str, role: str, password: str) -> bool:
@@ -37,7 +38,7 @@ class Users:
         if len(password) < 4:
             raise InvalidInput("password: at least 4 characters (a PIN) - longer is better")
         now = utcnow()
-        with self.db.atomic():
+        with transaction(self.db):
             exists = self.db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone() is not None
             if exists:  # a new password or role: the user's open sessions end at once (re-enabled if disabled)
                 self.db.execute("UPDATE users SET role = ?, password_hash = ?, updated_at = ?, disabled_at = NULL "
@@ -51,7 +52,7 @@ class Users:
     def disable(self, name: str) -> bool:
         """Refuse the user's sign-ins and end their sessions at once; False when there is no such user
         (``add`` with a new password enables them again)."""
-        with self.db.atomic():
+        with transaction(self.db):
             changed = self.db.execute("UPDATE users SET disabled_at = ?, updated_at = ? WHERE name = ?",
                                       [utcnow(), utcnow(), name]).rowcount
             self.db.execute("DELETE FROM sessions WHERE user = ?", [name])
