@@ -9,16 +9,13 @@ registry by the web app that counts them (``edge.web.app.create_app``, collector
 """
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from edge.pipeline.health_checks import STATES as HEALTH_LEVELS
-from edge.sources.camera_state import STATES
+from edge.app.metric_families import camera_metrics, intake_metrics, mqtt_metrics, storage_metrics
 
 
 class Observed(Protocol):
@@ -37,75 +34,19 @@ DETECT_BUCKETS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5)
 
 
 class ServiceCollector(Collector):
+    """Reads the service at scrape time: the cameras' series, then storage, MQTT and MQTT intake."""
+
     def __init__(self, service: Observed):
         self.svc = service
 
     def collect(self) -> Iterator:
-        frames = CounterMetricFamily("traycheck_frames", "Frames processed", labels=["camera"])
-        det = CounterMetricFamily("traycheck_detector_frames", "Frames the detector ran on", labels=["camera"])
-        skipped = CounterMetricFamily("traycheck_skipped_frames", "Frames the gate let pass without detection",
-                                      labels=["camera"])
-        fps = GaugeMetricFamily("traycheck_camera_fps", "Frames per second over the last minute", labels=["camera"])
-        rec = CounterMetricFamily("traycheck_camera_reconnects", "Times a camera was lost (stream ended, file gone)",
-                                  labels=["camera"])
-        dropped = CounterMetricFamily("traycheck_frames_dropped", "Frames dropped because the camera was behind "
-                                      "(never queued)", labels=["camera"])
-        up = GaugeMetricFamily("traycheck_camera_up", "1 while the camera delivers frames (state ok)",
-                               labels=["camera"])
-        cam_state = GaugeMetricFamily("traycheck_camera_state", "1 for the camera's current state",
-                                      labels=["camera", "state"])
-        verdicts = CounterMetricFamily("traycheck_verdicts", "Verdicts emitted", labels=["camera", "verdict"])
-        health = GaugeMetricFamily("traycheck_camera_health", "Camera health check: 0 ok, 1 warning, 2 fault",
-                                   labels=["camera", "check"])
-        for w in self.svc.workers:
-            p = w.pipeline
-            frames.add_metric([w.name], p.frames)
-            det.add_metric([w.name], p.detected_frames)
-            skipped.add_metric([w.name], p.frames - p.detected_frames)
-            fps.add_metric([w.name], w.fps())
-            rec.add_metric([w.name], w.reconnects)
-            dropped.add_metric([w.name], w.dropped)
-            now = w.state()["state"]
-            up.add_metric([w.name], int(now == "ok"))
-            for st in STATES:
-                cam_state.add_metric([w.name, st], int(now == st))
-            for kind, n in sorted(p.verdict_counts.items()):
-                verdicts.add_metric([w.name, kind], n)
-            for check, c in p.health.current["checks"].items():
-                health.add_metric([w.name, check], HEALTH_LEVELS.index(c["state"]))
-        yield from (frames, det, skipped, fps, rec, dropped, up, cam_state, verdicts, health)
-        store = self.svc.store
-        yield GaugeMetricFamily("traycheck_outbox_length", "MQTT messages waiting for the broker",
-                                value=store.outbox_len())
-        yield GaugeMetricFamily("traycheck_alerts_open", "Open alerts", value=store.open_alerts())
-        recorder = self.svc.recorder
-        yield GaugeMetricFamily("traycheck_storage_ok", "1 while verdicts can be stored",
-                                value=int(recorder.problem is None))
-        yield GaugeMetricFamily("traycheck_verdicts_unstored", "Verdicts kept in memory, not stored yet",
-                                value=recorder.pending)
-        yield CounterMetricFamily("traycheck_verdicts_dropped", "Verdicts lost: the memory queue was full",
-                                  value=recorder.dropped)
-        yield CounterMetricFamily("traycheck_verdicts_set_aside", "Verdicts given up on an error that is not the "
-                                  "disk's (a schema or program fault; logged in full)", value=recorder.set_aside)
-        yield GaugeMetricFamily("traycheck_storage_free_bytes", "Free bytes on the data directory's disk",
-                                value=shutil.disk_usage(self.svc.data_dir).free)
+        yield from camera_metrics(self.svc.workers)
+        yield from storage_metrics(self.svc.store, self.svc.recorder, self.svc.data_dir)
         if self.svc.publisher is not None:
-            yield GaugeMetricFamily("traycheck_mqtt_connected", "1 while connected to the broker",
-                                    value=int(self.svc.publisher.connected.is_set()))
-            yield CounterMetricFamily("traycheck_mqtt_reconnects", "Broker connections lost",
-                                      value=self.svc.publisher.reconnects)
-            yield GaugeMetricFamily("traycheck_mqtt_orders_unsettled", "POS orders received over MQTT, not stored "
-                                    "(so not acknowledged) yet", value=self.svc.publisher.intake.unsettled)
+            yield from mqtt_metrics(self.svc.publisher)
         intake = getattr(self.svc, "intake", None)
         if intake is not None:
-            refused = CounterMetricFamily("traycheck_mqtt_orders_refused", "POS orders over MQTT refused, by reason "
-                                          "(invalid, unknown_sku, camera, closed: re-sent after the box closed it)",
-                                          labels=["reason"])
-            for reason, n in sorted(intake.refused.items()):
-                refused.add_metric([reason], n)
-            yield refused
-            yield CounterMetricFamily("traycheck_mqtt_orders_stored", "POS orders over MQTT stored",
-                                      value=intake.stored)
+            yield from intake_metrics(intake)
 
 
 def make_registry(service: Observed) -> tuple[CollectorRegistry, Histogram]:
