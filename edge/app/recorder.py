@@ -18,22 +18,17 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-
-import numpy as np
 
 from edge.app.mqtt import Publisher
+from edge.app.verdict_job import Job, order_put, retryable, verdict_job, write_snapshot
 from edge.pipeline.camera import CameraPipeline
 from edge.pipeline.verdicts import Verdict
-from edge.store.snapshots import SnapshotWriter, zone_boxes
-from edge.store.store import OrderClosed, Store
+from edge.store.snapshots import SnapshotWriter
+from edge.store.store import Store
 from orders.models import Order
 from orders.registry import ClosedOrder
 
@@ -43,47 +38,16 @@ MAX_PENDING = 10_000  # verdicts kept in memory while storage fails (hours of a 
 MAX_CROPS = 100  # zone crops waiting for their snapshot; beyond it a verdict goes without one
 RETRY_MAX_S = 5.0  # longest wait between two tries of a failing storage
 GIVE_UP_TRIES = 5  # tries of an error that is not about the disk (a bug) before the verdict is set aside
-DISK_WORDS = ("full", "disk", "i/o", "readonly", "read-only", "locked", "busy", "unable to open")
-
-
-def retryable(exc: BaseException) -> bool:
-    """Whether a storage error is the disk's (full, read-only, locked, I/O: it may come back, so wait and
-    retry) rather than the program's or the schema's (``no such column``: retrying cannot help)."""
-    if isinstance(exc, OSError):
-        return True
-    if isinstance(exc, sqlite3.OperationalError):
-        text = str(exc).lower()
-        return any(w in text for w in DISK_WORDS)
-    return False
-
-
-def model_name(detector: object) -> str | None:
-    """The model file a detector runs (stored with its boxes: class lists change between models)."""
-    path = getattr(detector, "path", None)
-    return Path(path).name if path else None
-
-
-@dataclass
-class _Job:
-    record: dict  # a verdict's record ({} for an order write)
-    write: Callable[[], bool] | None = None  # an order write without a verdict (a transition, an order in)
-    what: str = ""  # that write, for the log
-    crop: np.ndarray | None = None  # the zone crop, until its snapshot is written (or fails)
-    boxes: dict | None = None
-    day: str = ""
-    snapshot: str | None = None
-
-
 class Recorder:
     """Stores verdicts in order from its own thread; see the module docstring."""
 
-    def __init__(self, store: Store, snapshots: SnapshotWriter | None, publisher: Publisher | None, run: str,
+    def __init__(self, store: Store, snapshots: SnapshotWriter | None, publisher: Publisher | None, run_id: str,
                  max_pending: int = MAX_PENDING, retry_max_s: float = RETRY_MAX_S,
                  on_problem: Callable[[str | None], None] | None = None):
         self.store = store
         self.snapshots = snapshots
         self.publisher = publisher
-        self.run = run
+        self.run_id = run_id  # stored with every verdict: which run of the box made it
         self.max_pending = max_pending
         self.retry_max_s = retry_max_s
         self.on_problem = on_problem  # called (from the writer thread) when ``problem`` changes
@@ -91,8 +55,8 @@ class Recorder:
         self.dropped = 0  # verdicts refused because the memory queue was full (logged)
         self.set_aside = 0  # verdicts given up on an error that is not about the disk (logged in full)
         self._problem: str | None = None
-        self._queue: deque[_Job] = deque()
-        self._to_snap: deque[_Job] = deque()
+        self._queue: deque[Job] = deque()
+        self._to_snap: deque[Job] = deque()
         self._cond = threading.Condition()
         self._closing = False
         self._abort = False
@@ -119,15 +83,7 @@ class Recorder:
     # -- the camera thread -----------------------------------------------------------
     def __call__(self, v: Verdict, pipe: CameraPipeline) -> None:
         """Hand a verdict over: memory only, returns at once, never raises for storage."""
-        job = _Job(v.record())
-        frame, dets = pipe.evidence()  # the frame whose boxes add up to what the verdict counted
-        if self.snapshots is not None and frame is not None:
-            h, w = frame.image.shape[:2]
-            x0, y0, x1, y1 = pipe.zone.bbox(w, h)
-            zone = (max(x0, 0), max(y0, 0), min(x1, w), min(y1, h))
-            job.day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-            job.boxes = zone_boxes(dets, zone, pipe.classes, model_name(pipe.detector))
-            job.crop = frame.image[zone[1]:zone[3], zone[0]:zone[2]].copy()
+        job = verdict_job(v, pipe, with_snapshot=self.snapshots is not None)
         with self._cond:
             if self._closing:
                 log.error("verdict %s made after the recorder closed, not stored: %s", v.id, json.dumps(job.record))
@@ -157,89 +113,91 @@ class Recorder:
     def store_order(self, order: Order, camera: str | None, source: str) -> None:
         """Store an order that could not be stored when it came (a replay's POS script on a full disk):
         in order with the verdicts, retried like them. One the box closed meanwhile stays closed."""
-        def put() -> bool:
-            try:
-                return self.store.put_order(order, camera, source)
-            except OrderClosed as exc:
-                log.warning("%s", exc)
-                return False
-
-        self._order_write(put, f"order {order.id} ({source})")
+        self._order_write(order_put(self.store, order, camera, source), f"order {order.id} ({source})")
 
     def _order_write(self, write: Callable[[], bool], what: str) -> None:
         with self._cond:
             if self._closing:
                 log.error("%s came after the recorder closed, not stored", what)
                 return
-            self._queue.append(_Job({}, write, what))
+            self._queue.append(Job({}, write, what))
             self._cond.notify()
 
-    def _write(self, job: _Job) -> bool:
+    def _write(self, job: Job) -> bool:
         """Store one job; True when it wrote something new."""
         if job.write is not None:
             return job.write()
-        return self.store.record_verdict(job.record, run=self.run, snapshot=job.snapshot, boxes=job.boxes)
+        return self.store.record_verdict(job.record, run=self.run_id, snapshot=job.snapshot, boxes=job.boxes)
 
     # -- the writer thread ---------------------------------------------------------------
     def _run(self) -> None:
+        """Store the head of the queue until it is stored or set aside, then the next; retry the disk's
+        errors with capped backoff, give up on another error after ``GIVE_UP_TRIES`` tries."""
         delay, tries = 0.0, 0
-        while True:
-            with self._cond:
-                while not self._queue and not self._closing:
-                    self._cond.wait()
-                if self._abort or not self._queue:
-                    return
-                head = self._queue[0]
-                snaps = list(self._to_snap)
-                self._to_snap.clear()
-            for job in snaps:  # snapshots first (each frees its crop), so a storage outage holds no images
-                self._snapshot(job)
+        while (head := self._next_job()) is not None:
             try:
                 if self._write(head) and head.write is None:
                     self.stored += 1
             except Exception as exc:  # noqa: BLE001 - nothing may kill the writer: the verdicts wait in it
                 tries += 1
-                if not retryable(exc) and tries >= GIVE_UP_TRIES:
-                    what = head.what or f"verdict {head.record.get('id')}"
-                    log.exception("%s set aside after %d tries (not a storage fault): %s", what, tries,
-                                  json.dumps(head.record))
-                    self.set_aside += 1
-                    self._done(head)
-                    delay, tries = 0.0, 0
-                    if self._problem is not None:  # the queue moves on: what holds it back is gone
-                        self._set_problem(None)
+                if retryable(exc) or tries < GIVE_UP_TRIES:
+                    self._fail(exc)
+                    delay = min(self.retry_max_s, max(0.1, delay * 2))
+                    self._pause(delay)
                     continue
-                self._fail(exc)
-                delay = min(self.retry_max_s, max(0.1, delay * 2))
-                with self._cond:
-                    if not self._abort:
-                        self._cond.wait(delay)
-                continue
-            self._done(head)
+                self._set_aside(head, tries)
+            else:
+                self._stored(head)
             delay, tries = 0.0, 0
-            if self._problem is not None:
-                log.warning("storage works again: the verdicts kept in memory are being stored (%d waiting)",
-                            self.pending)
-                self._set_problem(None)
-            if self.publisher is not None:
-                self.publisher.notify()
 
-    def _done(self, job: _Job) -> None:
+    def _next_job(self) -> Job | None:
+        """Wait for work; the queue's head (None: closing), once the waiting snapshots are written (each
+        frees its crop, so a storage outage holds no images)."""
+        with self._cond:
+            while not self._queue and not self._closing:
+                self._cond.wait()
+            if self._abort or not self._queue:
+                return None
+            head = self._queue[0]
+            snaps = list(self._to_snap)
+            self._to_snap.clear()
+        if self.snapshots is not None:
+            for job in snaps:
+                write_snapshot(job, self.snapshots)
+        return head
+
+    def _pause(self, delay: float) -> None:
+        """The backoff between two tries (cut short by an aborting close)."""
+        with self._cond:
+            if not self._abort:
+                self._cond.wait(delay)
+
+    def _stored(self, head: Job) -> None:
+        """A job stored: the queue moves on, a storage problem is over, the publisher has news."""
+        self._done(head)
+        if self._problem is not None:
+            log.warning("storage works again: the verdicts kept in memory are being stored (%d waiting)",
+                        self.pending)
+            self._set_problem(None)
+        if self.publisher is not None:
+            self.publisher.notify()
+
+    def _set_aside(self, head: Job, tries: int) -> None:
+        """Give up on a job whose error is not the disk's (logged in full, with the traceback)."""
+        what = head.what or f"verdict {head.record.get('id')}"
+        log.exception("%s set aside after %d tries (not a storage fault): %s", what, tries, json.dumps(head.record))
+        self.set_aside += 1
+        self._done(head)
+        if self._problem is not None:  # the queue moves on: what holds it back is gone
+            self._set_problem(None)
+
+    def _done(self, job: Job) -> None:
         with self._cond:
             if self._queue and self._queue[0] is job:
                 self._queue.popleft()
             if not self._queue:
                 self._overflowing = False
             self._cond.notify_all()
-
-    def _snapshot(self, job: _Job) -> None:
-        crop, job.crop = job.crop, None
-        if crop is None or self.snapshots is None:
-            return
-        h, w = crop.shape[:2]
-        job.snapshot = self.snapshots.write(job.record["id"], crop, (0, 0, w, h), job.day)
-        if job.snapshot is None:
-            job.boxes = None  # the boxes belong to a snapshot (the writer logged why there is none)
 
     def _fail(self, exc: BaseException) -> None:
         reason = f"verdicts cannot be stored: {exc}"
