@@ -85,6 +85,14 @@ def bench_cameras(fixtures: list[Path], n: int, model: str | None, variant: str,
                   seconds: float = 30.0, detector: Detector | None = None) -> dict:
     """``detector``: the shared model to use (one for every row of a run), else one is loaded."""
     det = detector or load_detector(model, variant, threads=threads, shared=True)
+    cams, peak = _run_cameras(fixtures, n, det, seconds)
+    row = _timing(cams, n, variant, seconds)
+    keeps_up = row.pop("keeps_up")  # (the row's keys in their documented order: accuracy, then keeps_up)
+    return dict(row, **_accuracy(cams), keeps_up=keeps_up, rss_mb=round(peak, 1))
+
+
+def _run_cameras(fixtures: list[Path], n: int, det: Detector, seconds: float) -> tuple[list[dict], float]:
+    """N camera threads started at once; each one's figures, and the peak resident memory while they ran."""
     start = threading.Event()
     results: dict[int, dict] = {}
     workers = [threading.Thread(target=_camera, args=(i, fixtures[i % len(fixtures)], det, seconds, results, start),
@@ -99,7 +107,11 @@ def bench_cameras(fixtures: list[Path], n: int, model: str | None, variant: str,
             peak = max(peak, rss_mb())
     if len(results) < n:
         raise RuntimeError(f"cameras-{n}: {n - len(results)} camera thread(s) failed (see the log)")
-    cams = [results[i] for i in range(n)]
+    return [results[i] for i in range(n)], peak
+
+
+def _timing(cams: list[dict], n: int, variant: str, seconds: float) -> dict:
+    """The row's speed, lag, drops and verdict latency, and whether every camera keeps up."""
     window = min(10.0, seconds / 4)
     ends = [_window_means(r["lags"], window) for r in cams]
     frames = sum(r["frames"] for r in cams)
@@ -108,8 +120,6 @@ def bench_cameras(fixtures: list[Path], n: int, model: str | None, variant: str,
     ms = np.concatenate([r["frame_ms"] for r in cams])
     verdict_s = [s for r in cams for s in r["verdict_s"]]
     dropped_fraction = dropped / max(frames + dropped, 1)
-    right = [x for r in cams for x in r["right"]]
-    each = [sum(r["right"]) / len(r["right"]) for r in cams if r["right"]]
     growth = max(b - a for a, b in ends)
     return {"name": f"cameras-{n}", "fps": round(frames / wall, 2), "p50_ms": round(float(np.percentile(ms, 50)), 2),
             "p95_ms": round(float(np.percentile(ms, 95)), 2), "model": variant, "cameras": n,
@@ -119,7 +129,12 @@ def bench_cameras(fixtures: list[Path], n: int, model: str | None, variant: str,
             "lag_growth_s": round(growth, 3),
             "latency_p95_s": round(float(np.percentile(verdict_s, 95)), 3) if verdict_s else None,
             "verdicts": len(verdict_s), "detector_frames": sum(r["detected"] for r in cams),
-            "trays_scored": len(right), "accuracy": round(sum(right) / len(right), 4) if right else None,
-            "accuracy_min": round(min(each), 4) if each else None,
-            "keeps_up": bool(growth <= KEEP_UP_GROWTH_S and dropped_fraction <= KEEP_UP_DROPPED),
-            "rss_mb": round(peak, 1)}
+            "keeps_up": bool(growth <= KEEP_UP_GROWTH_S and dropped_fraction <= KEEP_UP_DROPPED)}
+
+
+def _accuracy(cams: list[dict]) -> dict:
+    """The trays every camera saw whole, pooled; ``accuracy_min``: the worst camera's."""
+    right = [x for r in cams for x in r["right"]]
+    each = [sum(r["right"]) / len(r["right"]) for r in cams if r["right"]]
+    return {"trays_scored": len(right), "accuracy": round(sum(right) / len(right), 4) if right else None,
+            "accuracy_min": round(min(each), 4) if each else None}

@@ -12,8 +12,10 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.table import Table
 
+from detectors.detections import ModelDetector
 from detectors.loader import load_detector
 from detectors.model_info import int8_choice, resolve_model
 from edge.bench.cameras import bench_cameras
@@ -23,6 +25,8 @@ from edge.bench.shared import bench_shared
 from edge.bench.stats import latency_row, rss_mb
 from edge.core import console
 from edge.errors import InvalidInput, TrayCheckError
+
+Plan = list[tuple[str, str, str, str | None]]  # detector rows: (row name, variant, backend, model reference)
 
 
 def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, quiet: bool = False,
@@ -36,11 +40,33 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
     source = fixture or default_fixture()
     frames = load_frames(source, n, stream=True)
     n_frames, frame_size = len(frames), list(frames[0].shape[1::-1])
-    plan = [("ultralytics", "pt", "ultralytics", model)] if ultralytics else []
+    rows = _detector_rows(_plan(model, also, ultralytics), frames, threads, quiet)
+    use_int8, why = int8_choice(model)
+    variant = "int8" if use_int8 else "fp32"
+    if pipeline:
+        rows += _pipeline_rows(frames, model, variant, threads, idle_seconds, shared_seconds)
+    peak = rss_mb()
+    del frames  # the camera rows decode their own: the detector rows' frames are not kept beside them
+    if cameras:
+        rows += _camera_rows(source, cameras, model, variant, threads, cameras_seconds)
+    return {"fixture": str(source), "frames": n_frames, "frame_size": frame_size,
+            "threads": threads, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "variant": variant, "variant_why": why, "rss_mb_after_detector_rows": round(peak, 1), "rows": rows}
+
+
+def _plan(model: str | None, also: list[str] | None, ultralytics: bool) -> Plan:
+    """The detector rows: ultralytics (the reference, when asked for), the ONNX pair, then each ``also`` pair."""
+    plan: Plan = [("ultralytics", "pt", "ultralytics", model)] if ultralytics else []
     plan += [("onnx-fp32", "fp32", "onnx", model), ("onnx-int8", "int8", "onnx", model)]
     for family in also or []:
         label = Path(family).name
         plan += [(f"{label}-fp32", "fp32", "onnx", family), (f"{label}-int8", "int8", "onnx", family)]
+    return plan
+
+
+def _load_plan(plan: Plan, threads: int) -> tuple[dict[str, ModelDetector], dict[str, str], dict[str, str]]:
+    """The detectors of the plan, their file names, and why a row has none (only ultralytics may be
+    missing: the train extra is optional on a box; any other failure is the caller's error)."""
     dets, files, errors = {}, {}, {}
     for name, variant, backend, ref in plan:
         path = resolve_model(ref, variant)
@@ -48,10 +74,16 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
             dets[name] = load_detector(path, backend=backend, threads=threads)
             files[name] = path.name
         except TrayCheckError as exc:
-            if backend == "ultralytics":  # the train extra is optional on a box
-                errors[name] = str(exc)
-                continue
-            raise
+            if backend != "ultralytics":
+                raise
+            errors[name] = str(exc)
+    return dets, files, errors
+
+
+def _detector_rows(plan: Plan, frames: list[np.ndarray], threads: int, quiet: bool) -> list[dict[str, Any]]:
+    """Every detector on the same frames in rounds; the speedup only between these rows (one call each).
+    The detectors are released on return, before the pipeline rows load theirs."""
+    dets, files, errors = _load_plan(plan, threads)
     lat = time_detectors(dets, frames, quiet)
     rows: list[dict[str, Any]] = []
     for name, *_ in plan:
@@ -59,30 +91,32 @@ def run_bench(fixture: Path | None, n: int, threads: int, model: str | None, qui
             rows.append({"name": name, "fps": None, "p50_ms": None, "p95_ms": None, "error": errors[name]})
         else:
             rows.append(dict(latency_row(name, lat[name]), model=files[name]))
-    del dets
-    base = rows[0]["fps"] if ultralytics else None
-    for r in rows:  # the detector rows only: the same frames, one call each
+    base = rows[0]["fps"] if plan[0][2] == "ultralytics" else None
+    for r in rows:
         r["speedup_vs_ultralytics"] = round(r["fps"] / base, 2) if (base and r["fps"]) else None
-    use_int8, why = int8_choice(model)
-    variant = "int8" if use_int8 else "fp32"
-    if pipeline:
-        console.print(f"bench pipeline (the same frames, warm, {variant}) and idle (empty station, 15 fps)...")
-        rows.append(bench_pipeline(frames, model, variant, threads))
-        rows.append(bench_idle(model, variant, threads, idle_seconds))
-        console.print(f"bench shared-detector (1 and 2 callers, {shared_seconds:.0f} s each)...")
-        rows.append(bench_shared(frames, model, variant, threads, shared_seconds))
-    peak = rss_mb()
-    del frames
-    if cameras:
-        shifts = sorted(p.parent for p in FIXTURES.glob("*/video.mp4")) or [source]
-        det = load_detector(model, variant, threads=threads, shared=True)
-        for n_cams in cameras:
-            console.print(f"bench cameras-{n_cams} ({n_cams} cameras in real time for {cameras_seconds:.0f} s, "
-                          f"{variant})...")
-            rows.append(bench_cameras(shifts, n_cams, model, variant, threads, cameras_seconds, detector=det))
-    return {"fixture": str(source), "frames": n_frames, "frame_size": frame_size,
-            "threads": threads, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "variant": variant, "variant_why": why, "rss_mb_after_detector_rows": round(peak, 1), "rows": rows}
+    return rows
+
+
+def _pipeline_rows(frames: list[np.ndarray], model: str | None, variant: str, threads: int, idle_seconds: float,
+                   shared_seconds: float) -> list[dict]:
+    """The pipeline, idle and shared-detector rows, on the file the service would run."""
+    console.print(f"bench pipeline (the same frames, warm, {variant}) and idle (empty station, 15 fps)...")
+    rows = [bench_pipeline(frames, model, variant, threads), bench_idle(model, variant, threads, idle_seconds)]
+    console.print(f"bench shared-detector (1 and 2 callers, {shared_seconds:.0f} s each)...")
+    rows.append(bench_shared(frames, model, variant, threads, shared_seconds))
+    return rows
+
+
+def _camera_rows(source: Path, cameras: list[int], model: str | None, variant: str, threads: int,
+                 seconds: float) -> list[dict]:
+    """One cameras-N row per N, all on one shared model (as ``traycheck run`` loads it)."""
+    shifts = sorted(p.parent for p in FIXTURES.glob("*/video.mp4")) or [source]
+    det = load_detector(model, variant, threads=threads, shared=True)
+    rows = []
+    for n_cams in cameras:
+        console.print(f"bench cameras-{n_cams} ({n_cams} cameras in real time for {seconds:.0f} s, {variant})...")
+        rows.append(bench_cameras(shifts, n_cams, model, variant, threads, seconds, detector=det))
+    return rows
 
 
 def camera_counts(text: str) -> list[int]:
