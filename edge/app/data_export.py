@@ -184,6 +184,30 @@ def export_trays(db_path: Path, snapshot_root: Path, out: Path, since: datetime,
     """Write the trays' clean snapshots and pre-labels to ``out``; nothing in the database changes.
 
     ``progress(n)`` returns the per-tray advance callback (the CLI's progress bar)."""
+    rows, skipped, span = _trays_to_export(db_path, snapshot_root, since, until, fmt, flagged_only)
+    _prepare_out(out)
+    res = ExportResult(out, fmt, classes=_class_list(rows), skipped=skipped)
+    index = {n: i for i, n in enumerate(res.classes)}
+    advance = progress(len(rows)) if progress else (lambda n=1: None)
+    coco = _coco_head(span, res.classes)
+    manifest = []
+    for rank, r in enumerate(rows, start=1):
+        stem = _file_stem(rank, r)
+        shutil.copyfile(r["path"], out / "images" / f"{stem}.jpg")
+        _write_labels(out, fmt, rank, stem, r, index, res, coco)
+        res.trays += 1
+        res.flagged += bool(r["flagged_at"])
+        manifest.append(_manifest_entry(stem, r))
+        advance(1)
+    _write_class_lists(out, fmt, res.classes, coco)
+    (out / "trays.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
+    return res
+
+
+def _trays_to_export(db_path: Path, snapshot_root: Path, since: datetime, until: datetime | None, fmt: str,
+                     flagged_only: bool) -> tuple[list[dict], Counter, str]:
+    """The options checked, then the trays to export, what was left out and why, and the span in words;
+    no tray at all is bad input (said before ``out`` is touched)."""
     if fmt not in FORMATS:
         raise InvalidInput(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if until is not None and until <= since:
@@ -197,26 +221,20 @@ def export_trays(db_path: Path, snapshot_root: Path, out: Path, since: datetime,
     if not rows:
         why = "; ".join(f"{n} {reason}" for reason, n in skipped.items())
         raise InvalidInput(f"no {'flagged ' if flagged_only else ''}trays to export {span} in {db_path}"
-                        + (f" (left out: {why})" if why else ""))
-    _prepare_out(out)
-    res = ExportResult(out, fmt, classes=_class_list(rows), skipped=skipped)
-    index = {n: i for i, n in enumerate(res.classes)}
-    advance = progress(len(rows)) if progress else (lambda n=1: None)
-    coco: dict = {"info": {"description": f"TrayCheck trays {span}", "date_created": _iso(datetime.now())},
-                  "licenses": [], "images": [], "annotations": [],
-                  "categories": [{"id": i + 1, "name": n, "supercategory": "item"} for i, n in enumerate(res.classes)]}
-    manifest = []
-    for rank, r in enumerate(rows, start=1):
-        stem = _file_stem(rank, r)
-        shutil.copyfile(r["path"], out / "images" / f"{stem}.jpg")
-        _write_labels(out, fmt, rank, stem, r, index, res, coco)
-        res.trays += 1
-        res.flagged += bool(r["flagged_at"])
-        manifest.append({"image": f"images/{stem}.jpg", "tray_id": r["id"], "camera": r["camera"],
-                         "order_id": r["order_id"], "verdict": r["verdict"], "created_at": r["created_at"],
-                         "flagged": bool(r["flagged_at"]), "flagged_by": r["flagged_by"], "note": r["flag_note"],
-                         "seen": r["seen"], "expected": r["expected"], "model": r["boxes"].get("model")})
-        advance(1)
-    _write_class_lists(out, fmt, res.classes, coco)
-    (out / "trays.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
-    return res
+                           + (f" (left out: {why})" if why else ""))
+    return rows, skipped, span
+
+
+def _coco_head(span: str, classes: list[str]) -> dict:
+    """The COCO document before its images and annotations (filled tray by tray)."""
+    return {"info": {"description": f"TrayCheck trays {span}", "date_created": _iso(datetime.now())},
+            "licenses": [], "images": [], "annotations": [],
+            "categories": [{"id": i + 1, "name": n, "supercategory": "item"} for i, n in enumerate(classes)]}
+
+
+def _manifest_entry(stem: str, r: dict) -> dict:
+    """One line of ``trays.jsonl``: the image and what the box knew about its tray."""
+    return {"image": f"images/{stem}.jpg", "tray_id": r["id"], "camera": r["camera"],
+            "order_id": r["order_id"], "verdict": r["verdict"], "created_at": r["created_at"],
+            "flagged": bool(r["flagged_at"]), "flagged_by": r["flagged_by"], "note": r["flag_note"],
+            "seen": r["seen"], "expected": r["expected"], "model": r["boxes"].get("model")}
