@@ -50,7 +50,7 @@ def storage_unavailable(what: str, exc: Exception) -> HTTPException:
 
 def create_app(store: Store, api_token: str, menu: Container[str],
                on_order: Callable[[Order, str | None], None] | None = None,
-               on_cancel: Callable[[str], None] | None = None,
+               on_cancel: Callable[[str], object] | None = None,
                registry=None, ready: Callable[[], dict] | None = None, dashboard=None,
                cameras: list[str] | None = None, metrics_allow: list[str] | tuple[str, ...] = ("127.0.0.1", "::1"),
                max_body: int = 1024 * 1024) -> FastAPI:
@@ -163,18 +163,12 @@ def _health_routes(app: FastAPI, ready: Callable[[], dict] | None, registry: Any
 
 
 def _pos_routes(app: FastAPI, store: Store, menu: Container[str], require_token: Callable[..., None],
-                on_order: Callable[[Order, str | None], None] | None, on_cancel: Callable[[str], None] | None,
+                on_order: Callable[[Order, str | None], None] | None, on_cancel: Callable[[str], object] | None,
                 cameras: list[str] | None) -> None:
     """The POS API: orders in (stored before they are routed), cancellations."""
     @app.post("/api/orders", dependencies=[Depends(require_token)], status_code=200, response_model=None)
     def post_order(order: OrderIn) -> dict | JSONResponse:
-        unknown = [f"items.{i}.sku" for i, line in enumerate(order.items) if line.sku not in menu]
-        if unknown:
-            field = unknown[0]
-            sku = order.items[int(field.split(".")[1])].sku
-            raise HTTPException(422, f"{field}: unknown SKU {sku!r} (not on the menu)")
-        if order.camera is not None and cameras is not None and order.camera not in cameras:
-            raise HTTPException(422, f"camera: unknown camera {order.camera!r} (this box has: {', '.join(cameras)})")
+        _check_order(order, menu, cameras)
         plain = Order(id=order.id, items=order.items)
         try:
             changed = store.put_order(plain, order.camera, source="api")
@@ -188,12 +182,7 @@ def _pos_routes(app: FastAPI, store: Store, menu: Container[str], require_token:
 
     @app.delete("/api/orders/{order_id}", dependencies=[Depends(require_token)])
     def cancel_order(order_id: str) -> dict:
-        try:
-            check_printable(order_id)
-        except ValueError as exc:
-            raise HTTPException(422, f"order_id: {exc}") from None
-        if len(order_id) > 64:
-            raise HTTPException(422, "order_id: at most 64 characters")
+        _check_order_id(order_id)
         try:
             cancelled = store.cancel_order(order_id)
         except (sqlite3.Error, OSError) as exc:
@@ -203,3 +192,24 @@ def _pos_routes(app: FastAPI, store: Store, menu: Container[str], require_token:
         if not cancelled and store.order(order_id) is None:
             raise HTTPException(404, f"order {order_id!r} not found")
         return {"id": order_id, "cancelled": cancelled}
+
+
+def _check_order(order: OrderIn, menu: Container[str], cameras: list[str] | None) -> None:
+    """What the body's model cannot know: every SKU on the menu of the moment, a camera this box has (422)."""
+    unknown = [f"items.{i}.sku" for i, line in enumerate(order.items) if line.sku not in menu]
+    if unknown:
+        field = unknown[0]
+        sku = order.items[int(field.split(".")[1])].sku
+        raise HTTPException(422, f"{field}: unknown SKU {sku!r} (not on the menu)")
+    if order.camera is not None and cameras is not None and order.camera not in cameras:
+        raise HTTPException(422, f"camera: unknown camera {order.camera!r} (this box has: {', '.join(cameras)})")
+
+
+def _check_order_id(order_id: str) -> None:
+    """An order id in a path is checked as one in a body is (printable, at most 64 characters; 422)."""
+    try:
+        check_printable(order_id)
+    except ValueError as exc:
+        raise HTTPException(422, f"order_id: {exc}") from None
+    if len(order_id) > 64:
+        raise HTTPException(422, "order_id: at most 64 characters")
