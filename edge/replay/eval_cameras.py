@@ -19,6 +19,7 @@ from edge.core import progress_bar
 from edge.errors import InvalidInput, TrayCheckError
 from edge.replay.health_eval import stream_seconds
 from edge.replay.replay_score import replay_and_score
+from edge.replay.replay_settings import ReplayOptions
 from orders.menu import Menu
 
 
@@ -26,8 +27,8 @@ def _camera(i: int, folder: Path, detector: ModelDetector, menu: Menu | None, ou
             errors: list[str]) -> None:
     name = f"expo-{i + 1}"
     try:
-        scored, r = replay_and_score(folder, detector, menu, speed=1.0, camera=name, progress=False,
-                                     drop_late=True, run=f"eval-cameras:{name}")
+        scored, r = replay_and_score(folder, detector, menu, ReplayOptions(
+            speed=1.0, camera=name, progress=False, drop_late=True, run_id=f"eval-cameras:{name}"))
         out[i] = scored | {"shift": f"{folder.name} on {name}", "camera": name, "frames": r.frames,
                            "dropped": r.dropped}
     except TrayCheckError as exc:

@@ -2,24 +2,19 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.table import Table
 
-from detectors.detections import ModelDetector
-from detectors.loader import load_detector
-from detectors.synth.scenario import load_scenario
-from detectors.synth.shift import render_shift
 from edge.core import console
 from edge.errors import InvalidInput
 from edge.replay.eval_cameras import score_on_cameras
+from edge.replay.eval_tasks import EvalRequest, run_tasks, say
 from edge.replay.evaluate import score_shift, summarize
-from edge.replay.fresh import check_renderable, fresh_seeds, render_fresh_one, spread
+from edge.replay.fresh import check_renderable, fresh_seeds, spread
 from edge.replay.health_eval import summarize_health
-from edge.replay.replay_score import replay_and_score
 from edge.sources.shift_files import read_jsonl
-from orders.menu import Menu, load_menu
+from orders.menu import load_menu
 
 
 def shift_folders(path: Path) -> list[Path]:
@@ -31,44 +26,6 @@ def shift_folders(path: Path) -> list[Path]:
         if found:
             return found
     raise InvalidInput(f"{path}: no truth.jsonl here or in its subfolders (not a recorded shift)")
-
-
-@dataclass
-class EvalRequest:
-    """What ``traycheck eval`` was asked for (the CLI's options)."""
-
-    path: Path | None = None
-    verdicts: Path | None = None
-    model: str | None = None
-    variant: str = "fp32"
-    threads: int = 2
-    quiet: bool = False
-    menu_file: Path | None = None
-    fresh: int = 0
-    kinds: list[str] = field(default_factory=lambda: ["rush-hard"])
-    seed: int | None = None
-    repeats: int = 0
-    keep: Path | None = None
-    jobs: int = 1
-    cameras: int = 0  # > 0: the shifts on this many cameras at once, in real time (``eval_cameras``)
-
-
-def _say(req: EvalRequest, msg: str) -> None:
-    if not req.quiet:
-        console.print(msg, highlight=False)
-
-
-class _Scorer:
-    """Replays shifts with one detector (loaded on first use) and scores them."""
-
-    def __init__(self, req: EvalRequest):
-        self.req = req
-        self.menu: Menu | None = load_menu(req.menu_file) if req.menu_file is not None else None
-        self.detector: ModelDetector | None = None
-
-    def __call__(self, folder: Path) -> dict:
-        self.detector = self.detector or load_detector(self.req.model, self.req.variant, threads=self.req.threads)
-        return replay_and_score(folder, self.detector, self.menu, progress=not self.req.quiet)[0]
 
 
 def _name(s: dict) -> str:
@@ -88,82 +45,72 @@ def _report(scored: list[dict]) -> dict:
     return report
 
 
-def _task(req: EvalRequest, task: tuple, scorer: _Scorer | None = None) -> dict:
-    """One unit of work: ("shift", folder) | ("fresh", kind, seed, out) | ("draw", folder, k, out)."""
-    score = scorer or _Scorer(req)
-    if task[0] == "shift":
-        return score(task[1])
-    if task[0] == "fresh":
-        _, kind, seed, out = task
-        return score(render_fresh_one(kind, seed, out, lambda m: _say(req, m)))
-    _, folder, k, out = task
-    _say(req, f"rendering {folder.name} with noise draw {k}")
-    return score(render_shift(load_scenario(folder / "scenario.yaml"), out / f"{folder.name}-draw{k}", draw=k)) \
-        | {"shift": folder.name, "draw": k}
-
-
-def _run(req: EvalRequest, tasks: list[tuple]) -> list[dict]:
-    """The tasks in order, ``req.jobs`` at a time (each job a process with its own detector)."""
-    if req.jobs <= 1 or len(tasks) <= 1:
-        scorer = _Scorer(req)
-        return [_task(req, t, scorer) for t in tasks]
-    from concurrent.futures import ProcessPoolExecutor
-
-    quiet = EvalRequest(**{**req.__dict__, "quiet": True})
-    with ProcessPoolExecutor(min(req.jobs, len(tasks))) as pool:
-        return list(pool.map(_task, [quiet] * len(tasks), tasks))
-
-
 def evaluate(req: EvalRequest) -> dict:
     """The report of ``traycheck eval`` (JSON-ready)."""
+    _check_request(req)
+    with tempfile.TemporaryDirectory(prefix="traycheck-eval-") as tmp:
+        work = req.keep or Path(tmp)
+        folders: list[Path] = shift_folders(req.path) if req.path is not None else []
+        if req.verdicts is not None:
+            return _score_given(req.verdicts, folders)
+        if req.cameras:
+            say(req, f"{req.cameras} cameras at once, in real time, sharing one model")
+            scored, cameras = score_on_cameras(folders, req.cameras, req.model, req.variant, req.threads,
+                                               load_menu(req.menu_file) if req.menu_file else None, req.quiet)
+            return _report(scored) | {"cameras": cameras}
+        tasks, extra = _tasks(req, folders, work)
+        scored = run_tasks(req, tasks)
+        return (_repeats_report(scored) if req.repeats else _report(scored)) | extra
+
+
+def _check_request(req: EvalRequest) -> None:
+    """Options that do not go together: one line each, before any work."""
     if req.path is None and not req.fresh:
         raise InvalidInput("give a shift folder (or a folder of shifts), or --fresh N")
     if req.cameras and req.verdicts is not None:
         raise InvalidInput("--verdicts scores given records; it does not go with --cameras (which replays)")
     if req.cameras and (req.fresh or req.repeats or req.jobs > 1):
         raise InvalidInput("--cameras replays the given shifts at once in one process; it does not go "
-                        "with --fresh, --repeats or --jobs")
+                           "with --fresh, --repeats or --jobs")
     if req.verdicts is not None and (req.fresh or req.repeats):
         raise InvalidInput("--verdicts scores given records; it does not go with --fresh or --repeats")
-    with tempfile.TemporaryDirectory(prefix="traycheck-eval-") as tmp:
-        work = req.keep or Path(tmp)
-        folders: list[Path] = shift_folders(req.path) if req.path is not None else []
-        if req.verdicts is not None:
-            if len(folders) > 1:
-                raise InvalidInput("--verdicts scores one shift; give a shift folder, not a folder of shifts")
-            if not req.verdicts.is_file():
-                raise InvalidInput(f"{req.verdicts}: not found")
-            return _report([score_shift(folders[0], read_jsonl(req.verdicts))])
-        extra: dict = {}
-        if req.cameras:
-            _say(req, f"{req.cameras} cameras at once, in real time, sharing one model")
-            scored, cameras = score_on_cameras(folders, req.cameras, req.model, req.variant, req.threads,
-                                               load_menu(req.menu_file) if req.menu_file else None, req.quiet)
-            return _report(scored) | {"cameras": cameras}
-        tasks: list[tuple] = []
-        if req.fresh:
-            master, pairs = fresh_seeds(req.kinds, req.fresh, req.seed)
-            extra["fresh"] = {"seed": master, "scenarios": [f"{k}-{s}" for k, s in pairs]}
-            _say(req, f"fresh scenarios from --seed {master}: {', '.join(extra['fresh']['scenarios'])}")
-            (work / "fresh").mkdir(parents=True, exist_ok=True)
-        if req.repeats:
-            for folder in folders:
-                check_renderable(folder)
-            tasks = [("draw", f, k, work / "draws") for f in folders for k in range(1, req.repeats + 1)]
-            tasks += [("fresh", k, s, work / "fresh") for k, s in (pairs if req.fresh else [])]
-        else:
-            tasks = [("shift", f) for f in folders] + [("fresh", k, s, work / "fresh")
-                                                        for k, s in (pairs if req.fresh else [])]
-        scored = _run(req, tasks)
-        if not req.repeats:
-            return _report(scored) | extra
-        by_draw: dict[int, list[dict]] = {}
-        for s in scored:
-            by_draw.setdefault(s.get("draw", 0), []).append(s)
-        report = _report(scored)
-        report["repeats"] = [summarize(by_draw[k]) | {"draw": k} for k in sorted(by_draw)]
-        report["spread"] = spread([r for r in report["repeats"] if r["draw"]])
-        return report | extra
+
+
+def _score_given(verdicts: Path, folders: list[Path]) -> dict:
+    """``--verdicts``: records made earlier, scored against one shift's truth (nothing replayed)."""
+    if len(folders) > 1:
+        raise InvalidInput("--verdicts scores one shift; give a shift folder, not a folder of shifts")
+    if not verdicts.is_file():
+        raise InvalidInput(f"{verdicts}: not found")
+    return _report([score_shift(folders[0], read_jsonl(verdicts))])
+
+
+def _tasks(req: EvalRequest, folders: list[Path], work: Path) -> tuple[list[tuple], dict]:
+    """The units of work (see ``eval_tasks``), and the report's ``fresh`` part when scenarios are drawn."""
+    extra: dict = {}
+    pairs: list[tuple[str, int]] = []
+    if req.fresh:
+        master, pairs = fresh_seeds(req.kinds, req.fresh, req.seed)
+        extra["fresh"] = {"seed": master, "scenarios": [f"{k}-{s}" for k, s in pairs]}
+        say(req, f"fresh scenarios from --seed {master}: {', '.join(extra['fresh']['scenarios'])}")
+        (work / "fresh").mkdir(parents=True, exist_ok=True)
+    fresh: list[tuple] = [("fresh", k, s, work / "fresh") for k, s in pairs]
+    if not req.repeats:
+        return [("shift", f) for f in folders] + fresh, extra
+    for folder in folders:
+        check_renderable(folder)
+    return [("draw", f, k, work / "draws") for f in folders for k in range(1, req.repeats + 1)] + fresh, extra
+
+
+def _repeats_report(scored: list[dict]) -> dict:
+    """``--repeats``: the report with a row per noise draw and the spread between the draws."""
+    by_draw: dict[int, list[dict]] = {}
+    for s in scored:
+        by_draw.setdefault(s.get("draw", 0), []).append(s)
+    report = _report(scored)
+    report["repeats"] = [summarize(by_draw[k]) | {"draw": k} for k in sorted(by_draw)]
+    report["spread"] = spread([r for r in report["repeats"] if r["draw"]])
+    return report
 
 
 _COLS = [("trays", "trays"), ("initial acc %", "initial_accuracy"), ("final acc %", "final_accuracy"),
