@@ -39,7 +39,7 @@ def surfaces(svc: Service, base: str, health: Collector) -> dict[str, str]:
     mqtt = json.loads(health.messages[-1][1]) if health.messages else {"problems": []}
     cam = [p["detail"] for p in mqtt["problems"] if p.get("camera") == "expo-1"]
     return {"readyz": f"{ready['state']}: {ready['reason']}", "metrics": "failed" if failed else "ok",
-            "mqtt": cam[0] if cam else "ok", "dashboard": (svc._camera_state("expo-1") or {})["state"]}
+            "mqtt": cam[0] if cam else "ok", "dashboard": (svc.workers.state("expo-1") or {})["state"]}
 
 
 def test_a_pipeline_failing_on_every_frame_is_failed_everywhere_and_recovers(tmp_path, broker):

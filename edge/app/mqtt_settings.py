@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 
+from edge.app.config import MqttConfig
 from edge.errors import InvalidInput
 
 
@@ -41,6 +42,12 @@ class MqttSettings:
                    password=unquote(u.password) if u.password else None, site=site,
                    ca_file=kw.pop("ca_file", None) or (ssl.get_default_verify_paths().cafile if u.scheme == "mqtts"
                                                          else None), **kw)
+
+    @classmethod
+    def from_config(cls, m: MqttConfig, site: str, client_id: str) -> "MqttSettings":
+        """A config's ``mqtt`` section; ``client_id``: its own, or the box's stable default."""
+        return cls(host=m.host, port=m.port, username=m.username, password=m.resolved_password(), site=site,
+                   client_id=client_id, ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file)
 
     @property
     def status_topic(self) -> str:

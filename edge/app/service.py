@@ -22,7 +22,9 @@ from detectors.model_info import family_name
 from detectors.zone import Zone
 from edge.app.active_model import ActiveModel
 from edge.app.camera_worker import CameraWorker
-from edge.app.config import CameraConfig, Config, load_config
+from edge.app.cameras import Cameras
+from edge.app.config import CameraConfig, Config
+from edge.app.config_reload import reload_target, reloaded_config
 from edge.app.health import Health, utcnow_iso
 from edge.app.metrics import make_registry
 from edge.app.model_store import config_menu
@@ -31,17 +33,14 @@ from edge.app.mqtt_intake import box_client_id
 from edge.app.notify import notify, watchdog_interval
 from edge.app.order_intake import CurrentMenu, IntakeCounts, take_mqtt_order
 from edge.app.recorder import Recorder
-from edge.app.station_health import camera_health, no_frames
-from edge.errors import TrayCheckError
+from edge.app.service_web import service_web
+from edge.app.station_health import camera_health
 from edge.pipeline.camera import CameraPipeline
 from edge.store.snapshots import SnapshotWriter
 from edge.store.store import Store
-from edge.web.app import create_app
-from edge.web.dashboard import Dashboard
 from edge.web.live import LiveHub
-from edge.web.server import WebServer, parse_listen
+from edge.web.server import WebServer
 from edge.web.system_info import system_info
-from edge.web.token import api_token
 from orders.menu import Menu
 from orders.models import Order
 from orders.registry import ClosedOrder, OrderRegistry
@@ -50,6 +49,8 @@ log = logging.getLogger("traycheck.service")
 
 
 class Service:
+    """The appliance, wired once from a config; see the module docstring."""
+
     def __init__(self, cfg: Config, config_path: Path | None = None, *, run_id: str | None = None,
                  detector: ModelDetector | None = None, menu: Menu | None = None, serve_http: bool = True,
                  restore_orders: bool = True, once: bool = False, stored_reference: bool = True):
@@ -59,8 +60,7 @@ class Service:
         ``stored_reference=False``: camera health reference views are learned afresh and not kept (replay)."""
         self.cfg = cfg
         self.config_path = config_path
-        self._reload = threading.Event()
-        self._stop = threading.Event()
+        self._reload, self._stop = threading.Event(), threading.Event()  # SIGHUP, SIGTERM/SIGINT
         self.data_dir = Path(cfg.data_dir)
         self.run_id = run_id or "run:" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         # the model first: its classes are the ones the menu may name (refused before anything opens)
@@ -76,7 +76,7 @@ class Service:
                 self.orders.add(order, camera if camera in self.camera_names else None, 0.0)
             self.orders.set_aside(self.menu.__contains__)  # the menu may have changed meanwhile
         self.hub = LiveHub()
-        self.workers: list[CameraWorker[CameraPipeline]] = [self._camera(cam, once) for cam in cfg.cameras]
+        self.workers = Cameras(self._camera(cam, once) for cam in cfg.cameras)
         self.health = Health(lambda: self.recorder.problem, self.workers,
                              self.publisher.publish_health if self.publisher else None)
         self.recorder.on_problem = self.health.on_storage_problem
@@ -91,14 +91,10 @@ class Service:
         self.snapshots = SnapshotWriter(self.data_dir / "snapshots", cfg.retention.min_free_mb)
         self.publisher = None
         self.intake = IntakeCounts()
-        if cfg.mqtt:
-            m = cfg.mqtt
+        if m := cfg.mqtt:
             subs = {m.orders_topic: self._on_mqtt_order} if m.orders_topic else {}
-            self.publisher = Publisher(MqttSettings(host=m.host, port=m.port, username=m.username,
-                                                    password=m.resolved_password(), site=cfg.site,
-                                                    client_id=m.client_id or box_client_id(cfg.site, self.data_dir),
-                                                    ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file),
-                                       self.store, subs)
+            client_id = m.client_id or box_client_id(cfg.site, self.data_dir)
+            self.publisher = Publisher(MqttSettings.from_config(m, cfg.site, client_id), self.store, subs)
         self.recorder = Recorder(self.store, self.snapshots, self.publisher, self.run_id)
 
     def _camera(self, cam: CameraConfig, once: bool) -> CameraWorker[CameraPipeline]:
@@ -110,20 +106,12 @@ class Service:
         return CameraWorker(cam.name, cam.source, cam.speed, pipe, once=once)
 
     def _web(self) -> WebServer:
-        cfg = self.cfg
-        dash = Dashboard(self.store, self.data_dir, self.hub, cfg.site, snapshot_root=self.data_dir / "snapshots",
-                         session_hours=cfg.http.session_hours, session_idle_minutes=cfg.http.session_idle_minutes,
-                         system=lambda: system_info(self.hub, self.store, self.publisher, self.model.describe(),
-                                                    self.data_dir, fps_of=self._fps, reconnects_of=self._reconnects,
-                                                    recorder=self.recorder, state_of=self._camera_state,
-                                                    model_figures=self.model.figures()))
-        token = cfg.http.resolved_token() or api_token(self.data_dir)
-        app = create_app(self.store, token, CurrentMenu(lambda: self.menu),
-                         on_order=self._route_order, on_cancel=self._cancel, registry=self.registry,
-                         ready=self.ready, dashboard=dash, cameras=self.camera_names,
-                         metrics_allow=cfg.http.metrics_allow, max_body=cfg.http.max_body_bytes)
-        return WebServer(app, *parse_listen(cfg.http.listen), trusted_proxies=cfg.http.trusted_proxies,
-                         max_connections=cfg.http.max_connections)
+        def system() -> dict:  # the dashboard's system page, read when it is shown
+            return system_info(self.hub, self.store, self.publisher, self.model.describe(), self.data_dir,
+                               fps_of=self.workers.fps, reconnects_of=self.workers.reconnects, recorder=self.recorder,
+                               state_of=self.workers.state, model_figures=self.model.figures())
+        return service_web(self.cfg, self.store, self.hub, system, CurrentMenu(lambda: self.menu), self.registry,
+                           on_order=self.route_order, on_cancel=self.orders.cancel, ready=self.ready)
 
     @property
     def detector(self) -> ModelDetector:
@@ -146,13 +134,6 @@ class Service:
                 closed.order.id, closed.reason)
         self.recorder.close_order(closed)
 
-    def _fps(self, camera: str) -> float:
-        return next((w.fps() for w in self.workers if w.name == camera), 0.0)
-
-    def _reconnects(self, camera: str) -> int:
-        w = next((w for w in self.workers if w.name == camera), None)
-        return w.reconnects if w else 0
-
     def _on_camera_health(self, change: dict) -> None:
         """A camera's health changed (its thread): retained on MQTT, and to the listeners."""
         if self.publisher is not None:
@@ -160,26 +141,18 @@ class Service:
         for listener in self.health_listeners:
             listener(change)
 
-    def _camera_state(self, camera: str) -> dict | None:
-        return next((w.state() for w in self.workers if w.name == camera), None)
-
     # -- orders from the API or MQTT ----------------------------------------------
-    def _route_order(self, order: Order, camera: str | None, t: float | None = None) -> None:
-        """Hand an accepted (stored) order to the registry: for ``camera``, or any station when None."""
-        if t is None:  # received now: the stream time of its station (of the first one when any may serve it)
-            w = next((w for w in self.workers if camera in (None, w.name)), None)
-            f = w.pipeline.last_frame if w else None
-            t = f.t if f else 0.0
-        self.orders.add(order, camera, t)
-
-    def _cancel(self, order_id: str) -> None:
-        self.orders.cancel(order_id)
+    def route_order(self, order: Order, camera: str | None, t: float | None = None) -> None:
+        """Hand an accepted order to the stations: for ``camera``, or any station when None. The caller
+        has stored it first (the POS API, MQTT intake, a replay's POS script): a restart restores it.
+        ``t``: its stream time (a replay's script); None: received now, dated by its station's stream."""
+        self.orders.add(order, camera, self.workers.stream_time(camera) if t is None else t)
 
     def _on_mqtt_order(self, topic: str, payload: bytes) -> bool:
         """Store and route one POS order from MQTT (the intake thread); False: not stored, keep it unacknowledged."""
         taken = take_mqtt_order(topic, payload, self.menu, self.camera_names, self.store, self.intake)
         if taken.order is not None:
-            self._route_order(taken.order, taken.camera)
+            self.route_order(taken.order, taken.camera)
         return taken.settled
 
     # -- lifecycle ---------------------------------------------------------------
@@ -195,8 +168,7 @@ class Service:
             self.publisher.start()
 
     def start_cameras(self) -> None:
-        for w in self.workers:
-            w.thread.start()
+        self.workers.start()
         log.info("traycheck running: %d cameras, HTTP on %s", len(self.workers), self.cfg.http.listen)
 
     def retention(self) -> None:
@@ -208,18 +180,16 @@ class Service:
     def ready(self) -> dict:
         """Readiness: the model is loaded, every camera is ok (frames flowing) and verdicts are
         being stored. Each camera's state, reason and since-when is in ``camera_state``."""
-        states = {w.name: w.state() for w in self.workers}
-        cams = {name: st["state"] == "ok" for name, st in states.items()}
+        cams = self.workers.readiness()
         storage = self.recorder.problem  # verdicts that cannot be stored: not ready, whatever the cameras do
-        return {"ready": all(cams.values()) and storage is None, "cameras": cams, "camera_state": states,
-                "camera_health": {w.name: w.pipeline.health.current for w in self.workers},
+        return {**cams, "ready": cams["ready"] and storage is None,
                 "model": str(getattr(self.detector, "path", "")), "storage": storage or "ok",
                 "verdicts_unstored": self.recorder.pending}
 
     def healthy(self, stall_s: float = 20.0) -> bool:
         """No camera is stuck (see ``CameraWorker.stuck``): a stuck one stops the watchdog pings,
         a camera waiting for its source to come back does not."""
-        return not any(w.stuck(stall_s) for w in self.workers)
+        return self.workers.healthy(stall_s)
 
     def wait(self) -> None:
         every = self.cfg.retention.every_minutes * 60
@@ -232,8 +202,7 @@ class Service:
                 next_purge = time.monotonic() + every
             self.orders.expire()  # (also checked whenever a station looks for an order)
             self.health.publish()
-            for w in self.workers:  # the capture layer's word on frames, for the camera's health
-                w.pipeline.health.set_no_frames(*no_frames(w.state()))
+            self.workers.report_frames()
             if ping and self.healthy():
                 notify("WATCHDOG=1")
             if self._reload.is_set():
@@ -249,24 +218,14 @@ class Service:
         self._reload.set()
 
     def reload(self) -> None:
-        """SIGHUP: re-read the config and the active-model pointer; apply the menu, the model,
-        retention and the log level. A config that fails validation, a model that does not load
-        or a menu naming a class the model lacks is refused: the running config and model stay
-        (never a restart loop on a bad edit), and a refused pointer is set back to the running model."""
+        """SIGHUP: re-read the config and the active-model pointer; apply the menu, the model, retention
+        and the log level. What is refused keeps the running config and model (``config_reload``)."""
         if self.config_path is None:
             return
-        try:
-            new = load_config(self.config_path)
-        except TrayCheckError as exc:
-            log.error("reload refused, keeping the running config: %s", exc)
+        target = reload_target(self.config_path, self.model)
+        if target is None:
             return
-        try:
-            model, menu = self.model.successor(new, self.config_path)
-        except TrayCheckError as exc:
-            log.error("reload refused, keeping the running config and model %s: %s",
-                      family_name(self.detector.path), exc)
-            self.model.point_back(new, str(exc))
-            return
+        new, model, menu = target
         for w in self.workers:
             w.pipeline.switch_model(model.detector, menu)
         self.orders.set_aside(menu.__contains__)  # orders the new menu cannot check: set aside, logged
@@ -275,18 +234,11 @@ class Service:
                      family_name(model.detector.path), model.detector.path)
         self.model, self.menu = model, menu
         logging.getLogger().setLevel(new.log_level.upper())
-        if [c.model_dump() for c in new.cameras] != [c.model_dump() for c in self.cfg.cameras] \
-                or new.mqtt != self.cfg.mqtt or new.http != self.cfg.http:
-            log.warning("reload: camera, MQTT and HTTP changes take effect at the next restart")
-        self.cfg = self.cfg.model_copy(update={"menu": new.menu, "retention": new.retention,
-                                               "log_level": new.log_level, "detector": new.detector})
+        self.cfg = reloaded_config(self.cfg, new)
         log.info("reloaded %s (menu, model, retention, log level)", self.config_path)
 
     def stop(self, flush_s: float = 5.0) -> None:
-        for w in self.workers:  # all cameras told at once: their sources wind down side by side
-            w.request_stop()
-        for w in self.workers:
-            w.stop()
+        self.workers.stop()
         self.recorder.close(timeout=10.0)  # the verdicts still in memory go to disk (and so to the outbox)
         made = sum(sum(w.pipeline.verdict_counts.values()) for w in self.workers)
         log.info("stopping: %d verdicts made, %d stored, %d unstored, %d dropped (memory queue full)", made,

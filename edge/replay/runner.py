@@ -16,6 +16,7 @@ from edge.app.mqtt import MqttSettings
 from edge.errors import InvalidInput
 from edge.replay.folder_replay import replay_folder
 from edge.replay.replay_hooks import HealthLog, PosScript, ReplayResult, replay_after
+from edge.replay.replay_settings import StoredReplaySettings
 from edge.replay.shift_input import checked_menu, prepare, shift_menu, shift_pos
 from edge.replay.stored_replay import replay_stored
 from edge.web.server import parse_listen
@@ -31,7 +32,7 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
                video_out: Path | None = None, menu_file: Path | None = None,
                health_log: Path | None = None) -> ReplayResult:
     """Replay a shift; with ``data_dir`` store everything, with ``mqtt_url`` also publish (store-and-forward)."""
-    settings = MqttSettings.from_url(mqtt_url, site) if mqtt_url else None  # bad URL: fail before any work
+    mqtt = MqttSettings.from_url(mqtt_url, site) if mqtt_url else None  # bad URL: fail before any work
     listen = parse_listen(http) if http else None
     if data_dir is not None:
         try:
@@ -47,8 +48,9 @@ def run_replay(source: Path, speed: float | None, verdicts_path: Path | None, mo
             result = replay_folder(folder, detector, speed, camera=camera, video_out=video_out, menu=menu,
                                    health_log=health_log)
         else:
-            result = replay_stored(folder, detector, speed, Path(data_dir), settings, site, camera, listen,
-                                    video_out, menu, health_log)
+            settings = StoredReplaySettings(Path(data_dir), mqtt=mqtt, site=site, camera=camera, speed=speed,
+                                            listen=listen, video_out=video_out, health_log=health_log)
+            result = replay_stored(folder, detector, settings, menu)
     if verdicts_path is not None:
         verdicts_path.parent.mkdir(parents=True, exist_ok=True)
         verdicts_path.write_text("".join(json.dumps(r) + "\n" for r in result.verdicts))
