@@ -61,9 +61,9 @@ def test_an_override_reaches_its_cameras_pipeline_and_not_the_others(tmp_path):
         strict, plain = (w.pipeline for w in svc.workers)
         assert (strict.camera, plain.camera) == ("strict", "plain")
         assert strict.params.min_confidence == 0.999 and strict.params.mismatch_confirm_s == 1.5
-        assert strict.tracker.p.vote_frames == 7 and strict.params.ticket_tries == 5  # the rest: defaults
+        assert strict.tracker.params.vote_frames == 7 and strict.params.ticket_tries == 5  # the rest: defaults
         assert plain.params.min_confidence is None and plain.params.mismatch_confirm_s == 0.5
-        assert plain.tracker.p.vote_frames == 5
+        assert plain.tracker.params.vote_frames == 5
         # and it acts: the same frames through both, the 0.999 floor (which beats the model's own
         # operating threshold) leaves the strict camera no item while the plain one counts some
         cap = cv2.VideoCapture(str(FIXTURES / "lunch-rush" / "video.mp4"))

@@ -47,7 +47,7 @@ class Publisher:
                  subscriptions: Mapping[str, Handler] | None = None):
         if subscriptions and not settings.client_id:
             raise ValueError("subscriptions need a stable client_id (a persistent session)")
-        self.s = settings
+        self.settings = settings
         self.store = store
         self.subscriptions = subscriptions or {}
         self.connected = threading.Event()
@@ -74,7 +74,7 @@ class Publisher:
         self.intake = Intake(self.subscriptions, c.ack, self.connected, self._stop)
 
     def start(self) -> None:
-        self.client.connect_async(self.s.host, self.s.port, self.s.keepalive)
+        self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
         self.client.loop_start()
         self._drainer.start()
         if self.subscriptions:
@@ -84,7 +84,7 @@ class Publisher:
         """Flush what the broker will take within ``flush_s``, publish ``offline``, disconnect."""
         if self.connected.is_set():
             self.flush(flush_s)
-            info = self.client.publish(self.s.status_topic, "offline", qos=1, retain=True)
+            info = self.client.publish(self.settings.status_topic, "offline", qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=2)
             except (RuntimeError, ValueError):
@@ -116,12 +116,12 @@ class Publisher:
 
         State, not an event: it skips the outbox (storage may be the very problem), only the latest
         payload counts, and it goes out again after every reconnect. Never blocks."""
-        self._publish_state(self.s.health_topic, payload)
+        self._publish_state(self.settings.health_topic, payload)
 
     def publish_camera_health(self, camera: str, payload: dict) -> None:
         """Publish a camera's health to ``traycheck/<site>/<camera>/health``: retained, latest only,
         like ``publish_health``."""
-        self._publish_state(f"traycheck/{self.s.site}/{camera}/health", payload)
+        self._publish_state(f"traycheck/{self.settings.site}/{camera}/health", payload)
 
     def _publish_state(self, topic: str, payload: dict) -> None:
         body = json.dumps(payload, sort_keys=True)
@@ -139,14 +139,15 @@ class Publisher:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             if not self._refused_logged:  # paho retries every second or two: say it once
-                log.error("MQTT broker %s:%d refused the connection: %s", self.s.host, self.s.port, reason_code)
+                log.error("MQTT broker %s:%d refused the connection: %s", self.settings.host, self.settings.port,
+                          reason_code)
                 self._refused_logged = True
             return
         self._refused_logged = False
         self.intake.new_session()
-        log.info("MQTT connected to %s:%d%s", self.s.host, self.s.port,
+        log.info("MQTT connected to %s:%d%s", self.settings.host, self.settings.port,
                  " (session kept by the broker)" if flags.session_present else "")
-        client.publish(self.s.status_topic, "online", qos=1, retain=True)
+        client.publish(self.settings.status_topic, "online", qos=1, retain=True)
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
         with self._lock:
@@ -160,7 +161,7 @@ class Publisher:
         if self.connected.is_set() and not self._stop.is_set():
             self.reconnects += 1
             log.warning("MQTT disconnected (%s); paho reconnects within %g s", reason_code,
-                        self.s.reconnect_max_s)
+                        self.settings.reconnect_max_s)
         self.connected.clear()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
@@ -228,11 +229,11 @@ class Publisher:
             for key in self._acks.overdue(STUCK_S):
                 log.warning("MQTT message %s unacknowledged for %d s: sending it again", key, STUCK_S)
                 self._acks.forget(key)
-        room = self.s.max_inflight - len(self._acks)
+        room = self.settings.max_inflight - len(self._acks)
         if room <= 0:
             return
         undeleted = set(self._undeleted)
-        for m in self.store.outbox(limit=self.s.max_inflight * 2 + len(self._skipped) + len(undeleted)):
+        for m in self.store.outbox(limit=self.settings.max_inflight * 2 + len(self._skipped) + len(undeleted)):
             if room <= 0 or not self.connected.is_set():
                 return
             if self._acks.holds(m.msg_id) or m.msg_id in self._skipped or m.msg_id in undeleted:

@@ -38,7 +38,7 @@ class CameraPipeline:
     def __init__(self, camera: str, detector: Detector, menu: Menu, queue: StationOrders,
                  on_verdict: Callable[[Verdict, "CameraPipeline"], None], zone: Zone | None = None,
                  params: PipelineParams = PipelineParams(), run: str = "", health: CameraHealth | None = None):
-        self.camera, self.run, self.params, self.on_verdict = camera, run, params, on_verdict
+        self.camera, self.run_id, self.params, self.on_verdict = camera, run, params, on_verdict
         self.zone = zone or Zone()
         self.models = ModelSwitch(camera, detector, menu)
         self.gate = Gate(self.zone)

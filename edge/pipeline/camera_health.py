@@ -51,7 +51,7 @@ class HealthStates:
     """The persistence state machine of all checks, on stream time."""
 
     def __init__(self, params: HealthParams = HealthParams(), t0: float = 0.0):
-        self.p = params
+        self.params = params
         self.checks = {name: CheckState(since=t0) for name in CHECKS}
         self._bad_since: dict[str, list[float | None]] = {name: [None, None, None] for name in CHECKS}
         self._bad_last: dict[str, list[float | None]] = {name: [None, None, None] for name in CHECKS}
@@ -64,7 +64,7 @@ class HealthStates:
             bad, last = self._bad_since[name], self._bad_last[name]
             # frozen reads an exact fact (a repeated frame): no dropout to bridge, and bridging would
             # join the still stretches of a noise-free scene into one
-            gap = 0.0 if name == "frozen" else self.p.gap_s
+            gap = 0.0 if name == "frozen" else self.params.gap_s
             for lvl in (1, 2):
                 if r.level >= lvl:
                     bad[lvl] = bad[lvl] if bad[lvl] is not None else t
@@ -72,7 +72,7 @@ class HealthStates:
                 elif (s := last[lvl]) is not None and t - s > gap:
                     bad[lvl] = None  # good for longer than a reading's dropout: the streak has ended
             held = max((lvl for lvl in (1, 2)
-                        if r.level >= lvl and (s := bad[lvl]) is not None and t - s >= self.p.raise_s), default=0)
+                        if r.level >= lvl and (s := bad[lvl]) is not None and t - s >= self.params.raise_s), default=0)
             cs = self.checks[name]
             cur = STATES.index(cs.state)
             new = cur
@@ -83,7 +83,7 @@ class HealthStates:
                 good = self._good_since[name]
                 if good is None:
                     good = self._good_since[name] = t
-                if t - good >= self.p.clear_s:
+                if t - good >= self.params.clear_s:
                     new = held
             else:
                 self._good_since[name] = None
@@ -120,7 +120,7 @@ class CameraHealth:
         """``reference``: the stored one (None: learned from the first ``learn_s`` of idle stream);
         ``on_learned``: stores a newly learned reference."""
         self.camera = camera
-        self.p = params
+        self.params = params
         self.reference = reference
         self.on_change = on_change
         self.on_learned = on_learned
@@ -142,7 +142,7 @@ class CameraHealth:
         """One frame; ``previous``: the frame before it; ``idle``: nothing recognised in the zone."""
         if t < self.due:
             return
-        self.due = t + self.p.interval_s
+        self.due = t + self.params.interval_s
         with self._lock:
             self._sample(t, image, previous, idle)
 
@@ -151,19 +151,19 @@ class CameraHealth:
         self.samples += 1
         readings: dict[str, Reading] = {}
         if previous is not None:
-            readings["frozen"] = check_frozen(frame_change(image, previous), self.p.thresholds)
+            readings["frozen"] = check_frozen(frame_change(image, previous), self.params.thresholds)
         if idle:
             grey = small_grey(image)
             if self.reference is None:
                 self._learn(t, grey)
             else:
-                readings.update(check_view(grey, self.reference, self.p.thresholds))
+                readings.update(check_view(grey, self.reference, self.params.thresholds))
         if self.states.update(t, readings):
             self._changed()
 
     def _learn(self, t: float, grey: U8) -> None:
         self._learning.append((t, grey))
-        if t - self._learning[0][0] < self.p.learn_s:
+        if t - self._learning[0][0] < self.params.learn_s:
             return
         self.reference = ReferenceView.from_greys([g for _, g in self._learning], t)
         self._learning = []

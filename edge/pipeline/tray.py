@@ -68,8 +68,8 @@ class _Vote:
 
 class TrayTracker:
     def __init__(self, n_classes: int, params: TrayParams = TrayParams()):
-        self.n = n_classes
-        self.p = params
+        self.n_classes = n_classes
+        self.params = params
         self.state = State.EMPTY
         self.rest_t: float | None = None
         self.decided: np.ndarray | None = None
@@ -95,7 +95,7 @@ class TrayTracker:
     def settled(self) -> bool:
         """Decided, and a full window of still frames since the last motion agrees: the
         detector may skip frames until something moves again."""
-        return self.decided is not None and self._votes_since_motion >= self.p.vote_frames \
+        return self.decided is not None and self._votes_since_motion >= self.params.vote_frames \
             and self._pending_change == 0 and self._stirring == 0
 
     @property
@@ -126,7 +126,7 @@ class TrayTracker:
 
     def update(self, t: float, g: GateReading, counts: np.ndarray | None, conf: float) -> list[TrayEvent]:
         """Advance one frame. ``counts``: per-class items in the zone (None if the detector did not run)."""
-        p = self.p
+        p = self.params
         ev: list[TrayEvent] = []
         still = g.motion < p.still_motion
         if still and self._still == 0:
@@ -165,7 +165,7 @@ class TrayTracker:
             self._clear_window()  # counts from a pause mid-slide do not describe the tray at rest
             self._votes_since_motion = 0
             return False
-        if self._still >= self.p.rest_frames and items:
+        if self._still >= self.params.rest_frames and items:
             self.state = State.RESTING
             self.rest_t = self._still_since
             ev.append(TrayEvent(TrayEventKind.REST, self._still_since))
@@ -177,7 +177,7 @@ class TrayTracker:
     def _resting(self, ev: list[TrayEvent], t: float, g: GateReading, still: bool, counts: np.ndarray | None,
                  conf: float) -> None:
         """A tray at rest (or leaving): still frames vote; a decided count changes only after a touch."""
-        p = self.p
+        p = self.params
         if not still:
             self._votes_since_motion = 0
             self._touched = True

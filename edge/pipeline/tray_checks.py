@@ -26,7 +26,7 @@ class TrayChecks:
 
     def __init__(self, camera: str, models: ModelSwitch, orders: OrderAssociation, params: PipelineParams,
                  emit: Callable[[Verdict], None], run: str = ""):
-        self.camera, self.models, self.orders, self.params, self.emit, self.run = \
+        self.camera, self.models, self.orders, self.params, self.emit, self.run_id = \
             camera, models, orders, params, emit, run
         self.tray: CheckedTray | None = None  # the tray on the station, if any
         self.seq = self.unchecked = 0  # trays seen, trays gone unchecked
@@ -95,7 +95,7 @@ class TrayChecks:
         v = Verdict(camera=self.camera, order_id=tray.order.order.id if tray.order else None, verdict=kind,
                     missing=missing, extra=extra, video_t=round(t, 3), tray_seq=tray.seq,
                     confidence=tray.confidence, seen=dict(sorted((tray.counts or {}).items())),
-                    expected=expected or {}, rest_t=tray.rest_t, association=association, run=self.run)
+                    expected=expected or {}, rest_t=tray.rest_t, association=association, run=self.run_id)
         tray.last_verdict = kind
         if kind is VerdictKind.NO_ORDER:
             self.orders.pass_over(tray, self.models.menu)

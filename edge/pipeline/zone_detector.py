@@ -31,7 +31,7 @@ class ZoneDetector:
     def needed(self, reading: GateReading, tracker: TrayTracker, frame_no: int) -> bool:
         """Whether this frame's boxes would be used: the detector is most of a camera's cost, and
         with eight busy stations on two cores every call skipped is a frame not dropped."""
-        tp = tracker.p
+        tp = tracker.params
         if not tracker.busy:
             return reading.active(tp.still_motion, tp.presence_on)  # an empty station: only an arrival
         moving = reading.motion >= tp.still_motion

@@ -47,8 +47,8 @@ def system_info(hub: LiveHub, store, publisher, model: str, data_dir: Path, fps_
     db_bytes = sum(p.stat().st_size for p in Path(data_dir).glob("traycheck.db*") if p.is_file())
     broker = "not configured (everything stays on the box)"
     if publisher is not None:
-        s = publisher.s
-        broker = f"{s.host}:{s.port} " + ("connected" if publisher.connected.is_set() else "NOT CONNECTED")
+        link = publisher.settings
+        broker = f"{link.host}:{link.port} " + ("connected" if publisher.connected.is_set() else "NOT CONNECTED")
     return {"cameras": cams, "storage": storage_state(recorder), "broker": broker,
             "outbox_length": store.outbox_len() if store.use_outbox else 0,
             "open_alerts": store.open_alerts(), "model": model, "model_figures": model_figures,
