@@ -82,7 +82,7 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
     if ds is not None:
         imgsz = int((getattr(model, "ckpt", None) or {}).get("train_args", {}).get("imgsz", INPUT_HW[1]))
         input_hw = input_hw_for(imgsz, ds["train"] + ds["val"])
-    fp32 = _export_fp32(model, input_hw, out_dir / f"{name}.onnx")
+    fp32 = _export_fp32(weights, input_hw, out_dir / f"{name}.onnx")
     int8 = quantize_int8(fp32, out_dir / f"{name}.int8.onnx", calib, photos=ds["train"] if ds else None)
     pt = out_dir / f"{name}.pt"
     if weights.resolve() != pt.resolve():
@@ -98,11 +98,19 @@ def export_all(weights: Path, name: str, out_dir: Path, calib: int, val_images: 
     return meta
 
 
-def _export_fp32(model: Any, input_hw: tuple[int, int], fp32: Path) -> Path:
-    """ultralytics' ONNX export at a fixed input shape, moved to ``fp32``, its DFL rewritten to run faster."""
-    onnx_tmp = Path(model.export(format="onnx", imgsz=list(input_hw), simplify=True, dynamic=False,
-                                 half=False, device="cpu", verbose=False))
-    shutil.move(str(onnx_tmp), fp32)
+def _export_fp32(weights: Path, input_hw: tuple[int, int], fp32: Path) -> Path:
+    """ultralytics' ONNX export at a fixed input shape, moved to ``fp32``, its DFL rewritten to run faster.
+    ultralytics writes the export beside the weights it loaded, so it exports a copy in a folder of its
+    own: a ``<weights>.onnx`` the user keeps beside the weights (the bundled model's) is never touched."""
+    from detectors.train import require_ultralytics
+
+    with tempfile.TemporaryDirectory(prefix="traycheck-export-") as tmp:
+        copy = Path(tmp) / weights.name
+        shutil.copy(weights, copy)
+        model = require_ultralytics()(str(copy))
+        onnx_tmp = Path(model.export(format="onnx", imgsz=list(input_hw), simplify=True, dynamic=False,
+                                     half=False, device="cpu", verbose=False))
+        shutil.move(str(onnx_tmp), fp32)
     fast_dfl(fp32)
     return fp32
 

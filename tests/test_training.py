@@ -19,9 +19,12 @@ def test_train_and_export_smoke(cli, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     best = tmp_path / "run/train/weights/best.pt"
     assert best.is_file()
+    beside = best.with_suffix(".onnx")  # ultralytics writes its export beside the weights: not over a user's file
+    beside.write_bytes(b"a model the user keeps here")
     proc = cli("export", best, "--name", "smoke", "--out-dir", tmp_path / "models", "--calib", "8",
                "--val-images", "10", "--settings", tmp_path / "run/settings.json")
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert beside.read_bytes() == b"a model the user keeps here"
     meta = json.loads((tmp_path / "models/smoke.json").read_text())
     assert meta["classes"] == list(CLASSES) and meta["imgsz"] == [256, 320]
     assert meta["train"]["epochs"] == 1 and meta["train"]["images"] == 16
