@@ -173,18 +173,29 @@ def test_replay_video_shows_boxes_and_the_verdict_banner(association_shift, dete
     assert g > 130 and r < 120, (b, g, r)  # the green OK banner
 
 
-@pytest.mark.slow
-def test_fresh_scenarios_of_every_kind(tmp_path, detector):
-    """Shifts the pipeline was not tuned on, one of each kind, rush-hard included (90 s of it). The
-    seeds are fixed: a regression test must not be random (`eval --fresh` draws new ones)."""
-    from detectors.synth.generate import KINDS, random_scenario, scenario_yaml
+def _fresh_shift(kind: str, folder: Path) -> dict:
+    """Render one kind's fixed-seed scenario and score its replay (in a worker process of its own)."""
+    from detectors.synth.generate import random_scenario, scenario_yaml
 
-    shifts = {}
-    for kind in sorted(KINDS):
-        path = tmp_path / f"{kind}.yaml"
-        path.write_text(scenario_yaml(random_scenario(kind, seed=9_001, duration=90.0 if kind == "rush-hard" else None)))
-        folder = render_shift(load_scenario(path), tmp_path / kind)
-        shifts[kind] = score_shift(folder, replay_folder(folder, detector, progress=False).verdicts)
+    path = folder.with_suffix(".yaml")
+    path.write_text(scenario_yaml(random_scenario(kind, seed=9_001, duration=90.0 if kind == "rush-hard" else None)))
+    shift = render_shift(load_scenario(path), folder)
+    return score_shift(shift, replay_folder(shift, load_detector(None, "fp32", threads=1), progress=False).verdicts)
+
+
+@pytest.mark.slow
+def test_fresh_scenarios_of_every_kind(tmp_path):
+    """Shifts the pipeline was not tuned on, one of each kind, rush-hard included (90 s of it). The
+    seeds are fixed: a regression test must not be random (`eval --fresh` draws new ones). One kind per
+    process, two at a time: the suite's longest test, and each kind is independent of the others."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from detectors.synth.generate import KINDS
+
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = {kind: pool.submit(_fresh_shift, kind, tmp_path / kind) for kind in sorted(KINDS, reverse=True)}
+        shifts = {kind: job.result() for kind, job in jobs.items()}
     easy = summarize([s for k, s in shifts.items() if k != "rush-hard"])
     assert easy["trays"] >= 40
     assert easy["initial_accuracy"] >= 95.0 and easy["final_accuracy"] >= 95.0, easy
