@@ -4,6 +4,7 @@ With ``edge.errors`` the only part of ``edge`` that ``detectors`` and ``orders``
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -11,8 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 console = Console(stderr=True)
-if not console.is_terminal:  # logs and CI: wide enough that tables do not truncate
-    console = Console(stderr=True, width=160)
+if not console.is_terminal:
+    # logs, the journal and CI: a message stays one line however long its paths (soft wrap); tables
+    # are laid out COLUMNS wide if that is set, else 160, wide enough that they do not truncate
+    columns = os.environ.get("COLUMNS", "")
+    console = Console(stderr=True, width=int(columns) if columns.isdigit() else 160, soft_wrap=True)
 
 
 @contextmanager

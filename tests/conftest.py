@@ -50,7 +50,8 @@ def small_scenario(tmp_path: Path) -> Path:
 
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``python -m edge ARGS`` as a user would; text output."""
-    env = dict(os.environ, COLUMNS="200")
+    # wide: a table's cells must not wrap a long pytest tmp path (popen-gw0/... under xdist)
+    env = dict(os.environ, COLUMNS="400")
     # base weights installed on a developer's machine must not change what `train --data` starts from here
     env["TRAYCHECK_BASE_WEIGHTS"] = ""
     env["XDG_DATA_HOME"] = str(ROOT / ".no-such-data-home")

@@ -4,6 +4,7 @@ checking SKUs against the site's own menu."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from importlib.metadata import version
@@ -134,3 +135,20 @@ def test_orders_import_names_a_menu_file_it_cannot_read(cli, tmp_path):
     orders.write_text(_order("A1", "BURGER") + "\n")
     one_line_error(cli("orders", "import", orders, "--config", cfg), f"config {cfg}: menu: menu file {menu}")
     assert _stored_orders(tmp_path / "data" / "traycheck.db") == []
+
+
+def test_a_long_message_stays_one_line_in_a_log_and_tables_take_columns():
+    """Piped to the journal or a file, a message is never hard-wrapped at the console width (a reader
+    greps one line); a table is laid out COLUMNS wide when that is set."""
+    import subprocess
+    import sys
+
+    code = ("from rich.table import Table; from edge.core import console; console.print('word ' * 100); "
+            "t = Table('a'); t.add_row('cell ' * 100); console.print(t)")
+    for columns, widest in (("", 160), ("90", 90)):
+        env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | ({"COLUMNS": columns} if columns else {})
+        err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                             cwd=Path(__file__).parent.parent).stderr
+        lines = err.splitlines()
+        assert lines[0].split() == ["word"] * 100, err
+        assert max(len(line) for line in lines[1:]) == widest, err
