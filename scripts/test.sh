@@ -2,7 +2,10 @@
 # Quick start, tests: set up everything the suite needs (system packages, the train
 # and dev extras) and run the whole test suite. pytest's "no tests collected" fails too.
 # --quick: only the quick tier, -m "quick and not slow" (a few minutes; docs/testing.md).
-# Every other argument goes to pytest as it is (scripts/test.sh --quick -x tests/test_store.py).
+# Every other argument goes to pytest as it is (scripts/test.sh --quick -x tests/test_store.py);
+# the tests run on every core (pytest-xdist, at most 4 workers; docs/testing.md): each worker takes a
+# contiguous run of the collection, so a module's fixtures are mostly built once, and an idle one
+# steals from a busy one's queue at the end. "-n 0" runs them all in this process (for --pdb).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # chromium: the dashboard browser tests; debootstrap: the install test in a fresh root filesystem;
@@ -12,7 +15,7 @@ scripts/setup.sh "train,dev" ffmpeg mosquitto mosquitto-clients chromium deboots
   gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad
 . .venv/bin/activate
-args=()
+args=(-n auto --maxprocesses 4 --dist worksteal)
 for a in "$@"; do
   if [ "$a" = "--quick" ]; then args+=(-m "quick and not slow"); else args+=("$a"); fi
 done

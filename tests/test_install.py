@@ -43,7 +43,7 @@ def pristine_rootfs(dest: Path, cache: Path = CACHE, include: str = "") -> None:
         p = sh("debootstrap", "--variant=minbase", *extra, "bookworm", str(build), MIRROR, timeout=1200)
         assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")  # two test workers may build it at once
         assert sh("tar", "-C", str(build), "-cf", str(tmp), ".").returncode == 0
         tmp.rename(cache)
         shutil.rmtree(build)
