@@ -3,9 +3,8 @@
 # and dev extras) and run the whole test suite. pytest's "no tests collected" fails too.
 # --quick: only the quick tier, -m "quick and not slow" (a few minutes; docs/testing.md).
 # Every other argument goes to pytest as it is (scripts/test.sh --quick -x tests/test_store.py);
-# the tests run on every core (pytest-xdist, at most 4 workers; docs/testing.md): each worker takes a
-# contiguous run of the collection, so a module's fixtures are mostly built once, and an idle one
-# steals from a busy one's queue at the end. "-n 0" runs them all in this process (for --pdb).
+# the tests run on every core (pytest-xdist, at most 4 workers; docs/testing.md), a test file at a
+# time per worker, in the file's own order: module fixtures built once. "-n 0": one process (--pdb).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # chromium: the dashboard browser tests; debootstrap: the install test in a fresh root filesystem;
@@ -15,7 +14,7 @@ scripts/setup.sh "train,dev" ffmpeg mosquitto mosquitto-clients chromium deboots
   gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad
 . .venv/bin/activate
-args=(-n auto --maxprocesses 4 --dist worksteal)
+args=(-n auto --maxprocesses 4 --dist loadfile)
 for a in "$@"; do
   if [ "$a" = "--quick" ]; then args+=(-m "quick and not slow"); else args+=("$a"); fi
 done
