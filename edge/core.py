@@ -11,12 +11,19 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-console = Console(stderr=True)
-if not console.is_terminal:
-    # logs, the journal and CI: a message stays one line however long its paths (soft wrap); tables
-    # are laid out COLUMNS wide if that is set, else 160, wide enough that they do not truncate
+
+def output_console(stderr: bool) -> Console:
+    """A console for stderr (messages, progress) or stdout (a command's results). Off a terminal (logs,
+    the journal, CI) a message stays one line however long its paths (soft wrap), and tables are laid
+    out COLUMNS wide if that is set, else 160, wide enough that they do not truncate."""
+    term = Console(stderr=stderr)
+    if term.is_terminal:
+        return term
     columns = os.environ.get("COLUMNS", "")
-    console = Console(stderr=True, width=int(columns) if columns.isdigit() else 160, soft_wrap=True)
+    return Console(stderr=stderr, width=int(columns) if columns.isdigit() else 160, soft_wrap=True)
+
+
+console = output_console(stderr=True)
 
 
 @contextmanager

@@ -11,18 +11,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
 from detectors.drawing import annotate
 from detectors.loader import load_detector
 from detectors.synth.video import VideoWriter
-from edge.core import progress_bar
+from edge.core import output_console, progress_bar
 from edge.errors import InvalidInput
 from edge.sources.video_file import VideoFile, shift_video
 
 # the results (the per-tray table, the totals) go to stdout as docs/cli.md says, progress and messages to stderr
-results = Console() if Console().is_terminal else Console(width=160)
+results = output_console(stderr=False)
 
 def _read_truth(folder: Path) -> list[dict]:
     path = folder / "truth.jsonl"
