@@ -7,6 +7,8 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import typer
 
 from edge.cli.main import app
 from edge.cli.options import DEFAULT_CONFIG
+from tests.conftest import ROOT
 from tests.test_cli import appliance_config, one_line_error
 
 
@@ -140,15 +143,12 @@ def test_orders_import_names_a_menu_file_it_cannot_read(cli, tmp_path):
 def test_a_long_message_stays_one_line_in_a_log_and_tables_take_columns():
     """Piped to the journal or a file, a message is never hard-wrapped at the console width (a reader
     greps one line); a table is laid out COLUMNS wide when that is set."""
-    import subprocess
-    import sys
-
     code = ("from rich.table import Table; from edge.core import console; console.print('word ' * 100); "
             "t = Table('a'); t.add_row('cell ' * 100); console.print(t)")
     for columns, widest in (("", 160), ("90", 90)):
         env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | ({"COLUMNS": columns} if columns else {})
         err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                             cwd=Path(__file__).parent.parent).stderr
+                             cwd=ROOT).stderr
         lines = err.splitlines()
         assert lines[0].split() == ["word"] * 100, err
         assert max(len(line) for line in lines[1:]) == widest, err
